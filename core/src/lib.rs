@@ -1,0 +1,14 @@
+//! Beeline core: the model file, the CPU reference networks, samplers and portable noise.
+//!
+//! Everything here is plain Rust that compiles for native targets and `wasm32-unknown-unknown`.
+//! It is the oracle that the GPU runtime, the burn training code and the browser build are
+//! checked against. See `time` for the one time convention (t = 0 noise, t = 1 data).
+
+pub mod config;
+pub mod error;
+pub mod field;
+pub mod noise;
+pub mod time;
+pub mod weights;
+
+pub use error::{Error, Result};
