@@ -7,7 +7,9 @@
 pub mod config;
 pub mod error;
 pub mod field;
+pub mod modelfile;
 pub mod noise;
+pub mod presets;
 pub mod time;
 pub mod weights;
 
