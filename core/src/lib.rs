@@ -7,9 +7,12 @@
 pub mod config;
 pub mod error;
 pub mod field;
+pub mod gmm;
+pub mod image;
 pub mod modelfile;
 pub mod noise;
 pub mod presets;
+pub mod sampling;
 pub mod time;
 pub mod weights;
 

@@ -37,7 +37,14 @@ pub fn time_grid(grid: &TimeGrid, steps: usize) -> Result<Vec<f64>> {
             if !shift.is_finite() || *shift <= 0.0 {
                 return invalid(format!("time-grid shift must be finite and positive, got {shift}"));
             }
-            (0..=steps).map(|i| shift_time(uniform(i), *shift)).collect()
+            // The ends are exactly 0 and 1 in exact arithmetic; pin them against rounding.
+            (0..=steps)
+                .map(|i| match i {
+                    0 => 0.0,
+                    i if i == steps => 1.0,
+                    i => shift_time(uniform(i), *shift),
+                })
+                .collect()
         }
         TimeGrid::Custom { times } => {
             if times.len() != steps + 1 {

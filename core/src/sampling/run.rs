@@ -102,3 +102,268 @@ fn lincomb<T: Real>(dst: &mut [T], out: Slot, terms: &[(f64, Slot)], bufs: &[Vec
         dst[j] = acc;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{NetRole, Solver, TimeGrid};
+    use crate::sampling::{AffineFlow, Direction, SamplerSpec, perflow_split};
+    use crate::time::{from_sigma, to_sigma};
+
+    /// A smooth nonlinear field that mixes coordinates, for comparing plans with hand-written
+    /// loops. `Acceleration` depends on `cond` so that CAF's wiring is exercised.
+    struct Wavy;
+    impl Wavy {
+        fn f(net: NetRole, x: &[f64], c: Option<&[f64]>, t: f64, out: &mut [f64]) {
+            let n = x.len();
+            for j in 0..n {
+                let other = x[(j + 1) % n];
+                out[j] = match net {
+                    NetRole::Velocity => (other + t).sin() - 0.5 * x[j] * t,
+                    NetRole::InitialVelocity => 1.5 * (0.3 * other - x[j]).cos() + t,
+                    NetRole::Acceleration => 0.7 * (x[j] * c.unwrap()[j]).tanh() - t * other,
+                };
+            }
+        }
+    }
+    impl VelocityField<f64> for Wavy {
+        fn sample_numel(&self) -> usize {
+            3
+        }
+        fn eval(&mut self, net: NetRole, x: &[f64], c: Option<&[f64]>, t: f64, out: &mut [f64]) -> Result<()> {
+            for s in 0..x.len() / 3 {
+                let r = 3 * s..3 * s + 3;
+                Wavy::f(net, &x[r.clone()], c.map(|c| &c[r.clone()]), t, &mut out[r]);
+            }
+            Ok(())
+        }
+    }
+
+    fn v(net: NetRole, x: &[f64], c: Option<&[f64]>, t: f64) -> Vec<f64> {
+        let mut out = vec![0.0; x.len()];
+        Wavy.eval(net, x, c, t, &mut out).unwrap();
+        out
+    }
+    fn axpy(x: &[f64], a: f64, y: &[f64]) -> Vec<f64> {
+        x.iter().zip(y).map(|(x, y)| x + a * y).collect()
+    }
+    const VEL: NetRole = NetRole::Velocity;
+
+    /// Textbook loops over a time list (either direction).
+    fn reference(solver: Solver, times: &[f64], x0: &[f64]) -> Vec<f64> {
+        let mut x = x0.to_vec();
+        let mut vhat = v(VEL, &x, None, times[0]); // FireFlow's cache
+        let v0 = v(NetRole::InitialVelocity, &x, None, times[0]);
+        for w in times.windows(2) {
+            let (tc, tn) = (w[0], w[1]);
+            let h = tn - tc;
+            x = match solver {
+                Solver::Euler => axpy(&x, h, &v(VEL, &x, None, tc)),
+                Solver::Midpoint => {
+                    let xm = axpy(&x, h / 2.0, &v(VEL, &x, None, tc));
+                    axpy(&x, h, &v(VEL, &xm, None, tc + h / 2.0))
+                }
+                Solver::Heun => {
+                    let k1 = v(VEL, &x, None, tc);
+                    let k2 = v(VEL, &axpy(&x, h, &k1), None, tn);
+                    axpy(&axpy(&x, h / 2.0, &k1), h / 2.0, &k2)
+                }
+                Solver::Rk4 => {
+                    let k1 = v(VEL, &x, None, tc);
+                    let k2 = v(VEL, &axpy(&x, h / 2.0, &k1), None, tc + h / 2.0);
+                    let k3 = v(VEL, &axpy(&x, h / 2.0, &k2), None, tc + h / 2.0);
+                    let k4 = v(VEL, &axpy(&x, h, &k3), None, tn);
+                    (0..x.len()).map(|i| x[i] + h / 6.0 * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i])).collect()
+                }
+                Solver::Fireflow => {
+                    // seeds.md §5, `denoise_fireflow`
+                    let xm = axpy(&x, h / 2.0, &vhat);
+                    vhat = v(VEL, &xm, None, tc + h / 2.0);
+                    axpy(&x, h, &vhat)
+                }
+                Solver::Caf => {
+                    let a = v(NetRole::Acceleration, &x, Some(&v0), tc);
+                    axpy(&axpy(&x, h, &v0), 0.5 * (tn * tn - tc * tc), &a)
+                }
+                _ => unreachable!(),
+            };
+        }
+        x
+    }
+
+    fn plan_out(spec: SamplerSpec, x0: &[f64]) -> Vec<f64> {
+        run(&spec.plan().unwrap(), &mut Wavy, x0, None).unwrap()
+    }
+
+    fn assert_close(a: &[f64], b: &[f64], tol: f64, what: &str) {
+        let worst = a.iter().zip(b).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+        assert!(worst <= tol, "{what}: max difference {worst}");
+    }
+
+    const X0: [f64; 6] = [0.3, -1.2, 0.8, 1.1, 0.05, -0.6];
+
+    #[test]
+    fn plans_match_textbook_loops() {
+        let grids = [TimeGrid::Uniform, TimeGrid::Shifted { shift: 3.0 }];
+        for solver in [Solver::Euler, Solver::Midpoint, Solver::Heun, Solver::Rk4, Solver::Fireflow, Solver::Caf] {
+            for grid in &grids {
+                for dir in [Direction::Generate, Direction::Invert] {
+                    for n in [1, 2, 7] {
+                        let spec = SamplerSpec::new(solver, n).with_grid(grid.clone()).with_direction(dir);
+                        let times = spec.plan().unwrap().times().to_vec();
+                        let what = format!("{solver:?} {grid:?} {dir:?} N={n}");
+                        assert_close(&plan_out(spec, &X0), &reference(solver, &times, &X0), 1e-13, &what);
+                    }
+                }
+            }
+        }
+    }
+
+    /// RF++'s `sample_ode_generative(sampler='new')`, written in RF++'s own convention (σ = 1
+    /// noise, velocity `noise − data`) and converted only through `time`.
+    #[test]
+    fn rfpp_new_matches_the_rfpp_code() {
+        for n in [1, 3, 6] {
+            let sigmas: Vec<f64> = (0..=n).map(|i| (n - i) as f64 / n as f64).collect();
+            let z1 = X0.to_vec(); // RF++'s z1 is the noise
+            let mut z = z1.clone();
+            for w in sigmas.windows(2) {
+                let (s, s_next) = (w[0], w[1]);
+                let vt: Vec<f64> = v(VEL, &z, None, from_sigma(s)).iter().map(|v| -v).collect();
+                let x0hat = axpy(&z, -s, &vt);
+                z = (0..z.len()).map(|i| (1.0 - s_next) * x0hat[i] + s_next * z1[i]).collect();
+            }
+            assert_eq!(to_sigma(1.0), 0.0);
+            assert_close(&plan_out(SamplerSpec::new(Solver::RfppNew, n), &X0), &z, 1e-13, "RF++ new");
+        }
+    }
+
+    /// PeRFlow's scheduler in its own convention: windows from σ = 1 down, `linspace(t_s, t_e,
+    /// n_k, endpoint=False)`, `x += (σ_next − σ_c)·v_σ` with `v_σ = −v`.
+    #[test]
+    fn perflow_matches_the_perflow_scheduler() {
+        let (k, n) = (4usize, 6usize);
+        let split = perflow_split(k, n).unwrap();
+        let mut sig = vec![];
+        for (w, &nk) in split.iter().enumerate() {
+            let (ts, te) = (1.0 - w as f64 / k as f64, 1.0 - (w + 1) as f64 / k as f64);
+            sig.extend((0..nk).map(|j| ts + (te - ts) * j as f64 / nk as f64));
+        }
+        sig.push(0.0);
+        let mut x = X0.to_vec();
+        for w in sig.windows(2) {
+            let v_sigma: Vec<f64> = v(VEL, &x, None, from_sigma(w[0])).iter().map(|v| -v).collect();
+            x = axpy(&x, w[1] - w[0], &v_sigma);
+        }
+        let got = plan_out(SamplerSpec::new(Solver::Perflow, n).with_windows(k), &X0);
+        assert_close(&got, &x, 1e-13, "PeRFlow");
+    }
+
+    /// The CAF paper's Algorithms 2–3 on a uniform grid, literally.
+    #[test]
+    fn caf_matches_the_paper_loops() {
+        for n in [1usize, 4] {
+            let nf = n as f64;
+            let v0 = v(NetRole::InitialVelocity, &X0, None, 0.0);
+            let mut x = X0.to_vec();
+            for i in 0..n {
+                let (t, tp) = (i as f64 / nf, (2 * i + 1) as f64 / (2.0 * nf));
+                let a = v(NetRole::Acceleration, &x, Some(&v0), t);
+                x = (0..x.len()).map(|j| x[j] + v0[j] / nf + tp * a[j] / nf).collect();
+            }
+            assert_close(&plan_out(SamplerSpec::new(Solver::Caf, n), &X0), &x, 1e-13, "CAF generation");
+            if n == 1 {
+                // closed form x0 + v0 + ½a
+                let a = v(NetRole::Acceleration, &X0, Some(&v0), 0.0);
+                let closed: Vec<f64> = (0..6).map(|j| X0[j] + v0[j] + 0.5 * a[j]).collect();
+                assert_close(&x, &closed, 1e-15, "CAF N=1 closed form");
+            }
+
+            let v0 = v(NetRole::InitialVelocity, &X0, None, 1.0);
+            let mut x = X0.to_vec();
+            for i in (1..=n).rev() {
+                let (t, tp) = (i as f64 / nf, (2 * i - 1) as f64 / (2.0 * nf));
+                let a = v(NetRole::Acceleration, &x, Some(&v0), t);
+                x = (0..x.len()).map(|j| x[j] - v0[j] / nf - tp * a[j] / nf).collect();
+            }
+            let inv = SamplerSpec::new(Solver::Caf, n).with_direction(Direction::Invert);
+            assert_close(&plan_out(inv, &X0), &x, 1e-13, "CAF inversion");
+        }
+    }
+
+    fn noise(n: usize, dim: usize) -> Vec<f64> {
+        crate::noise::gaussian_batch(21, 0, n, dim).iter().map(|&v| v as f64).collect()
+    }
+
+    /// CAF is exact on constant-acceleration paths for any N and grid, both ways; Euler on the
+    /// same (curved-in-time) field is not, so the check can fail.
+    #[test]
+    fn caf_is_exact_on_constant_acceleration_paths() {
+        let mut field = AffineFlow::new(vec![0.5, 1.8], vec![1.0, -2.0], 1.7).unwrap();
+        let z0 = noise(32, 2);
+        let x1 = field.endpoint(&z0);
+        for grid in [TimeGrid::Uniform, TimeGrid::Shifted { shift: 2.5 }] {
+            for n in [1, 2, 5] {
+                let spec = SamplerSpec::new(Solver::Caf, n).with_grid(grid.clone());
+                let got = run(&spec.plan().unwrap(), &mut field, &z0, None).unwrap();
+                assert_close(&got, &x1, 1e-12, "CAF generation");
+                let back = run(&spec.with_direction(Direction::Invert).plan().unwrap(), &mut field, &x1, None)
+                    .unwrap();
+                assert_close(&back, &z0, 1e-12, "CAF inversion");
+            }
+        }
+        let euler = run(&SamplerSpec::new(Solver::Euler, 5).plan().unwrap(), &mut field, &z0, None).unwrap();
+        let err = euler.iter().zip(&x1).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+        assert!(err > 1e-2, "Euler should not be exact on a decelerating path ({err})");
+    }
+
+    /// With h = 1 the acceleration is zero and the paths straight: CAF equals Euler (and RF++'s
+    /// sampler), all exact, RF++'s even in one step.
+    #[test]
+    fn zero_acceleration_caf_equals_euler_on_straight_paths() {
+        let mut field = AffineFlow::new(vec![0.5, 1.8], vec![1.0, -2.0], 1.0).unwrap();
+        let z0 = noise(16, 2);
+        let x1 = field.endpoint(&z0);
+        for n in [1, 3] {
+            let caf = run(&SamplerSpec::new(Solver::Caf, n).plan().unwrap(), &mut field, &z0, None).unwrap();
+            let euler = run(&SamplerSpec::new(Solver::Euler, n).plan().unwrap(), &mut field, &z0, None).unwrap();
+            let rfpp = run(&SamplerSpec::new(Solver::RfppNew, n).plan().unwrap(), &mut field, &z0, None).unwrap();
+            assert_close(&caf, &euler, 1e-13, "CAF vs Euler");
+            assert_close(&euler, &x1, 1e-13, "Euler exact");
+            assert_close(&rfpp, &x1, 1e-13, "RF++ new exact");
+        }
+    }
+
+    #[test]
+    fn observer_sees_every_step_and_inputs_are_checked() {
+        let plan = SamplerSpec::new(Solver::Fireflow, 4).plan().unwrap();
+        let mut seen = vec![];
+        let mut obs = |e: StepEvent<'_, f64>| seen.push((e.step, e.steps, e.t, e.nfe, e.x[0]));
+        let out = run(&plan, &mut Wavy, &X0, Some(&mut obs)).unwrap();
+        assert_eq!(seen.len(), 5);
+        assert_eq!(seen[0], (0, 4, 0.0, 0, X0[0]));
+        assert_eq!(seen.iter().map(|s| s.3).collect::<Vec<_>>(), vec![0, 2, 3, 4, 5]);
+        assert_eq!((seen[4].2, seen[4].4), (1.0, out[0]));
+        assert!(run(&plan, &mut Wavy, &X0[..4], None).is_err());
+        assert!(run(&plan, &mut Wavy, &[], None).is_err());
+    }
+
+    #[test]
+    fn field_errors_propagate() {
+        // A velocity-only field refuses CAF's networks.
+        let mut g = crate::gmm::GaussianMixture::new(vec![1.0], vec![vec![0.0; 3]], vec![1.0]).unwrap();
+        let plan = SamplerSpec::new(Solver::Caf, 2).plan().unwrap();
+        assert!(matches!(run(&plan, &mut g, &X0, None), Err(Error::InvalidInput(_))));
+    }
+
+    #[test]
+    fn runs_in_f32() {
+        let mut field = AffineFlow::new(vec![0.5, 1.8], vec![1.0, -2.0], 1.5).unwrap();
+        let z: Vec<f32> = vec![0.3, -0.7, 1.2, 0.1];
+        let want = field.endpoint(&z.iter().map(|&v| v as f64).collect::<Vec<_>>());
+        let got = run(&SamplerSpec::new(Solver::Caf, 3).plan().unwrap(), &mut field, &z, None).unwrap();
+        for (g, w) in got.iter().zip(&want) {
+            assert!((*g as f64 - w).abs() < 1e-5);
+        }
+    }
+}
