@@ -70,3 +70,20 @@ pub trait ConditionalField<T: Real> {
         out: &mut [T],
     ) -> Result<()>;
 }
+
+impl<T: Real, F: ConditionalField<T> + ?Sized> ConditionalField<T> for &mut F {
+    fn sample_numel(&self) -> usize {
+        (**self).sample_numel()
+    }
+    fn eval_labels(
+        &mut self,
+        net: NetRole,
+        x: &[T],
+        cond: Option<&[T]>,
+        t: f64,
+        labels: &[u32],
+        out: &mut [T],
+    ) -> Result<()> {
+        (**self).eval_labels(net, x, cond, t, labels, out)
+    }
+}

@@ -59,21 +59,19 @@ impl GaussianMixture {
 
     /// The rectified-flow paper's toy target π1 (seeds.md §1f), exactly as given: three equally
     /// weighted components with means `(±D√3/2, −D/2)` and `(0, D√3/2)`, `D = 10`, variance 0.3
-    /// (σ = √0.3). The modes sit at distance 10 from the origin, far outside the `N(0, I)` noise.
+    /// (σ = √0.3). The modes sit 8.7–10 from the origin, far outside the `N(0, I)` noise.
     /// (The paper's source π0 is another mixture; Beeline's source is always `N(0, I)`.)
     pub fn rf_toy() -> Self {
-        Self::rf_toy_scaled(1.0)
+        Self::rf_toy_scaled(1.0).expect("valid constants")
     }
 
     /// [`rf_toy`](Self::rf_toy) with means and standard deviations multiplied by `scale`
-    /// (`> 0`), e.g. 0.3 puts the modes at radius 3 with σ ≈ 0.16. Panics only on a
-    /// non-positive or non-finite `scale`.
-    pub fn rf_toy_scaled(scale: f64) -> Self {
-        assert!(scale.is_finite() && scale > 0.0, "scale must be finite and positive");
+    /// (finite, `> 0`), e.g. 0.3 puts the modes at radius ≈ 3 with σ ≈ 0.16.
+    pub fn rf_toy_scaled(scale: f64) -> Result<Self> {
         let d = 10.0 * scale;
         let r3 = 3f64.sqrt() / 2.0;
         let means = vec![vec![d * r3, -d / 2.0], vec![-d * r3, -d / 2.0], vec![0.0, d * r3]];
-        Self::new(vec![1.0; 3], means, vec![0.3f64.sqrt() * scale; 3]).expect("valid constants")
+        Self::new(vec![1.0; 3], means, vec![0.3f64.sqrt() * scale; 3])
     }
 
     /// The common "8 Gaussians" toy: equal weights, means on a circle of radius 2 at angles
@@ -127,9 +125,15 @@ impl GaussianMixture {
         m
     }
 
-    /// Component `k` alone, as a one-component mixture (panics if `k` is out of range).
-    pub fn component(&self, k: usize) -> Self {
-        Self::new(vec![1.0], vec![self.means[k].clone()], vec![self.stds[k]]).expect("valid component")
+    /// Component `k` alone, as a one-component mixture (`InvalidInput` if out of range).
+    pub fn component(&self, k: usize) -> Result<Self> {
+        if k >= self.weights.len() {
+            return Err(Error::InvalidInput(format!(
+                "component {k} of a {}-component mixture",
+                self.weights.len()
+            )));
+        }
+        Self::new(vec![1.0], vec![self.means[k].clone()], vec![self.stds[k]])
     }
 
     /// `n` samples (row-major `[n, dim]`) and their component labels, deterministic in `seed`.
@@ -228,9 +232,11 @@ impl GaussianMixture {
             )));
         }
         if cond.is_some() {
-            return Err(Error::InvalidInput("the Gaussian-mixture velocity takes no conditioning input".into()));
+            return Err(Error::InvalidInput(
+                "the Gaussian-mixture velocity takes no conditioning input".into(),
+            ));
         }
-        if !t.is_finite() || x.len() % self.dim != 0 || out.len() != x.len() {
+        if !t.is_finite() || !x.len().is_multiple_of(self.dim) || out.len() != x.len() {
             return Err(Error::InvalidInput(format!(
                 "gaussian mixture: bad batch ({} inputs, {} outputs, dim {}) or time {t}",
                 x.len(),
@@ -377,7 +383,8 @@ mod tests {
         let x = [0.2, 0.1, -0.3, 0.5];
         let mut out = [0.0; 4];
         g.eval_labels(NetRole::Velocity, &x, None, 0.4, &[1, NULL_LABEL], &mut out).unwrap();
-        let v1 = v_at(&mut g.component(1), &x[..2], 0.4);
+        let v1 = v_at(&mut g.component(1).unwrap(), &x[..2], 0.4);
+        assert!(g.component(3).is_err());
         let vm = v_at(&mut g, &x[2..], 0.4);
         assert_eq!(&out[..2], &v1[..]);
         assert_eq!(&out[2..], &vm[..]);
@@ -401,9 +408,16 @@ mod tests {
                 Err(Error::InvalidInput(_))
             ));
         }
-        assert!(VelocityField::<f64>::eval(&mut g, NetRole::Velocity, &x64, Some(&x64), 0.5, &mut out).is_err());
-        assert!(VelocityField::<f64>::eval(&mut g, NetRole::Velocity, &[0.0; 3], None, 0.5, &mut [0.0; 3]).is_err());
-        assert!(VelocityField::<f64>::eval(&mut g, NetRole::Velocity, &x64, None, f64::NAN, &mut out).is_err());
+        assert!(
+            VelocityField::<f64>::eval(&mut g, NetRole::Velocity, &x64, Some(&x64), 0.5, &mut out).is_err()
+        );
+        assert!(
+            VelocityField::<f64>::eval(&mut g, NetRole::Velocity, &[0.0; 3], None, 0.5, &mut [0.0; 3])
+                .is_err()
+        );
+        assert!(
+            VelocityField::<f64>::eval(&mut g, NetRole::Velocity, &x64, None, f64::NAN, &mut out).is_err()
+        );
     }
 
     #[test]
@@ -418,7 +432,9 @@ mod tests {
         assert!((toy.means()[0][0] - 10.0 * r3).abs() < 1e-12 && toy.means()[0][1] == -5.0);
         assert!((toy.means()[2][1] - 10.0 * r3).abs() < 1e-12 && toy.means()[2][0] == 0.0);
         assert!((toy.stds()[0] - 0.3f64.sqrt()).abs() < 1e-15);
-        let small = GaussianMixture::rf_toy_scaled(0.3);
+        let small = GaussianMixture::rf_toy_scaled(0.3).unwrap();
+        assert!(GaussianMixture::rf_toy_scaled(0.0).is_err());
+        assert!(GaussianMixture::rf_toy_scaled(f64::NAN).is_err());
         assert!((small.means()[1][1] + 1.5).abs() < 1e-12);
         let eight = GaussianMixture::eight_gaussians();
         assert!((eight.means()[2][1] - 2.0).abs() < 1e-12 && eight.stds()[0] == 0.1);

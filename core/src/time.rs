@@ -56,6 +56,9 @@ pub fn to_sd_timestep(t: f64) -> f64 {
 /// `shift > 1` spends more steps near the noise end. FLUX's `e^μ` shift is `shift = e^μ`.
 #[inline]
 pub fn shift_time(t: f64, shift: f64) -> f64 {
+    if t <= 0.0 || t >= 1.0 {
+        return t; // the ends are fixed points; exact even where the formula rounds
+    }
     let sigma = to_sigma(t);
     from_sigma(shift * sigma / (1.0 + (shift - 1.0) * sigma))
 }
@@ -83,6 +86,7 @@ mod tests {
     fn shift_fixes_ends_and_moves_interior_toward_noise() {
         assert_eq!(shift_time(0.0, 3.0), 0.0);
         assert_eq!(shift_time(1.0, 3.0), 1.0);
+        assert_eq!(shift_time(0.0, 0.3), 0.0);
         assert!((shift_time(0.5, 1.0) - 0.5).abs() < 1e-15);
         assert!(shift_time(0.5, 3.0) < 0.5);
         // diffusers: sigma 0.5 with shift 3 → 0.75

@@ -353,3 +353,15 @@ fn mutated_files_never_panic() {
     }
     assert!(outcomes.get("model_invalid").copied().unwrap_or(0) > 1000, "{outcomes:?}");
 }
+
+/// Writes the seed corpus of the `cargo fuzz` target (`core/fuzz/seeds/`): run with
+/// `cargo test -p beeline --test modelfile_malformed -- --ignored write_fuzz_seeds`.
+#[test]
+#[ignore]
+fn write_fuzz_seeds() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds");
+    std::fs::create_dir_all(&dir).unwrap();
+    let m = valid_model();
+    std::fs::write(dir.join("mlp-f32.safetensors"), m.to_bytes(Some(StoredDtype::F32)).unwrap()).unwrap();
+    std::fs::write(dir.join("mlp-f16.safetensors"), m.to_bytes(Some(StoredDtype::F16)).unwrap()).unwrap();
+}

@@ -5,9 +5,6 @@
 //! entirely inside one task, with a summation order that does not depend on the chunking. The
 //! number of tasks may therefore depend on the thread count while the results stay bit-identical.
 
-/// Whether this build runs kernels on rayon's thread pool.
-pub(crate) const PARALLEL: bool = cfg!(all(feature = "parallel", not(target_arch = "wasm32")));
-
 /// Below this much work (multiply-adds or element operations) a kernel runs as one task.
 const MIN_PARALLEL_WORK: usize = 1 << 17;
 

@@ -87,6 +87,8 @@ pub struct Workspace {
     f64s: Pool<f64>,
     allocations: usize,
     bytes: usize,
+    /// The UNet's skip stack, kept so that its `Vec` is not reallocated per call.
+    pub(crate) skips: Vec<Buf<f32>>,
 }
 
 impl Workspace {
@@ -109,6 +111,7 @@ impl Workspace {
     pub fn clear(&mut self) {
         self.f32s = Pool::default();
         self.f64s = Pool::default();
+        self.skips = Vec::new();
         self.bytes = 0;
     }
 

@@ -43,14 +43,19 @@ impl AffineFlow {
             && beta.iter().all(|b| b.is_finite())
             && (0.0..=2.0).contains(&h);
         if !ok {
-            return Err(Error::InvalidInput("affine flow: needs alpha > 0, finite beta of the same length, h in [0, 2]".into()));
+            return Err(Error::InvalidInput(
+                "affine flow: needs alpha > 0, finite beta of the same length, h in [0, 2]".into(),
+            ));
         }
         Ok(AffineFlow { alpha, beta, h })
     }
 
     /// The data point of noise `x0`: `α ⊙ x0 + β`, for a batch.
     pub fn endpoint(&self, x0: &[f64]) -> Vec<f64> {
-        x0.iter().enumerate().map(|(i, x)| self.alpha[i % self.dim()] * x + self.beta[i % self.dim()]).collect()
+        x0.iter()
+            .enumerate()
+            .map(|(i, x)| self.alpha[i % self.dim()] * x + self.beta[i % self.dim()])
+            .collect()
     }
 
     /// Dimension of a sample.
@@ -77,11 +82,13 @@ impl<T: Real> VelocityField<T> for AffineFlow {
 
     fn eval(&mut self, net: NetRole, x: &[T], cond: Option<&[T]>, t: f64, out: &mut [T]) -> Result<()> {
         let n = self.dim();
-        if x.len() % n != 0 || out.len() != x.len() || cond.is_some_and(|c| c.len() != x.len()) {
+        if !x.len().is_multiple_of(n) || out.len() != x.len() || cond.is_some_and(|c| c.len() != x.len()) {
             return Err(Error::InvalidInput("affine flow: bad batch".into()));
         }
         if (net == NetRole::Acceleration) != cond.is_some() {
-            return Err(Error::InvalidInput("affine flow: only the acceleration takes (and needs) cond".into()));
+            return Err(Error::InvalidInput(
+                "affine flow: only the acceleration takes (and needs) cond".into(),
+            ));
         }
         for (j, o) in out.iter_mut().enumerate() {
             let d = self.displacement(j % n, Real::to_f64(x[j]), t);

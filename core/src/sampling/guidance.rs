@@ -48,7 +48,15 @@ impl<F, T: Real> Guided<F, T> {
         }
         let mut doubled_labels = labels.clone();
         doubled_labels.extend(std::iter::repeat_n(NULL_LABEL, labels.len()));
-        Ok(Guided { field, labels, scale, doubled_labels, x2: Vec::new(), cond2: Vec::new(), out2: Vec::new() })
+        Ok(Guided {
+            field,
+            labels,
+            scale,
+            doubled_labels,
+            x2: Vec::new(),
+            cond2: Vec::new(),
+            out2: Vec::new(),
+        })
     }
 
     /// The labels, one per sample.
@@ -156,10 +164,17 @@ mod tests {
             assert_eq!(a, b);
             // a single-component mixture gives the same field as the label
             for (s, &k) in labels.iter().enumerate() {
-                let mut single = g.component(k as usize);
+                let mut single = g.component(k as usize).unwrap();
                 let mut c = [0.0; 2];
-                VelocityField::<f64>::eval(&mut single, NetRole::Velocity, &x[2 * s..2 * s + 2], None, t, &mut c)
-                    .unwrap();
+                VelocityField::<f64>::eval(
+                    &mut single,
+                    NetRole::Velocity,
+                    &x[2 * s..2 * s + 2],
+                    None,
+                    t,
+                    &mut c,
+                )
+                .unwrap();
                 assert!((c[0] - a[2 * s]).abs() < 1e-12 && (c[1] - a[2 * s + 1]).abs() < 1e-12);
             }
 

@@ -20,6 +20,9 @@ pub struct StepEvent<'a, T> {
     pub x: &'a [T],
 }
 
+/// A per-step callback of [`run`].
+pub type Observer<'o, T> = &'o mut dyn FnMut(StepEvent<'_, T>);
+
 /// Runs `plan` on the batch `x_start` (`[batch, sample_numel]`, row-major) and returns the final
 /// state, same shape. Generation plans take noise and return data; inversion plans the reverse.
 ///
@@ -31,10 +34,10 @@ pub fn run<T: Real, F: VelocityField<T> + ?Sized>(
     plan: &Plan,
     field: &mut F,
     x_start: &[T],
-    mut observer: Option<&mut dyn FnMut(StepEvent<'_, T>)>,
+    mut observer: Option<Observer<'_, T>>,
 ) -> Result<Vec<T>> {
     let numel = field.sample_numel();
-    if numel == 0 || x_start.is_empty() || x_start.len() % numel != 0 {
+    if numel == 0 || x_start.is_empty() || !x_start.len().is_multiple_of(numel) {
         return Err(Error::InvalidInput(format!(
             "sampler input has {} scalars, not a positive whole number of {numel}-scalar samples",
             x_start.len()
@@ -130,7 +133,14 @@ mod tests {
         fn sample_numel(&self) -> usize {
             3
         }
-        fn eval(&mut self, net: NetRole, x: &[f64], c: Option<&[f64]>, t: f64, out: &mut [f64]) -> Result<()> {
+        fn eval(
+            &mut self,
+            net: NetRole,
+            x: &[f64],
+            c: Option<&[f64]>,
+            t: f64,
+            out: &mut [f64],
+        ) -> Result<()> {
             for s in 0..x.len() / 3 {
                 let r = 3 * s..3 * s + 3;
                 Wavy::f(net, &x[r.clone()], c.map(|c| &c[r.clone()]), t, &mut out[r]);
@@ -173,7 +183,9 @@ mod tests {
                     let k2 = v(VEL, &axpy(&x, h / 2.0, &k1), None, tc + h / 2.0);
                     let k3 = v(VEL, &axpy(&x, h / 2.0, &k2), None, tc + h / 2.0);
                     let k4 = v(VEL, &axpy(&x, h, &k3), None, tn);
-                    (0..x.len()).map(|i| x[i] + h / 6.0 * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i])).collect()
+                    (0..x.len())
+                        .map(|i| x[i] + h / 6.0 * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i]))
+                        .collect()
                 }
                 Solver::Fireflow => {
                     // seeds.md §5, `denoise_fireflow`
@@ -205,7 +217,9 @@ mod tests {
     #[test]
     fn plans_match_textbook_loops() {
         let grids = [TimeGrid::Uniform, TimeGrid::Shifted { shift: 3.0 }];
-        for solver in [Solver::Euler, Solver::Midpoint, Solver::Heun, Solver::Rk4, Solver::Fireflow, Solver::Caf] {
+        for solver in
+            [Solver::Euler, Solver::Midpoint, Solver::Heun, Solver::Rk4, Solver::Fireflow, Solver::Caf]
+        {
             for grid in &grids {
                 for dir in [Direction::Generate, Direction::Invert] {
                     for n in [1, 2, 7] {
@@ -307,8 +321,9 @@ mod tests {
                 let spec = SamplerSpec::new(Solver::Caf, n).with_grid(grid.clone());
                 let got = run(&spec.plan().unwrap(), &mut field, &z0, None).unwrap();
                 assert_close(&got, &x1, 1e-12, "CAF generation");
-                let back = run(&spec.with_direction(Direction::Invert).plan().unwrap(), &mut field, &x1, None)
-                    .unwrap();
+                let back =
+                    run(&spec.with_direction(Direction::Invert).plan().unwrap(), &mut field, &x1, None)
+                        .unwrap();
                 assert_close(&back, &z0, 1e-12, "CAF inversion");
             }
         }
@@ -326,8 +341,10 @@ mod tests {
         let x1 = field.endpoint(&z0);
         for n in [1, 3] {
             let caf = run(&SamplerSpec::new(Solver::Caf, n).plan().unwrap(), &mut field, &z0, None).unwrap();
-            let euler = run(&SamplerSpec::new(Solver::Euler, n).plan().unwrap(), &mut field, &z0, None).unwrap();
-            let rfpp = run(&SamplerSpec::new(Solver::RfppNew, n).plan().unwrap(), &mut field, &z0, None).unwrap();
+            let euler =
+                run(&SamplerSpec::new(Solver::Euler, n).plan().unwrap(), &mut field, &z0, None).unwrap();
+            let rfpp =
+                run(&SamplerSpec::new(Solver::RfppNew, n).plan().unwrap(), &mut field, &z0, None).unwrap();
             assert_close(&caf, &euler, 1e-13, "CAF vs Euler");
             assert_close(&euler, &x1, 1e-13, "Euler exact");
             assert_close(&rfpp, &x1, 1e-13, "RF++ new exact");

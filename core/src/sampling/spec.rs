@@ -257,7 +257,9 @@ mod tests {
                 .with_windows(1)
                 .with_grid(TimeGrid::Custom { times: vec![0.0, 1.0, 0.5] }));
             err(SamplerSpec::new(solver, 2).with_windows(1).with_grid(TimeGrid::Shifted { shift: -1.0 }));
-            err(SamplerSpec::new(solver, 2).with_windows(1).with_grid(TimeGrid::Shifted { shift: f64::INFINITY }));
+            err(SamplerSpec::new(solver, 2)
+                .with_windows(1)
+                .with_grid(TimeGrid::Shifted { shift: f64::INFINITY }));
         }
         err(SamplerSpec::new(Solver::Perflow, 8));
         err(SamplerSpec::new(Solver::Perflow, 3).with_windows(4));
@@ -297,7 +299,12 @@ mod tests {
 
     #[test]
     fn from_defaults_takes_windows_from_the_model() {
-        let d = SamplerDefaults { solver: Solver::Perflow, steps: 6, guidance: 1.0, time_grid: TimeGrid::Uniform };
+        let d = SamplerDefaults {
+            solver: Solver::Perflow,
+            steps: 6,
+            guidance: 1.0,
+            time_grid: TimeGrid::Uniform,
+        };
         let spec = SamplerSpec::from_defaults(&d, &Parameterization::Perflow { windows: 4 });
         assert_eq!(spec.windows, Some(4));
         assert_eq!(spec.plan().unwrap().nfe(), 6);

@@ -1,0 +1,77 @@
+//! `beeline info FILE`: the config and the tensor table of a model file.
+
+use anyhow::{Context, Result};
+use beeline::modelfile::{self, ModelFile};
+use std::path::PathBuf;
+
+/// Print a model file's config and tensor table.
+///
+/// Example: `beeline info models/mnist-1step.safetensors`
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The model file (.safetensors).
+    pub file: PathBuf,
+    /// Print JSON (config and tensors) instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(a: Args) -> Result<()> {
+    let bytes = modelfile::read_bounded(&a.file)?;
+    // List what the container holds even when the model itself does not validate.
+    let (config_json, tensors) = modelfile::inspect(&bytes).with_context(|| format!("reading {}", a.file.display()))?;
+    let validated = ModelFile::from_bytes(&bytes);
+    if a.json {
+        let config: serde_json::Value =
+            config_json.as_deref().and_then(|c| serde_json::from_str(c).ok()).unwrap_or(serde_json::Value::Null);
+        let list: Vec<serde_json::Value> = tensors
+            .iter()
+            .map(|t| serde_json::json!({"name": t.name, "dtype": t.dtype, "shape": t.shape, "bytes": t.bytes}))
+            .collect();
+        let status = match &validated {
+            Ok(_) => serde_json::json!({"valid": true}),
+            Err(e) => serde_json::json!({"valid": false, "error": e.to_string(), "code": e.code()}),
+        };
+        println!("{}", serde_json::json!({"file": a.file, "bytes": bytes.len(), "config": config, "tensors": list, "status": status}));
+    } else {
+        println!("file      {} ({} bytes)", a.file.display(), bytes.len());
+        match &validated {
+            Ok(m) => {
+                let c = &m.config;
+                println!("format    {} v{}", c.format, c.version);
+                println!("method    {:?}", c.parameterization);
+                for (role, arch) in &c.networks {
+                    println!("network   {:<16} {:>10} params  {}", role.prefix(), arch.num_params(), serde_json::to_string(arch)?);
+                }
+                println!("data      {} shape {:?} range {:?}", c.data.name, c.data.shape, c.data.range);
+                if !c.classes.is_empty() {
+                    println!("classes   {}", c.classes.join(", "));
+                }
+                println!(
+                    "sampler   {:?}, {} steps, guidance {}, grid {:?}",
+                    c.sampler.solver, c.sampler.steps, c.sampler.guidance, c.sampler.time_grid
+                );
+                if !c.provenance.command.is_empty() {
+                    println!("made by   {}", c.provenance.command);
+                }
+                if !c.provenance.data.is_empty() || c.provenance.steps > 0 {
+                    println!("trained   {} steps on {}", c.provenance.steps, c.provenance.data);
+                }
+                for (k, v) in &c.provenance.notes {
+                    println!("note      {k}: {v}");
+                }
+            }
+            Err(_) => match &config_json {
+                Some(c) => println!("config    (raw) {c}"),
+                None => println!("config    none"),
+            },
+        }
+        println!("\n{:<48} {:<5} {:<20} {:>10}", "tensor", "dtype", "shape", "bytes");
+        for t in &tensors {
+            println!("{:<48} {:<5} {:<20} {:>10}", t.name, t.dtype, format!("{:?}", t.shape), t.bytes);
+        }
+        let total: usize = tensors.iter().map(|t| t.bytes).sum();
+        println!("{} tensors, {} bytes of weights", tensors.len(), total);
+    }
+    validated.map(|_| ()).map_err(|e| anyhow::Error::new(e).context(format!("{} does not load", a.file.display())))
+}

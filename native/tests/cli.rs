@@ -1,0 +1,123 @@
+//! The `beeline` command end to end, on small shapes: outputs exist and are valid PNGs, bad input
+//! gives a clear message and its documented exit status.
+
+use beeline::config::ArchConfig;
+use beeline::modelfile::ModelFile;
+use beeline::nn::init::random_weights;
+use beeline::presets;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn beeline(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_beeline")).args(args).output().expect("the binary runs")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("beeline-cli-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn png_size(path: &Path) -> (u32, u32) {
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
+    let reader = decoder.read_info().unwrap();
+    let info = reader.info();
+    (info.width, info.height)
+}
+
+/// A tiny class-conditional UNet model with random weights.
+fn write_unet_model(dir: &Path) -> PathBuf {
+    let arch = ArchConfig::Unet(presets::unet(1, 8, 8, &[1, 2], 1, true, 3));
+    let config = presets::velocity_model(arch.clone(), presets::images("tiny", 1, 8), presets::digit_classes(3), presets::euler(2));
+    let weights = random_weights(&arch, "velocity", 7);
+    let path = dir.join("unet.safetensors");
+    ModelFile::new(config, weights).unwrap().write(&path, None).unwrap();
+    path
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn generate_default_writes_the_toy_plot() {
+    let d = scratch("default");
+    let out = d.join("toy.png");
+    let o = beeline(&["generate", "--num-samples", "300", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(png_size(&out), (800, 800));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("8 NFE"));
+}
+
+#[test]
+fn generate_from_a_model_file_with_json_summary() {
+    let d = scratch("model");
+    let model = write_unet_model(&d);
+    let out = d.join("grid.png");
+    let o = beeline(&[
+        "generate", "--model", model.to_str().unwrap(), "--num-samples", "6", "--solver", "fireflow",
+        "--steps", "2", "--guidance", "2", "--out", out.to_str().unwrap(), "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(summary["nfe"], 3);
+    assert_eq!(summary["backend"], "cpu");
+    // 6 samples cycling over 3 classes: 3 columns, 2 rows of 8×8 tiles with 2-px padding.
+    assert_eq!(png_size(&out), (3 * 10 + 2, 2 * 10 + 2));
+}
+
+#[test]
+fn info_prints_config_and_tensors() {
+    let d = scratch("info");
+    let model = write_unet_model(&d);
+    let o = beeline(&["info", model.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("velocity.conv_in.weight") && text.contains("classes   0, 1, 2"), "{text}");
+    let o = beeline(&["info", model.to_str().unwrap(), "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["status"]["valid"], true);
+    assert_eq!(v["config"]["data"]["shape"], serde_json::json!([1, 8, 8]));
+}
+
+#[test]
+fn corrupt_model_exits_3_with_a_clear_message() {
+    let d = scratch("corrupt");
+    let model = write_unet_model(&d);
+    let bytes = std::fs::read(&model).unwrap();
+    let cut = d.join("cut.safetensors");
+    std::fs::write(&cut, &bytes[..bytes.len() - 100]).unwrap();
+    for args in [vec!["info", cut.to_str().unwrap()], vec!["generate", "--model", cut.to_str().unwrap()]] {
+        let o = beeline(&args);
+        assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+        assert!(stderr(&o).contains("truncated"), "{}", stderr(&o));
+        assert!(!stderr(&o).contains("panicked"));
+    }
+}
+
+#[test]
+fn bad_inputs_exit_4() {
+    let d = scratch("inputs");
+    let model = write_unet_model(&d);
+    let m = model.to_str().unwrap();
+    let cases: [&[&str]; 5] = [
+        &["generate", "--model", m, "--label", "7"],
+        &["generate", "--model", m, "--solver", "warp"],
+        &["generate", "--model", m, "--steps", "0"],
+        &["generate", "--model", m, "--solver", "caf"],
+        &["generate", "--guidance", "3"],
+    ];
+    for args in cases {
+        let o = beeline(args);
+        assert_eq!(o.status.code(), Some(4), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).starts_with("error: "), "{}", stderr(&o));
+    }
+}
+
+#[test]
+fn missing_file_exits_5_and_bad_flags_exit_2() {
+    let o = beeline(&["info", "/nonexistent/model.safetensors"]);
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    let o = beeline(&["generate", "--stepz", "3"]);
+    assert_eq!(o.status.code(), Some(2));
+}

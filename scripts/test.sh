@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Runs every Beeline test, on a machine with or without a GPU.
+#
+# Installs what the tests need first (idempotent, only from Debian, crates.io and rustup's
+# own targets), then runs the native tests, the wasm32 build and the native-vs-wasm32 checks.
+# Nothing is skipped silently: a missing tool makes the run fail with its name.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n\033[1m== %s ==\033[0m\n' "$*"; }
+
+# --- system packages ----------------------------------------------------------------------
+apt_needed=()
+command -v node >/dev/null 2>&1 || apt_needed+=(nodejs)
+if ((${#apt_needed[@]})); then
+  step "installing Debian packages: ${apt_needed[*]}"
+  SUDO=""
+  [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${apt_needed[@]}"
+fi
+
+# --- Rust targets -------------------------------------------------------------------------
+step "rustup target add wasm32-unknown-unknown"
+rustup target add wasm32-unknown-unknown
+
+# --- tests --------------------------------------------------------------------------------
+step "cargo test --workspace"
+cargo test --workspace --locked
+
+step "core builds for wasm32-unknown-unknown (single-threaded, no rayon)"
+cargo build --locked -p beeline --target wasm32-unknown-unknown --no-default-features
+
+step "all tests passed"
