@@ -19,7 +19,7 @@ pub fn unet(channels: usize, size: usize, base: usize, mult: &[usize], res_block
         num_res_blocks: res_blocks,
         attention,
         attention_heads: 1,
-        groups: if base % 8 == 0 { 8 } else { 4.min(base) },
+        groups: [8, 4, 2, 1].into_iter().find(|g| base % g == 0).unwrap_or(1),
         cond_channels: 0,
         num_classes,
     }

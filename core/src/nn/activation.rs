@@ -8,23 +8,47 @@ const LN2_LO: f32 = -2.121_944_4e-4;
 /// 1.5·2²³: adding and subtracting it rounds an f32 of magnitude < 2²² to the nearest integer.
 const ROUND: f32 = 12_582_912.0;
 
+/// Calls the `#[inline(always)]` function `f(args)` compiled for AVX2 when the CPU has it (on
+/// x86-64), else the baseline build. Both compute the same IEEE operations, so the results are
+/// identical; AVX2 only widens the vectors.
+macro_rules! simd_dispatch {
+    ($f:ident($($arg:expr),* $(,)?)) => {{
+        #[cfg(target_arch = "x86_64")]
+        {
+            #[target_feature(enable = "avx2")]
+            fn wide(f: impl FnOnce()) {
+                f()
+            }
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU supports AVX2 (checked just above).
+                return unsafe { wide(|| $f($($arg),*)) };
+            }
+        }
+        $f($($arg),*)
+    }};
+}
+pub(crate) use simd_dispatch;
+
 /// `eˣ` in f32 (Cephes' `expf` polynomial): relative error ≲ 2 ulp for `x ∈ [−87, 88]`; inputs
 /// are clamped to that range (so the result is always finite and positive), NaN stays NaN.
 #[inline(always)]
 pub fn exp(x: f32) -> f32 {
     let x = x.clamp(-87.0, 88.0);
-    // x = n·ln2 + r, |r| ≤ ln2/2
-    let n = (x * LOG2E + ROUND) - ROUND;
+    // x = n·ln2 + r, |r| ≤ ln2/2. `t` holds the integer n in its low mantissa bits.
+    let t = x * LOG2E + ROUND;
+    let n = t - ROUND;
     let r = (x - n * LN2_HI) - n * LN2_LO;
     let p = 1.987_569_1e-4f32;
     let p = p * r + 1.398_2e-3;
     let p = p * r + 8.333_452e-3;
     let p = p * r + 4.166_579_6e-2;
     let p = p * r + 1.666_666_5e-1;
-    let p = p * r + 5.000_000_1e-1;
+    let p = p * r + 0.5; // Cephes 5.0000001201e-1, which rounds to 0.5 in f32
     let er = (p * r) * r + r + 1.0;
-    // 2ⁿ through the exponent bits; n ∈ [−126, 127] after the clamp (NaN casts to 0).
-    let scale = f32::from_bits((((n as i32) + 127) as u32) << 23);
+    // 2ⁿ through the exponent bits: bits(t) = bits(ROUND) + n, and n ∈ [−126, 127] after the
+    // clamp, so (n + 127) << 23 is a normal power of two. (Integer ops only: no float→int
+    // conversion, which SSE2 cannot vectorise with Rust's saturating semantics.)
+    let scale = f32::from_bits(t.to_bits().wrapping_sub(ROUND.to_bits() - 127) << 23);
     er * scale
 }
 
@@ -36,6 +60,11 @@ pub fn silu(x: f32) -> f32 {
 
 /// Applies SiLU in place.
 pub fn silu_inplace(v: &mut [f32]) {
+    simd_dispatch!(silu_slice(v))
+}
+
+#[inline(always)]
+fn silu_slice(v: &mut [f32]) {
     for x in v {
         *x = silu(*x);
     }

@@ -4,7 +4,7 @@
 //! matching `(9·cin) × cout` right-hand matrix. 1×1 convolutions are linears over pixels
 //! (see [`super::linear::Linear`]).
 
-use super::gemm::{gemm, ASrc, Init, PackedB, MR};
+use super::gemm::{gemm, ASrc, Init, PackedB};
 use super::workspace::Workspace;
 
 /// Which 3×3 convolution (all pad 1).
@@ -40,44 +40,92 @@ pub(crate) struct Im2col<'a> {
     pub(crate) mode: ConvMode,
 }
 
-impl Im2col<'_> {
-    /// Writes rows `row0 .. row0 + mr` (output pixels), columns `k0 .. k0 + kc`, row-major
-    /// `[MR][kc]` into `dst`; rows `mr .. MR` are zero.
-    pub(crate) fn pack(&self, row0: usize, mr: usize, k0: usize, kc: usize, dst: &mut [f32]) {
+impl<'a> Im2col<'a> {
+    /// The k-block length for this convolution: the largest divisor of `3·cin` (one kernel row
+    /// `ky` of taps) that is at most `max_kc`. A block then never straddles two kernel rows, and
+    /// for an interior pixel it is one contiguous run of the NHWC input (3 neighbouring pixels'
+    /// channels), which the GEMM reads in place. Depends on `cin` only.
+    pub(crate) fn k_block(&self, max_kc: usize) -> usize {
+        let row = 3 * self.cin;
+        let mut blocks = row.div_ceil(max_kc).max(1);
+        while !row.is_multiple_of(blocks) {
+            blocks += 1;
+        }
+        row / blocks
+    }
+
+    /// The `tile` rows `row0 + i` of columns `k0 .. k0 + kc` (a block from [`k_block`]) as
+    /// slices: straight into `src` for pixels whose three taps of this kernel row lie inside the
+    /// image (not for `Up`), otherwise gathered into `apack` (`tile·kc` values) with zero padding.
+    /// Rows `mr ..` repeat the last valid row; their results are discarded.
+    pub(crate) fn rows<'s, const TILE: usize>(&'s self, row0: usize, mr: usize, k0: usize, kc: usize, apack: &'s mut [f32]) -> [&'s [f32]; TILE]
+    where
+        'a: 's,
+    {
+        let mut direct = [usize::MAX; TILE];
+        for (i, d) in direct.iter_mut().enumerate() {
+            let r = row0 + i.min(mr - 1);
+            match self.direct_offset(r, k0) {
+                Some(off) => *d = off,
+                None => self.gather(r, k0, &mut apack[i * kc..(i + 1) * kc]),
+            }
+        }
+        let packed: &'s [f32] = apack;
+        std::array::from_fn(|i| if direct[i] == usize::MAX { &packed[i * kc..(i + 1) * kc] } else { &self.src[direct[i]..direct[i] + kc] })
+    }
+
+    /// Output pixel `r` as (sample, y, x).
+    #[inline]
+    fn pixel(&self, r: usize) -> (usize, usize, usize) {
+        let (oh, ow) = self.mode.out_hw(self.h, self.w);
+        let (b, rem) = (r / (oh * ow), r % (oh * ow));
+        (b, rem / ow, rem % ow)
+    }
+
+    /// Where row `r`, block starting at `k0`, lies contiguously in `src`, if it does.
+    #[inline]
+    fn direct_offset(&self, r: usize, k0: usize) -> Option<usize> {
+        let stride = match self.mode {
+            ConvMode::Same => 1,
+            ConvMode::Down => 2,
+            ConvMode::Up => return None,
+        };
+        let (b, oy, ox) = self.pixel(r);
+        let row = 3 * self.cin;
+        let (ky, within) = (k0 / row, k0 % row);
+        let vy = (oy * stride + ky).wrapping_sub(1);
+        let vx0 = (ox * stride).wrapping_sub(1);
+        (vy < self.h && vx0 < self.w && vx0 + 2 < self.w).then(|| ((b * self.h + vy) * self.w + vx0) * self.cin + within)
+    }
+
+    /// Copies row `r`, columns `k0 .. k0 + dst.len()`, into `dst`, zero outside the image.
+    fn gather(&self, r: usize, k0: usize, dst: &mut [f32]) {
         let (h, w, cin) = (self.h, self.w, self.cin);
-        let (oh, ow) = self.mode.out_hw(h, w);
         let (stride, vh, vw) = match self.mode {
             ConvMode::Same => (1, h, w),
             ConvMode::Down => (2, h, w),
             ConvMode::Up => (1, 2 * h, 2 * w),
         };
-        for (i, d) in dst[..MR * kc].chunks_exact_mut(kc).enumerate() {
-            if i >= mr {
-                d.fill(0.0);
-                continue;
+        let (b, oy, ox) = self.pixel(r);
+        let end = k0 + dst.len();
+        let mut k = k0;
+        while k < end {
+            let tap = k / cin;
+            let ci = k - tap * cin;
+            let run = (cin - ci).min(end - k);
+            let (ky, kx) = (tap / 3, tap % 3);
+            // Position in the (virtual, possibly upsampled) input, shifted by the padding.
+            let vy = (oy * stride + ky).wrapping_sub(1);
+            let vx = (ox * stride + kx).wrapping_sub(1);
+            let out = &mut dst[k - k0..k - k0 + run];
+            if vy < vh && vx < vw {
+                let (sy, sx) = if self.mode == ConvMode::Up { (vy / 2, vx / 2) } else { (vy, vx) };
+                let off = ((b * h + sy) * w + sx) * cin + ci;
+                out.copy_from_slice(&self.src[off..off + run]);
+            } else {
+                out.fill(0.0);
             }
-            let r = row0 + i;
-            let (b, rem) = (r / (oh * ow), r % (oh * ow));
-            let (oy, ox) = (rem / ow, rem % ow);
-            let mut k = k0;
-            while k < k0 + kc {
-                let tap = k / cin;
-                let ci = k - tap * cin;
-                let run = (cin - ci).min(k0 + kc - k);
-                let (ky, kx) = (tap / 3, tap % 3);
-                // Position in the (virtual, possibly upsampled) input, shifted by the padding.
-                let vy = (oy * stride + ky).wrapping_sub(1);
-                let vx = (ox * stride + kx).wrapping_sub(1);
-                let out = &mut d[k - k0..k - k0 + run];
-                if vy < vh && vx < vw {
-                    let (sy, sx) = if self.mode == ConvMode::Up { (vy / 2, vx / 2) } else { (vy, vx) };
-                    let off = ((b * h + sy) * w + sx) * cin + ci;
-                    out.copy_from_slice(&self.src[off..off + run]);
-                } else {
-                    out.fill(0.0);
-                }
-                k += run;
-            }
+            k += run;
         }
     }
 }
@@ -166,7 +214,9 @@ mod tests {
     #[test]
     fn conv3x3_same() {
         check(ConvMode::Same, 2, 3, 5, 6, 7);
-        check(ConvMode::Same, 1, 40, 16, 5, 5); // k = 360: two k-blocks
+        check(ConvMode::Same, 1, 40, 16, 5, 5); // 3 k-blocks (one per kernel row)
+        check(ConvMode::Same, 1, 90, 8, 4, 5); // 3·cin = 270 > 256: 6 k-blocks of 135
+        check(ConvMode::Same, 1, 97, 5, 3, 3); // 3·cin = 291: blocks of 97
         check(ConvMode::Same, 3, 1, 9, 4, 3);
     }
 

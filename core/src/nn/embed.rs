@@ -16,23 +16,42 @@ use crate::time::net_time;
 /// through for the MLP; the UNet uses `D = base_channels`).
 pub fn sinusoidal(tau: f32, out: &mut [f32]) {
     let half = out.len() / 2;
-    let tau = tau as f64;
     for i in 0..half {
-        let freq = libm::exp(-std::f64::consts::LN_10 * 4.0 * i as f64 / half as f64);
-        let arg = tau * freq;
-        out[i] = libm::cos(arg) as f32;
-        out[half + i] = libm::sin(arg) as f32;
+        (out[i], out[half + i]) = cos_sin(tau, frequency(i, half));
     }
     if out.len() % 2 == 1 {
         out[2 * half] = 0.0;
     }
 }
 
+/// `freq_i = exp(−ln(10000)·i/half)`, in f64.
+#[inline]
+fn frequency(i: usize, half: usize) -> f64 {
+    libm::exp(-std::f64::consts::LN_10 * 4.0 * i as f64 / half as f64)
+}
+
+/// `(cos(tau·freq), sin(tau·freq))` rounded to f32.
+#[inline]
+fn cos_sin(tau: f32, freq: f64) -> (f32, f32) {
+    let arg = tau as f64 * freq;
+    (libm::cos(arg) as f32, libm::sin(arg) as f32)
+}
+
 /// Embeds every sample's Beeline time `t[b]` (via [`net_time`], the one conversion) into row `b`
-/// of `out` (`[t.len()][dim]`).
+/// of `out` (`[t.len()][dim]`): [`sinusoidal`] row by row (the same bits), with each frequency
+/// computed once per call.
 pub(crate) fn time_embedding(t: &[f32], dim: usize, out: &mut [f32]) {
-    for (row, &tb) in out.chunks_exact_mut(dim).zip(t) {
-        sinusoidal(net_time(tb as f64), row);
+    let half = dim / 2;
+    for i in 0..half {
+        let freq = frequency(i, half);
+        for (row, &tb) in out.chunks_exact_mut(dim).zip(t) {
+            (row[i], row[half + i]) = cos_sin(net_time(tb as f64), freq);
+        }
+    }
+    if dim % 2 == 1 {
+        for row in out.chunks_exact_mut(dim) {
+            row[dim - 1] = 0.0;
+        }
     }
 }
 
@@ -76,11 +95,15 @@ mod tests {
                 assert_eq!(out[d - 1], 0.0);
             }
         }
-        let mut e = [0.0f32; 4];
-        time_embedding(&[0.5], 4, &mut e);
-        let mut direct = [0.0f32; 4];
-        sinusoidal(500.0, &mut direct);
-        assert_eq!(e, direct);
+        for dim in [4, 7] {
+            let mut e = vec![f32::NAN; 3 * dim];
+            time_embedding(&[0.5, 0.0, 0.123], dim, &mut e);
+            for (row, t) in e.chunks(dim).zip([0.5, 0.0, 0.123]) {
+                let mut direct = vec![f32::NAN; dim];
+                sinusoidal(net_time(t), &mut direct);
+                assert_eq!(row, direct);
+            }
+        }
     }
 
     #[test]

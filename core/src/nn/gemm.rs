@@ -8,28 +8,33 @@
 //!   network is built; attention packs its `Kᵀ` and `V` on the fly into scratch memory.
 //! * **C** is row-major with row stride `ldc ≥ n`.
 //!
-//! The micro-kernel computes an `MR × NR` tile with its accumulators in registers (plain
-//! `acc += a·b` loops that LLVM vectorises; on x86-64 the same code is also compiled with AVX
-//! and chosen at run time). `k` is cut into blocks of at most `KC`, balanced, chosen from `k`
-//! alone. Every element of C is therefore computed as
+//! The micro-kernel computes an `MR × NR` tile with its accumulators in registers: explicit
+//! AVX-512 (8×16) or AVX (6×16) code on x86-64, chosen at run time, and a portable 4×16 loop
+//! that LLVM vectorises elsewhere (wasm32, aarch64). `k` is cut into blocks that keep the
+//! panels in L1, and the running sums of a tile go from C into the kernel and back at each block
+//! boundary, so every element of C is computed as the plain sequential sum
 //!
 //! ```text
-//! c = init;  for each k-block (in order): c += Σ_{k in block, in order} a[i,k]·b[k,j]   (sum from 0)
+//! c = init;  for k in 0..K (in order): c += a[i,k]·b[k,j]        (f32, a multiply then an add)
 //! ```
 //!
-//! whatever its position in C, the batch it belongs to, the ISA path or the number of threads
-//! (rows are split between threads; an element never is). Rust never fuses `a·b + c` into an FMA,
-//! so the AVX, SSE2 and wasm32 paths give bit-identical results.
+//! whatever the blocking, the tile shape, its position in C, the batch it belongs to, the ISA
+//! path or the number of threads (rows are split between threads; an element never is). Rust
+//! never contracts `a·b + c` into an FMA, and the intrinsic kernels use separate multiplies and
+//! adds, so all paths give bit-identical results.
 
 use super::conv::Im2col;
 use super::par;
 use super::workspace::Workspace;
 
-/// Rows of the micro-kernel tile (rows of A / C).
-pub(crate) const MR: usize = 8;
-/// Columns of the micro-kernel tile (columns of B / C), the width of a B panel.
-pub(crate) const NR: usize = 8;
-/// Largest k-block: an A panel (`MR × KC`) and a B panel (`KC × NR`) stay in L1 (2 × 8 KiB).
+/// Columns of the micro-kernel tile (columns of B / C): the width of a packed B panel.
+pub(crate) const NR: usize = 16;
+/// The most rows a micro-kernel tile has (the AVX-512 kernel; AVX uses 6, other targets 4).
+pub(crate) const MR_MAX: usize = 8;
+/// Rows per work item when splitting C between threads: a multiple of every kernel's MR.
+const ROWS_PER_ITEM: usize = 24;
+/// Largest k-block: an A panel (`MR × KC`) and a B panel (`KC × NR`) stay in L1. Affects speed
+/// only, not results.
 const KC: usize = 256;
 
 /// The k-block length used for a reduction of length `k`: `k` cut into `⌈k/KC⌉` equal blocks.
@@ -109,6 +114,16 @@ pub(crate) enum ASrc<'a> {
     Im2col(Im2col<'a>),
 }
 
+impl ASrc<'_> {
+    /// The k-block length for a reduction of length `k` (a function of the A kind and `k` only).
+    fn k_block(&self, k: usize) -> usize {
+        match self {
+            ASrc::Dense { .. } => k_block(k),
+            ASrc::Im2col(im) => im.k_block(KC),
+        }
+    }
+}
+
 /// What C holds before the product is added.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Init<'a> {
@@ -148,45 +163,75 @@ pub(crate) fn gemm(m: usize, a: &ASrc<'_>, b: BRef<'_>, c: &mut [f32], ldc: usiz
     }
     debug_assert!(ldc >= b.n);
     let c = &mut c[..(m - 1) * ldc + b.n];
-    let panels = m.div_ceil(MR);
-    let tasks = par::num_tasks(panels, m * b.n * b.k.max(1));
+    let items = m.div_ceil(ROWS_PER_ITEM);
+    let tasks = par::num_tasks(items, m * b.n * b.k.max(1));
     let slot = match a {
         ASrc::Dense { .. } => 0,
-        ASrc::Im2col(_) => MR * k_block(b.k),
+        ASrc::Im2col(_) => MR_MAX * a.k_block(b.k),
     };
     let mut scratch = ws.take(tasks * slot);
-    par::for_each_task(c, MR * ldc, tasks, &mut scratch, |first_panel, chunk, apack| {
+    par::for_each_task(c, ROWS_PER_ITEM * ldc, tasks, &mut scratch, |first_item, chunk, apack| {
         let rows = chunk.len().div_ceil(ldc);
-        gemm_rows(first_panel * MR, rows, a, b, chunk, ldc, init, apack);
+        gemm_rows(first_item * ROWS_PER_ITEM, rows, a, b, chunk, ldc, init, apack);
     });
     ws.give(scratch);
 }
 
 /// `C = init + A·B` for rows `row0 .. row0 + rows` of A, on the calling thread. `c` starts at
-/// row `row0`. `apack` needs `MR·k_block(k)` values for an im2col A (none for a dense A).
+/// row `row0`. `apack` needs `MR_MAX·a.k_block(k)` values for an im2col A (none for a dense A).
+///
+/// Picks the widest kernel the CPU runs (AVX-512: 8×16 tiles, AVX: 6×16, otherwise 4×16). The
+/// tile shape changes which elements are computed together, never how one element is summed.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn gemm_rows(row0: usize, rows: usize, a: &ASrc<'_>, b: BRef<'_>, c: &mut [f32], ldc: usize, init: Init<'_>, apack: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx") {
-        // SAFETY: the CPU supports AVX (checked just above).
-        unsafe { gemm_rows_avx(row0, rows, a, b, c, ldc, init, apack) };
-        return;
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU supports AVX-512F (checked just above).
+            unsafe { gemm_rows_avx512(row0, rows, a, b, c, ldc, init, apack) };
+            return;
+        }
+        if std::arch::is_x86_feature_detected!("avx") {
+            // SAFETY: the CPU supports AVX (checked just above).
+            unsafe { gemm_rows_avx(row0, rows, a, b, c, ldc, init, apack) };
+            return;
+        }
     }
-    gemm_rows_body(row0, rows, a, b, c, ldc, init, apack)
+    gemm_rows_body::<4>(row0, rows, a, b, c, ldc, init, apack, kernel_portable::<4>)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
+fn gemm_rows_avx512(row0: usize, rows: usize, a: &ASrc<'_>, b: BRef<'_>, c: &mut [f32], ldc: usize, init: Init<'_>, apack: &mut [f32]) {
+    // SAFETY (kernel): AVX-512F is enabled in this function.
+    gemm_rows_body::<8>(row0, rows, a, b, c, ldc, init, apack, |a, b, acc| unsafe { x86::kernel_avx512(a, b, acc) })
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx")]
 #[allow(clippy::too_many_arguments)]
 fn gemm_rows_avx(row0: usize, rows: usize, a: &ASrc<'_>, b: BRef<'_>, c: &mut [f32], ldc: usize, init: Init<'_>, apack: &mut [f32]) {
-    gemm_rows_body(row0, rows, a, b, c, ldc, init, apack)
+    // SAFETY (kernel): AVX is enabled in this function.
+    gemm_rows_body::<6>(row0, rows, a, b, c, ldc, init, apack, |a, b, acc| unsafe { x86::kernel_avx(a, b, acc) })
 }
 
+/// The blocked loop around a micro-kernel `kernel(a_rows, b_block) -> tile`.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn gemm_rows_body(row0: usize, rows: usize, a: &ASrc<'_>, b: BRef<'_>, c: &mut [f32], ldc: usize, init: Init<'_>, apack: &mut [f32]) {
+fn gemm_rows_body<const MR: usize>(
+    row0: usize,
+    rows: usize,
+    a: &ASrc<'_>,
+    b: BRef<'_>,
+    c: &mut [f32],
+    ldc: usize,
+    init: Init<'_>,
+    apack: &mut [f32],
+    kernel: impl Fn(&[&[f32]; MR], &[f32], [[f32; NR]; MR]) -> [[f32; NR]; MR],
+) {
     let (k, n) = (b.k, b.n);
-    let kc = k_block(k);
+    let kc = a.k_block(k);
     for p in (0..rows).step_by(MR) {
         let mr = MR.min(rows - p);
         let cp = &mut c[p * ldc..];
@@ -204,22 +249,19 @@ fn gemm_rows_body(row0: usize, rows: usize, a: &ASrc<'_>, b: BRef<'_>, c: &mut [
                         &data[r * lda + k0..r * lda + k0 + kcb]
                     })
                 }
-                ASrc::Im2col(im) => {
-                    let dst = &mut apack[..MR * kcb];
-                    im.pack(row0 + p, mr, k0, kcb, dst);
-                    let dst: &[f32] = dst;
-                    std::array::from_fn(|i| &dst[i * kcb..(i + 1) * kcb])
-                }
+                ASrc::Im2col(im) => im.rows::<MR>(row0 + p, mr, k0, kcb, apack),
             };
             for (jp, panel) in b.data.chunks_exact(k * NR).enumerate() {
-                let acc = kernel(&arows, &panel[k0 * NR..(k0 + kcb) * NR]);
                 let n0 = jp * NR;
                 let nv = NR.min(n - n0);
-                for (i, acc_row) in acc.iter().enumerate().take(mr) {
-                    let crow = &mut cp[i * ldc + n0..i * ldc + n0 + nv];
-                    for (cv, av) in crow.iter_mut().zip(acc_row) {
-                        *cv += *av;
-                    }
+                // The running sums of this tile go in and come out of the kernel.
+                let mut tile = [[0.0f32; NR]; MR];
+                for (i, t) in tile.iter_mut().enumerate().take(mr) {
+                    t[..nv].copy_from_slice(&cp[i * ldc + n0..i * ldc + n0 + nv]);
+                }
+                let tile = kernel(&arows, &panel[k0 * NR..(k0 + kcb) * NR], tile);
+                for (i, t) in tile.iter().enumerate().take(mr) {
+                    cp[i * ldc + n0..i * ldc + n0 + nv].copy_from_slice(&t[..nv]);
                 }
             }
             k0 += kcb;
@@ -227,15 +269,15 @@ fn gemm_rows_body(row0: usize, rows: usize, a: &ASrc<'_>, b: BRef<'_>, c: &mut [
     }
 }
 
-/// The `MR × NR` micro-kernel: `Σ_k a[i][k]·b[k][j]` over one k-block, accumulated from zero in
-/// k order. `a` holds MR rows of the block, `b` the block of one packed panel (`kc·NR` values).
+/// The portable `MR × NR` micro-kernel: `acc[i][j] += a[i][k]·b[k][j]` for each k of one
+/// k-block, in order. `a` holds MR rows of the block, `b` the block of one packed panel
+/// (`kc·NR` values). Bounds-checked slices keep LLVM from vectorising along k; it vectorises
+/// along j instead.
 #[inline(always)]
-fn kernel(a: &[&[f32]; MR], b: &[f32]) -> [[f32; NR]; MR] {
+fn kernel_portable<const MR: usize>(a: &[&[f32]; MR], b: &[f32], mut acc: [[f32; NR]; MR]) -> [[f32; NR]; MR] {
     let kc = b.len() / NR;
     let a: [&[f32]; MR] = std::array::from_fn(|i| &a[i][..kc]);
-    let mut acc = [[0.0f32; NR]; MR];
     for (k, bk) in b.chunks_exact(NR).enumerate() {
-        let bk: &[f32; NR] = bk.try_into().unwrap_or(&[0.0; NR]);
         for i in 0..MR {
             let ai = a[i][k];
             for j in 0..NR {
@@ -244,6 +286,82 @@ fn kernel(a: &[&[f32]; MR], b: &[f32]) -> [[f32; NR]; MR] {
         }
     }
     acc
+}
+
+/// x86-64 micro-kernels with explicit SIMD: the same `acc += a·b` (a multiply, then an add;
+/// never an FMA) per element as [`kernel_portable`], so all paths agree bit for bit.
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::NR;
+    use std::arch::x86_64::*;
+
+    /// 6×16 tile in 12 ymm accumulators.
+    ///
+    /// # Safety
+    /// The CPU must support AVX.
+    #[inline]
+    #[target_feature(enable = "avx")]
+    pub(super) unsafe fn kernel_avx(a: &[&[f32]; 6], b: &[f32], tile: [[f32; NR]; 6]) -> [[f32; NR]; 6] {
+        let kc = b.len() / NR;
+        assert!(b.len() == kc * NR && a.iter().all(|r| r.len() >= kc));
+        let ap: [*const f32; 6] = std::array::from_fn(|i| a[i].as_ptr());
+        let bp = b.as_ptr();
+        // SAFETY: each row of `tile` holds 16 floats.
+        let mut acc: [[__m256; 2]; 6] =
+            std::array::from_fn(|i| unsafe { [_mm256_loadu_ps(tile[i].as_ptr()), _mm256_loadu_ps(tile[i].as_ptr().add(8))] });
+        for k in 0..kc {
+            // SAFETY: k < kc; every row has ≥ kc values and b exactly kc·NR (asserted above).
+            unsafe {
+                let b0 = _mm256_loadu_ps(bp.add(k * NR));
+                let b1 = _mm256_loadu_ps(bp.add(k * NR + 8));
+                for i in 0..6 {
+                    let ai = _mm256_broadcast_ss(&*ap[i].add(k));
+                    acc[i][0] = _mm256_add_ps(acc[i][0], _mm256_mul_ps(ai, b0));
+                    acc[i][1] = _mm256_add_ps(acc[i][1], _mm256_mul_ps(ai, b1));
+                }
+            }
+        }
+        let mut out = [[0.0f32; NR]; 6];
+        for i in 0..6 {
+            // SAFETY: each row of `out` holds 16 floats.
+            unsafe {
+                _mm256_storeu_ps(out[i].as_mut_ptr(), acc[i][0]);
+                _mm256_storeu_ps(out[i].as_mut_ptr().add(8), acc[i][1]);
+            }
+        }
+        out
+    }
+
+    /// 8×16 tile in 8 zmm accumulators.
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn kernel_avx512(a: &[&[f32]; 8], b: &[f32], tile: [[f32; NR]; 8]) -> [[f32; NR]; 8] {
+        let kc = b.len() / NR;
+        assert!(b.len() == kc * NR && a.iter().all(|r| r.len() >= kc));
+        let ap: [*const f32; 8] = std::array::from_fn(|i| a[i].as_ptr());
+        let bp = b.as_ptr();
+        // SAFETY: each row of `tile` holds 16 floats.
+        let mut acc: [__m512; 8] = std::array::from_fn(|i| unsafe { _mm512_loadu_ps(tile[i].as_ptr()) });
+        for k in 0..kc {
+            // SAFETY: as in `kernel_avx`.
+            unsafe {
+                let bk = _mm512_loadu_ps(bp.add(k * NR));
+                for i in 0..8 {
+                    let ai = _mm512_set1_ps(*ap[i].add(k));
+                    acc[i] = _mm512_add_ps(acc[i], _mm512_mul_ps(ai, bk));
+                }
+            }
+        }
+        let mut out = [[0.0f32; NR]; 8];
+        for i in 0..8 {
+            // SAFETY: each row of `out` holds 16 floats.
+            unsafe { _mm512_storeu_ps(out[i].as_mut_ptr(), acc[i]) };
+        }
+        out
+    }
 }
 
 #[cfg(test)]
@@ -348,6 +466,75 @@ mod tests {
             let mut one = vec![0.0; n];
             gemm(1, &ASrc::Dense { data: &a[r * k..], lda: k }, pb.view(), &mut one, n, Init::Zero, &mut ws);
             assert_eq!(one, all[r * n..(r + 1) * n]);
+        }
+    }
+
+    /// Every micro-kernel this CPU can run gives the same bits as the portable one, and as the
+    /// sequential f32 sum `c = init; c += a·b` in k order.
+    #[test]
+    fn isa_paths_agree_bitwise() {
+        let (m, k, n) = (37, 600, 35);
+        let a = rand(10, m * k);
+        let bm = rand(11, k * n);
+        let bias = rand(12, n);
+        let pb = PackedB::new(k, n, |kk, j| bm[kk * n + j]);
+        let dense = ASrc::Dense { data: &a, lda: k };
+        let run = |f: &dyn Fn(&mut [f32])| {
+            let mut c = vec![0.0f32; m * n];
+            f(&mut c);
+            c
+        };
+        let portable = run(&|c| gemm_rows_body::<4>(0, m, &dense, pb.view(), c, n, Init::Bias(&bias), &mut [], kernel_portable::<4>));
+        let sequential: Vec<f32> = (0..m * n)
+            .map(|e| {
+                let (i, j) = (e / n, e % n);
+                (0..k).fold(bias[j], |c, kk| c + a[i * k + kk] * bm[kk * n + j])
+            })
+            .collect();
+        assert_eq!(portable, sequential);
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx") {
+                // SAFETY: AVX is available.
+                let avx = run(&|c| unsafe { gemm_rows_avx(0, m, &dense, pb.view(), c, n, Init::Bias(&bias), &mut []) });
+                assert_eq!(avx, portable, "AVX kernel");
+            }
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                // SAFETY: AVX-512F is available.
+                let avx512 = run(&|c| unsafe { gemm_rows_avx512(0, m, &dense, pb.view(), c, n, Init::Bias(&bias), &mut []) });
+                assert_eq!(avx512, portable, "AVX-512 kernel");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod bench {
+    use super::*;
+
+    /// `cargo test --release -p beeline nn::gemm::bench -- --ignored --nocapture`
+    #[test]
+    #[ignore]
+    fn gemm_throughput() {
+        for &(m, k, n) in &[(12544, 288, 32), (12544, 576, 64), (3136, 576, 64), (4096, 256, 256)] {
+            let a: Vec<f32> = (0..m * k).map(|i| (i % 7) as f32 * 0.1).collect();
+            let pb = PackedB::new(k, n, |kk, j| ((kk + j) % 5) as f32 * 0.1);
+            let mut c = vec![0.0; m * n];
+            let mut ws = Workspace::new();
+            let mut best = f64::MAX;
+            for _ in 0..5 {
+                let t = std::time::Instant::now();
+                gemm(m, &ASrc::Dense { data: &a, lda: k }, pb.view(), &mut c, n, Init::Zero, &mut ws);
+                best = best.min(t.elapsed().as_secs_f64());
+            }
+            let mut best1 = f64::MAX;
+            for _ in 0..5 {
+                let t = std::time::Instant::now();
+                gemm_rows(0, m, &ASrc::Dense { data: &a, lda: k }, pb.view(), &mut c, n, Init::Zero, &mut []);
+                best1 = best1.min(t.elapsed().as_secs_f64());
+            }
+            let gf = 2.0 * (m * n * k) as f64 / 1e9;
+            println!("gemm {m}x{k}x{n}: {:.1} GFLOP/s parallel, {:.1} GFLOP/s one thread", gf / best, gf / best1);
         }
     }
 }

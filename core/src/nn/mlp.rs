@@ -48,6 +48,12 @@ impl Mlp {
         &self.arch
     }
 
+    /// The largest buffer a forward takes, in values per sample.
+    pub(crate) fn max_per_sample(&self) -> usize {
+        let c = &self.cfg;
+        c.hidden.max(c.time_embed_dim).max(c.dim + c.cond_dim)
+    }
+
     /// Inputs already validated by `Network::forward`.
     pub(crate) fn forward(&self, x: &[f32], cond: Option<&[f32]>, t: &[f32], labels: Option<&[u32]>, out: &mut [f32], ws: &mut Workspace) {
         let cfg = &self.cfg;

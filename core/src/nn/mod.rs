@@ -3,29 +3,32 @@
 //! runtime and the burn trainer are checked against, and the CPU fallback.
 //!
 //! * Weights follow [`ArchConfig::params`] (PyTorch layouts), named `"<prefix>.<param>"`.
-//! * Deterministic: every output element is computed with a fixed summation order, so results
-//!   are bit-identical for any thread count, for a sample alone or inside a batch, and across
-//!   the x86-64 (AVX or SSE2) and wasm32 code paths. Elementwise functions avoid the platform
-//!   libm (see [`activation`]).
-//! * Fast: all convolutions and linears run on one cache-blocked, register-tiled GEMM
-//!   ([`gemm`](self::gemm)); convolutions pack im2col panels on the fly. Multi-threaded with
-//!   rayon under the `parallel` feature (not on wasm32).
+//! * Deterministic: every output element is computed with a fixed summation order (the GEMM
+//!   sums `c = init; c += a·b` sequentially in k order, never with FMA; GroupNorm statistics
+//!   are per sample in f64), so results are bit-identical for any thread count, for a sample
+//!   alone or inside a batch, and across the AVX-512, AVX and portable (SSE2, wasm32) code
+//!   paths. Elementwise functions avoid the platform libm (see [`activation`]).
+//! * Fast: all convolutions and linears run on one cache-blocked, register-tiled GEMM (module
+//!   `gemm`: explicit AVX-512/AVX micro-kernels chosen at run time on x86-64, a portable
+//!   auto-vectorised one elsewhere); 3×3 convolutions read their im2col rows straight from the
+//!   NHWC input where they are contiguous and gather only at the borders. Multi-threaded with
+//!   rayon under the `parallel` feature (not on wasm32), split by output rows.
 //! * Allocation-free after warm-up: scratch memory comes from a [`Workspace`].
 //!
 //! Layouts: callers pass and receive row-major `[batch, sample_numel]` (NCHW for images);
 //! internally the UNet runs NHWC.
 
 pub mod activation;
-mod attention;
-mod conv;
+pub(crate) mod attention;
+pub(crate) mod conv;
 pub mod embed;
 mod gemm;
 pub mod init;
-mod linear;
+pub(crate) mod linear;
 mod mlp;
 #[cfg(test)]
-mod naive;
-mod norm;
+pub(crate) mod naive;
+pub(crate) mod norm;
 mod par;
 #[cfg(test)]
 mod tests;
@@ -103,6 +106,13 @@ impl Network {
         if t.is_empty() {
             return Ok(());
         }
+        let per_sample = match self {
+            Network::Mlp(m) => m.max_per_sample(),
+            Network::Unet(u) => u.max_per_sample,
+        };
+        if t.len().checked_mul(per_sample).is_none_or(|n| n > isize::MAX as usize / 8) {
+            return Err(invalid(format!("batch {} is too large for this network's activations", t.len())));
+        }
         match self {
             Network::Mlp(m) => {
                 m.forward(x, cond, t, labels, out, ws);
@@ -118,7 +128,7 @@ fn invalid(msg: String) -> Error {
 }
 
 /// The argument checks of [`Network::forward`].
-fn check_inputs(arch: &ArchConfig, x: &[f32], cond: Option<&[f32]>, t: &[f32], labels: Option<&[u32]>, out: &[f32]) -> Result<()> {
+pub(crate) fn check_inputs(arch: &ArchConfig, x: &[f32], cond: Option<&[f32]>, t: &[f32], labels: Option<&[u32]>, out: &[f32]) -> Result<()> {
     let numel: usize = arch.sample_shape().iter().product();
     let batch = t.len();
     let want = batch.checked_mul(numel).ok_or_else(|| invalid(format!("batch {batch} is too large")))?;

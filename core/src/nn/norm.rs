@@ -1,6 +1,6 @@
 //! GroupNorm over NHWC activations, optionally fused with SiLU.
 
-use super::activation::silu;
+use super::activation::{silu, simd_dispatch};
 use super::par;
 use super::workspace::Workspace;
 use crate::config::GROUPNORM_EPS;
@@ -51,12 +51,7 @@ impl GroupNorm {
                 let p = &params_ref[b * 3 * c..(b + 1) * 3 * c];
                 let (mean_hi, mean_lo, scale) = (&p[..c], &p[c..2 * c], &p[2 * c..]);
                 let xs = &x[b * hw * c..(b + 1) * hw * c];
-                for (yp, xp) in ys.chunks_exact_mut(c).zip(xs.chunks_exact(c)) {
-                    for ch in 0..c {
-                        let v = ((xp[ch] - mean_hi[ch]) - mean_lo[ch]) * scale[ch] + self.beta[ch];
-                        yp[ch] = if with_silu { silu(v) } else { v };
-                    }
-                }
+                apply(ys, xs, [mean_hi, mean_lo, scale, &self.beta], with_silu);
             }
         });
         ws.give(params);
@@ -95,6 +90,28 @@ impl GroupNorm {
                 hi_out[ch] = means[ch] as f32;
                 lo_out[ch] = (means[ch] - hi_out[ch] as f64) as f32;
                 scale_out[ch] = (self.gamma[ch] as f64 * rstd) as f32;
+            }
+        }
+    }
+}
+
+/// `y = ((x − hi) − lo)·scale + beta` (then SiLU) for one sample, `[hw][c]`, with the
+/// per-channel `[hi, lo, scale, beta]`.
+fn apply(ys: &mut [f32], xs: &[f32], p: [&[f32]; 4], with_silu: bool) {
+    simd_dispatch!(apply_body(ys, xs, p, with_silu))
+}
+
+#[inline(always)]
+fn apply_body(ys: &mut [f32], xs: &[f32], [hi, lo, scale, beta]: [&[f32]; 4], with_silu: bool) {
+    let c = hi.len();
+    for (yp, xp) in ys.chunks_exact_mut(c).zip(xs.chunks_exact(c)) {
+        let params = hi.iter().zip(lo).zip(scale.iter().zip(beta));
+        for ((y, &x), ((&hi, &lo), (&sc, &bt))) in yp.iter_mut().zip(xp).zip(params) {
+            *y = ((x - hi) - lo) * sc + bt;
+        }
+        if with_silu {
+            for y in yp.iter_mut() {
+                *y = silu(*y);
             }
         }
     }

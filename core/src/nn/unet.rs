@@ -62,7 +62,7 @@ impl ResBlock {
 #[derive(Clone, Debug)]
 enum Layer {
     ConvIn(Conv3x3),
-    Res { block: ResBlock, h: usize, w: usize, concat_skip: bool, push_skip: bool },
+    Res { block: Box<ResBlock>, h: usize, w: usize, concat_skip: bool, push_skip: bool },
     Down { conv: Conv3x3, h: usize, w: usize },
     Attn { attn: Attention, h: usize, w: usize },
     Up { conv: Conv3x3, h: usize, w: usize },
@@ -79,6 +79,8 @@ pub struct Unet {
     class_embed: Option<Vec<f32>>,
     layers: Vec<Layer>,
     max_skips: usize,
+    /// The largest buffer a forward takes, in values per sample.
+    pub(crate) max_per_sample: usize,
 }
 
 impl Unet {
@@ -87,7 +89,15 @@ impl Unet {
         let mut layers = Vec::new();
         let mut skips = 0usize;
         let mut max_skips = 0usize;
+        let mut max_per_sample = (cfg.channels + cfg.cond_channels) * cfg.height * cfg.width;
         for layer in cfg.layers() {
+            max_per_sample = max_per_sample.max(match &layer {
+                UnetLayer::Res { spec, h, w, .. } => h * w * spec.cin.max(spec.cout),
+                UnetLayer::Attn { ch, h, w } => (h * w * 3 * ch).max(h * w * h * w),
+                UnetLayer::Up { ch, h, w, .. } => 4 * h * w * ch,
+                UnetLayer::ConvIn { cout, .. } => cfg.height * cfg.width * cout,
+                UnetLayer::Down { ch, h, w, .. } | UnetLayer::Out { cin: ch, h, w, .. } => h * w * ch,
+            });
             layers.push(match layer {
                 UnetLayer::ConvIn { cin, cout } => {
                     skips += 1;
@@ -96,14 +106,14 @@ impl Unet {
                 UnetLayer::Res { spec, h, w, concat_skip, push_skip } => {
                     let n = &spec.name;
                     let (ci, co) = (spec.cin, spec.cout);
-                    let block = ResBlock {
+                    let block = Box::new(ResBlock {
                         norm1: p.norm(&format!("{n}.norm1"), ci, g)?,
                         conv1: p.conv3(&format!("{n}.conv1"), ci, co)?,
                         temb: p.linear(&format!("{n}.temb"), td, co)?,
                         norm2: p.norm(&format!("{n}.norm2"), co, g)?,
                         conv2: p.conv3(&format!("{n}.conv2"), co, co)?,
                         skip: if ci != co { Some(p.conv1(&format!("{n}.skip"), ci, co)?) } else { None },
-                    };
+                    });
                     skips = (skips + usize::from(push_skip)).saturating_sub(usize::from(concat_skip));
                     Layer::Res { block, h, w, concat_skip, push_skip }
                 }
@@ -135,6 +145,7 @@ impl Unet {
             class_embed: if cfg.num_classes > 0 { Some(p.get("class_embed.weight", &[cfg.num_classes + 1, td])?.to_vec()) } else { None },
             layers,
             max_skips,
+            max_per_sample,
         })
     }
 
