@@ -1,0 +1,28 @@
+//! Learning-rate warmup and EMA decay over optimiser steps.
+
+/// Linear warmup from 0 to `lr` over `warmup` steps, then constant (RF, RF++, SlimFlow). Step 0
+/// is the first optimiser step and already gets `lr / warmup`.
+pub fn warmup_lr(lr: f64, warmup: u64, step: u64) -> f64 {
+    if warmup == 0 { lr } else { lr * ((step + 1) as f64 / warmup as f64).min(1.0) }
+}
+
+/// EMA decay with warmup, as in the rectified-flow code: `min(decay, (1 + n)/(10 + n))` after `n`
+/// updates, so early averages are not dominated by the random initialisation.
+pub fn ema_decay(decay: f64, updates: u64) -> f64 {
+    decay.min((1.0 + updates as f64) / (10.0 + updates as f64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warmup_and_ema() {
+        assert_eq!(warmup_lr(1e-3, 0, 0), 1e-3);
+        assert!((warmup_lr(1e-3, 10, 0) - 1e-4).abs() < 1e-18);
+        assert_eq!(warmup_lr(1e-3, 10, 9), 1e-3);
+        assert_eq!(warmup_lr(1e-3, 10, 500), 1e-3);
+        assert!((ema_decay(0.999, 0) - 0.1).abs() < 1e-15);
+        assert_eq!(ema_decay(0.999, 1_000_000), 0.999);
+    }
+}
