@@ -12,6 +12,8 @@ step() { printf '\n\033[1m== %s ==\033[0m\n' "$*"; }
 # --- system packages ----------------------------------------------------------------------
 apt_needed=()
 command -v node >/dev/null 2>&1 || apt_needed+=(nodejs)
+# Software Vulkan (Mesa's lavapipe): the GPU parity tests run on it where there is no GPU.
+[[ -e /usr/share/vulkan/icd.d/lvp_icd.x86_64.json ]] || apt_needed+=(mesa-vulkan-drivers)
 if ((${#apt_needed[@]})); then
   step "installing Debian packages: ${apt_needed[*]}"
   SUDO=""
@@ -25,10 +27,17 @@ step "rustup target add wasm32-unknown-unknown"
 rustup target add wasm32-unknown-unknown
 
 # --- tests --------------------------------------------------------------------------------
-step "cargo test --workspace"
+# The GPU tests must find an adapter (lavapipe at least) and it must be Vulkan: they fail rather
+# than skip or land on a GL fallback. NODEVICE_SELECT silences Mesa's device-select layer.
+export BEELINE_EXPECT_GPU=1 BEELINE_EXPECT_BACKEND=vulkan NODEVICE_SELECT=1
+
+step "cargo test --workspace (GPU parity tests on software Vulkan where there is no GPU)"
 cargo test --workspace --locked
 
 step "core builds for wasm32-unknown-unknown (single-threaded, no rayon)"
 cargo build --locked -p beeline --target wasm32-unknown-unknown --no-default-features
+
+step "core with the GPU runtime builds for wasm32-unknown-unknown (WebGPU)"
+cargo build --locked -p beeline --target wasm32-unknown-unknown --no-default-features --features gpu
 
 step "all tests passed"

@@ -52,6 +52,12 @@ pub enum Error {
     /// Reading or writing a file failed.
     #[error("i/o error: {0}")]
     Io(String),
+    /// No usable GPU: no WebGPU/wgpu adapter, or one that lacks what Beeline needs.
+    #[error("no usable GPU: {0}")]
+    GpuUnavailable(String),
+    /// The GPU device was lost or reported an error (out of memory, driver reset) while running.
+    #[error("GPU device lost or failed: {0}")]
+    DeviceLost(String),
 }
 
 impl Error {
@@ -73,6 +79,8 @@ impl Error {
             | Error::NonFinite { .. } => "model_invalid",
             Error::InvalidInput(_) => "invalid_input",
             Error::Io(_) => "io",
+            Error::GpuUnavailable(_) => "webgpu_unsupported",
+            Error::DeviceLost(_) => "device_lost",
         }
     }
 }

@@ -4,10 +4,12 @@
 //! It is the oracle that the GPU runtime, the burn training code and the browser build are
 //! checked against. See `time` for the one time convention (t = 0 noise, t = 1 data).
 
+pub mod backend;
 pub mod config;
 pub mod error;
 pub mod field;
 pub mod gmm;
+pub mod gpu;
 pub mod image;
 pub mod model;
 pub mod modelfile;

@@ -101,16 +101,7 @@ pub fn generate<F: ConditionalField<f32>>(
     req: &GenerateRequest,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Generated> {
-    if req.sampler.direction != Direction::Generate {
-        return Err(Error::InvalidInput("generate needs a generation sampler".into()));
-    }
-    if req.num_samples == 0 {
-        return Err(Error::InvalidInput("num_samples must be at least 1".into()));
-    }
-    let numel = field.sample_numel();
-    let noise = noise::gaussian_batch(req.seed, 0, req.num_samples, numel);
-    let labels = req.labels.resolve(req.num_samples, num_classes)?;
-    check_guidance(req.guidance, num_classes)?;
+    let (noise, labels) = generation_inputs(req, field.sample_numel(), num_classes)?;
     transport(field, req, noise, labels, progress)
 }
 
@@ -123,13 +114,33 @@ pub fn transport_from<F: ConditionalField<f32>>(
     x: Vec<f32>,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Generated> {
-    let numel = field.sample_numel();
-    if numel == 0 || x.is_empty() || x.len() % numel != 0 {
+    let labels = transport_labels(req, &x, field.sample_numel(), num_classes)?;
+    transport(field, req, x, labels, progress)
+}
+
+/// The checked start of a generation, shared by every backend: the seeded noise
+/// `[num_samples, numel]` and the resolved labels.
+pub(crate) fn generation_inputs(req: &GenerateRequest, numel: usize, num_classes: usize) -> Result<(Vec<f32>, Vec<u32>)> {
+    if req.sampler.direction != Direction::Generate {
+        return Err(Error::InvalidInput("generate needs a generation sampler".into()));
+    }
+    if req.num_samples == 0 {
+        return Err(Error::InvalidInput("num_samples must be at least 1".into()));
+    }
+    let noise = noise::gaussian_batch(req.seed, 0, req.num_samples, numel);
+    let labels = req.labels.resolve(req.num_samples, num_classes)?;
+    check_guidance(req.guidance, num_classes)?;
+    Ok((noise, labels))
+}
+
+/// The checked labels of a transport from given states `x`, shared by every backend.
+pub(crate) fn transport_labels(req: &GenerateRequest, x: &[f32], numel: usize, num_classes: usize) -> Result<Vec<u32>> {
+    if numel == 0 || x.is_empty() || !x.len().is_multiple_of(numel) {
         return Err(Error::InvalidInput(format!("{} values are not whole {numel}-value samples", x.len())));
     }
     let labels = req.labels.resolve(x.len() / numel, num_classes)?;
     check_guidance(req.guidance, num_classes)?;
-    transport(field, req, x, labels, progress)
+    Ok(labels)
 }
 
 fn check_guidance(scale: f32, num_classes: usize) -> Result<()> {

@@ -6,7 +6,7 @@
 //! | 1 | unexpected internal error |
 //! | 2 | bad command line (clap) |
 //! | 3 | the model file is invalid (truncated, corrupt, inconsistent) |
-//! | 4 | an input does not fit the model or sampler (label, steps, solver, ...) |
+//! | 4 | an input does not fit the model or sampler (label, steps, solver, ...), or `--backend gpu` without a usable GPU |
 //! | 5 | a file could not be read or written |
 
 use std::process::ExitCode;
@@ -16,7 +16,7 @@ pub fn code_for(e: &anyhow::Error) -> ExitCode {
     let core = e.chain().find_map(|c| c.downcast_ref::<beeline::Error>());
     ExitCode::from(match core.map(|c| c.code()) {
         Some("model_invalid") => 3,
-        Some("invalid_input") => 4,
+        Some("invalid_input") | Some("webgpu_unsupported") => 4,
         Some("io") => 5,
         _ if e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some()) => 5,
         _ => 1,

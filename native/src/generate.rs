@@ -2,10 +2,13 @@
 
 use crate::plot::{Canvas, colors, write_png};
 use anyhow::{Context, Result, bail};
+use beeline::backend::{self, Backend, Choice, Selected};
 use beeline::config::{Solver, TimeGrid};
 use beeline::gmm::GaussianMixture;
+use beeline::gpu::GpuModel;
 use beeline::image;
 use beeline::model::Model;
+use beeline::modelfile::ModelFile;
 use beeline::pipeline::{self, GenerateRequest, Generated, Labels, Progress};
 use beeline::sampling::SamplerSpec;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -20,6 +23,7 @@ use std::time::Instant;
 /// Examples:
 ///   beeline generate --steps 4 --solver fireflow --out toy.png
 ///   beeline generate --model mnist.safetensors --steps 2 --label 3 --num-samples 16 --out threes.png
+///   beeline generate --model mnist.safetensors --backend gpu
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Model file (.safetensors). Without it, the analytic field named by `--analytic` is used.
@@ -62,6 +66,12 @@ pub struct Args {
     /// Print a JSON summary on stdout instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Where the networks run: `gpu` (wgpu: Vulkan, Metal, DX12; exit status 4 without an
+    /// adapter), `cpu` (the CPU reference), or `auto`: the GPU if a hardware adapter exists,
+    /// else the CPU (software adapters such as lavapipe are slower than the CPU reference and
+    /// only used when asked for). `WGPU_BACKEND` and `WGPU_ADAPTER_NAME` pick the adapter.
+    #[arg(long, default_value = "auto", value_parser = ["auto", "gpu", "cpu"])]
+    pub backend: String,
 }
 
 /// Parses a solver name (kebab or snake case).
@@ -106,31 +116,55 @@ fn parse_labels(s: Option<&str>, classes: &[String]) -> Result<Labels> {
     })
 }
 
-/// What is being sampled: a model file on the CPU reference backend or an analytic field.
+/// What is being sampled: a model file on the CPU reference or the GPU, or an analytic field.
 enum Source {
     Model(Box<Model>),
+    Gpu(Box<GpuModel>),
     Analytic(GaussianMixture),
 }
 
+/// Loads the model file and puts it on the backend `want` asks for.
+fn load_model(path: &std::path::Path, want: Backend) -> Result<(Source, Choice)> {
+    let file = ModelFile::read(path).with_context(|| format!("loading {}", path.display()))?;
+    let choice = pollster::block_on(backend::choose(want))?;
+    let source = match &choice.selected {
+        Selected::Cpu => Source::Model(Box::new(Model::new(&file)?)),
+        Selected::Gpu(ctx) => Source::Gpu(Box::new(pollster::block_on(GpuModel::new(ctx, &file)).context("putting the model on the GPU")?)),
+    };
+    Ok((source, choice))
+}
+
 pub fn run(a: Args) -> Result<()> {
-    let (mut source, name) = match &a.model {
+    let want: Backend = a.backend.parse()?;
+    let (mut source, name, choice_reason, adapter, kind) = match &a.model {
         Some(p) => {
-            let m = Model::load(p).with_context(|| format!("loading {}", p.display()))?;
-            (Source::Model(Box::new(m)), p.display().to_string())
+            let (source, choice) = load_model(p, want)?;
+            (source, p.display().to_string(), choice.reason.clone(), choice.adapter(), choice.kind())
         }
         None => {
+            if want == Backend::Gpu {
+                bail!(beeline::Error::InvalidInput(
+                    "the analytic fields are evaluated on the CPU only; --backend gpu needs --model".into()
+                ));
+            }
             let g = match a.analytic.as_str() {
                 "rf-toy" => GaussianMixture::rf_toy(),
                 "8gaussians" => GaussianMixture::eight_gaussians(),
                 other => bail!(beeline::Error::InvalidInput(format!("unknown analytic field {other:?}; use rf-toy or 8gaussians"))),
             };
-            (Source::Analytic(g), format!("analytic:{}", a.analytic))
+            let reason = "cpu: the analytic field is evaluated on the CPU".to_string();
+            (Source::Analytic(g), format!("analytic:{}", a.analytic), reason, None, "cpu")
         }
     };
 
     // Defaults come from the model file; flags override them.
     let (mut spec, guidance, classes, shape, range) = match &source {
         Source::Model(m) => {
+            let c = m.config();
+            let spec = SamplerSpec::from_defaults(&c.sampler, &c.parameterization);
+            (spec, c.sampler.guidance, c.classes.clone(), c.data.shape.clone(), c.data.range)
+        }
+        Source::Gpu(m) => {
             let c = m.config();
             let spec = SamplerSpec::from_defaults(&c.sampler, &c.parameterization);
             (spec, c.sampler.guidance, c.classes.clone(), c.data.shape.clone(), c.data.range)
@@ -174,6 +208,7 @@ pub fn run(a: Args) -> Result<()> {
     let start = Instant::now();
     let out = match &mut source {
         Source::Model(m) => pipeline::generate(m.as_mut(), classes.len(), &req, &mut on_progress)?,
+        Source::Gpu(m) => pollster::block_on(m.generate(&req, &mut on_progress))?,
         Source::Analytic(g) => pipeline::generate(g, 0, &req, &mut on_progress)?,
     };
     let elapsed = start.elapsed();
@@ -197,14 +232,15 @@ pub fn run(a: Args) -> Result<()> {
     let ms = elapsed.as_secs_f64() * 1e3;
     if a.json {
         let summary = serde_json::json!({
-            "out": a.out, "source": name, "backend": "cpu", "solver": spec.solver, "steps": spec.steps,
+            "out": a.out, "source": name, "backend": kind, "adapter": adapter, "backend_reason": choice_reason,
+            "solver": spec.solver, "steps": spec.steps,
             "nfe": out.nfe, "num_samples": num_samples, "seed": a.seed, "ms": ms,
             "ms_per_sample": ms / num_samples as f64,
         });
         println!("{summary}");
     } else {
         println!(
-            "wrote {} ({} samples from {name}; {:?}, {} steps = {} NFE; backend cpu; {:.1} ms, {:.2} ms/sample)",
+            "wrote {} ({} samples from {name}; {:?}, {} steps = {} NFE; backend {choice_reason}; {:.1} ms, {:.2} ms/sample)",
             a.out.display(),
             num_samples,
             spec.solver,

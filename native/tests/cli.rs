@@ -56,12 +56,14 @@ fn generate_from_a_model_file_with_json_summary() {
     let out = d.join("grid.png");
     let o = beeline(&[
         "generate", "--model", model.to_str().unwrap(), "--num-samples", "6", "--solver", "fireflow",
-        "--steps", "2", "--guidance", "2", "--out", out.to_str().unwrap(), "--json",
+        "--steps", "2", "--guidance", "2", "--out", out.to_str().unwrap(), "--json", "--backend", "cpu",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(summary["nfe"], 3);
     assert_eq!(summary["backend"], "cpu");
+    assert_eq!(summary["backend_reason"], "cpu: requested");
+    assert!(summary["adapter"].is_null());
     // 6 samples cycling over 3 classes: 3 columns, 2 rows of 8×8 tiles with 2-px padding.
     assert_eq!(png_size(&out), (3 * 10 + 2, 2 * 10 + 2));
 }
@@ -100,7 +102,8 @@ fn bad_inputs_exit_4() {
     let d = scratch("inputs");
     let model = write_unet_model(&d);
     let m = model.to_str().unwrap();
-    let cases: [&[&str]; 5] = [
+    let cases: [&[&str]; 6] = [
+        &["generate", "--backend", "gpu"],
         &["generate", "--model", m, "--label", "7"],
         &["generate", "--model", m, "--solver", "warp"],
         &["generate", "--model", m, "--steps", "0"],
@@ -120,4 +123,77 @@ fn missing_file_exits_5_and_bad_flags_exit_2() {
     assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
     let o = beeline(&["generate", "--stepz", "3"]);
     assert_eq!(o.status.code(), Some(2));
+}
+
+/// `--backend gpu` on the GPU when one is expected (CI's software Vulkan): the same grid as the
+/// CPU backend, and the adapter named in the summary. Without `BEELINE_EXPECT_GPU=1` this test
+/// only checks that auto mode reports its choice.
+#[test]
+fn generate_on_the_gpu_when_one_is_expected() {
+    let d = scratch("gpu");
+    let model = write_unet_model(&d);
+    let m = model.to_str().unwrap();
+    let (gpu_png, cpu_png) = (d.join("gpu.png"), d.join("cpu.png"));
+    let args = |out: &Path, backend: &str| -> Vec<String> {
+        ["generate", "--model", m, "--num-samples", "6", "--solver", "fireflow", "--steps", "2", "--guidance", "2", "--json", "--backend", backend, "--out", out.to_str().unwrap()]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    };
+    let run = |a: Vec<String>| beeline(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    let o = run(args(&d.join("auto.png"), "auto"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let auto: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let reason = auto["backend_reason"].as_str().unwrap();
+    assert!(reason.starts_with(auto["backend"].as_str().unwrap()), "{reason}");
+
+    if std::env::var("BEELINE_EXPECT_GPU").as_deref() != Ok("1") {
+        eprintln!("GPU CLI test not run: BEELINE_EXPECT_GPU is not 1");
+        return;
+    }
+    let o = run(args(&gpu_png, "gpu"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(summary["backend"], "gpu");
+    assert_eq!(summary["nfe"], 3);
+    let adapter = summary["adapter"].as_str().unwrap();
+    assert!(summary["backend_reason"].as_str().unwrap().starts_with("gpu: "), "{summary}");
+    if let Ok(api) = std::env::var("BEELINE_EXPECT_BACKEND") {
+        assert!(adapter.to_lowercase().contains(&api.to_lowercase()), "{adapter}");
+    }
+    let o = run(args(&cpu_png, "cpu"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    // The same samples up to f32 rounding: 8-bit pixels differ by at most one level.
+    let pixels = |p: &Path| {
+        let mut r = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(p).unwrap())).read_info().unwrap();
+        let mut buf = vec![0; r.output_buffer_size().unwrap()];
+        r.next_frame(&mut buf).unwrap();
+        buf
+    };
+    let (g, c) = (pixels(&gpu_png), pixels(&cpu_png));
+    assert_eq!(g.len(), c.len());
+    assert!(g.iter().zip(&c).all(|(a, b)| a.abs_diff(*b) <= 1), "GPU and CPU grids differ");
+}
+
+/// `--backend gpu` with no usable adapter exits 4 and says why (an adapter name that matches
+/// nothing stands in for a machine without a GPU).
+#[test]
+fn gpu_backend_without_adapter_exits_4() {
+    let d = scratch("nogpu");
+    let model = write_unet_model(&d);
+    let o = Command::new(env!("CARGO_BIN_EXE_beeline"))
+        .args(["generate", "--model", model.to_str().unwrap(), "--backend", "gpu", "--out", d.join("x.png").to_str().unwrap()])
+        .env("WGPU_ADAPTER_NAME", "no-such-adapter-beeline")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert!(stderr(&o).contains("no usable GPU"), "{}", stderr(&o));
+    // Auto falls back to the CPU and says why.
+    let o = Command::new(env!("CARGO_BIN_EXE_beeline"))
+        .args(["generate", "--model", model.to_str().unwrap(), "--num-samples", "2", "--out", d.join("y.png").to_str().unwrap()])
+        .env("WGPU_ADAPTER_NAME", "no-such-adapter-beeline")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("backend cpu: no WebGPU/wgpu adapter found"), "{}", String::from_utf8_lossy(&o.stdout));
 }

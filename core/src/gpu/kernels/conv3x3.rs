@@ -1,0 +1,159 @@
+//! `conv3x3.wgsl` (+ `resample.wgsl`): 3×3 padded convolution over NHWC images as an implicit
+//! GEMM, in the same, stride-2 (downsampling) and nearest-×2-upsampling modes.
+
+use super::linear::TILE;
+use super::{Entry, MAX_GROUPS, Spec};
+
+/// Which 3×3 convolution (the values of `resample.wgsl`'s `MODE_*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Stride 1: `h×w → h×w`.
+    Same = 0,
+    /// Stride 2: `h×w → ⌈h/2⌉×⌈w/2⌉`.
+    Down = 1,
+    /// Nearest ×2 upsampling, then stride 1: `h×w → 2h×2w`.
+    Up = 2,
+}
+
+impl Mode {
+    /// Output height and width for an `h×w` input.
+    pub(crate) fn out_hw(self, h: usize, w: usize) -> (usize, usize) {
+        match self {
+            Mode::Same => (h, w),
+            Mode::Down => (h.div_ceil(2), w.div_ceil(2)),
+            Mode::Up => (2 * h, 2 * w),
+        }
+    }
+}
+
+/// The parameter block of `conv3x3.wgsl`; epilogue flags as in [`super::linear`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Conv {
+    pub(crate) batch: u32,
+    pub(crate) h: u32,
+    pub(crate) w: u32,
+    pub(crate) cin: u32,
+    pub(crate) cout: u32,
+    pub(crate) mode: Mode,
+    pub(crate) flags: u32,
+}
+
+impl Conv {
+    /// Output pixels of the whole batch (GEMM rows).
+    pub(crate) fn rows(&self) -> usize {
+        let (oh, ow) = self.mode.out_hw(self.h as usize, self.w as usize);
+        self.batch as usize * oh * ow
+    }
+
+    /// Workgroups: `⌈cout/64⌉ × ⌈pixels/64⌉`.
+    pub(crate) fn groups(&self) -> [u32; 3] {
+        [self.cout.div_ceil(TILE), self.rows().div_ceil(TILE as usize) as u32, 1]
+    }
+
+    /// Whether the grid fits the default limit of 65535 workgroups per dimension.
+    pub(crate) fn fits(&self) -> bool {
+        self.rows().div_ceil(TILE as usize) <= MAX_GROUPS as usize
+    }
+
+    /// The dispatch: image, packed weight, bias, per-sample bias (`[batch][cout]`), output.
+    pub(crate) fn spec<'a>(
+        &self,
+        src: &'a wgpu::Buffer,
+        weight: &'a wgpu::Buffer,
+        bias: Option<&'a wgpu::Buffer>,
+        rowbias: Option<&'a wgpu::Buffer>,
+        dst: &'a wgpu::Buffer,
+        dummy: &'a wgpu::Buffer,
+    ) -> Spec<'a> {
+        Spec {
+            entry: Entry::Conv3x3,
+            buffers: vec![src, weight, bias.unwrap_or(dummy), rowbias.unwrap_or(dummy), dst],
+            params: vec![self.batch, self.h, self.w, self.cin, self.cout, self.mode as u32, self.flags, 0],
+            groups: self.groups(),
+        }
+    }
+}
+
+/// A PyTorch 3×3 weight `[cout][cin][3][3]` packed as the `[9·cin][cout]` GEMM operand, row
+/// `tap·cin + ci` with `tap = 3·ky + kx` (the CPU reference's order).
+pub(crate) fn pack_conv3x3(w: &[f32], cin: usize, cout: usize) -> Vec<f32> {
+    let mut out = vec![0.0; 9 * cin * cout];
+    for o in 0..cout {
+        for ci in 0..cin {
+            for tap in 0..9 {
+                out[(tap * cin + ci) * cout + o] = w[(o * cin + ci) * 9 + tap];
+            }
+        }
+    }
+    out
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::*;
+    use crate::gpu::kernels::linear::{ACCUMULATE, HAS_BIAS, HAS_ROWBIAS};
+    use crate::gpu::kernels::run_and_read;
+    use crate::gpu::testutil::{assert_within, gemm_bound, gpu, uniform};
+    use crate::nn::conv::{Conv3x3, ConvMode};
+    use crate::nn::Workspace;
+
+    /// Against the CPU reference `nn::conv::Conv3x3` (NHWC, same packing) in all three modes,
+    /// odd sizes, K = 9·cin not a multiple of 16. The second case adds a per-sample bias and
+    /// accumulates onto the output (a ResBlock's conv1 and conv2 epilogues). Bound per
+    /// element: `gemm_bound(9·cin + 2, |b| + |rowbias| + |c| + Σ|w·x|)`, the rigorous bound
+    /// of two summation orders (see `testutil::gemm_bound`).
+    #[test]
+    fn conv3x3_matches_cpu() {
+        let Some(ctx) = gpu() else { return };
+        let cases = [(Mode::Same, 2usize, 3usize, 5usize, 6usize, 7usize), (Mode::Same, 1, 40, 70, 5, 5), (Mode::Down, 2, 4, 6, 8, 6), (Mode::Down, 1, 3, 8, 7, 5), (Mode::Up, 2, 4, 6, 3, 4), (Mode::Up, 1, 33, 8, 2, 2)];
+        for (mode, batch, cin, cout, h, w) in cases {
+            let x = uniform(11, batch * h * w * cin, 1.0);
+            let wt = uniform(12, cout * cin * 9, 1.0 / ((9 * cin) as f32).sqrt());
+            let bias = uniform(13, cout, 0.3);
+            let rb = uniform(14, batch * cout, 0.3);
+            let (oh, ow) = mode.out_hw(h, w);
+            let n = batch * oh * ow * cout;
+            let c0 = uniform(15, n, 1.0);
+            let cpu_mode = match mode {
+                Mode::Same => ConvMode::Same,
+                Mode::Down => ConvMode::Down,
+                Mode::Up => ConvMode::Up,
+            };
+            let conv = Conv3x3::new(&wt, &bias, cin, cout);
+            let zero = vec![0.0; cout];
+            let conv_nobias = Conv3x3::new(&wt, &zero, cin, cout);
+            let mut ws = Workspace::new();
+            let mut want = vec![0.0; n];
+            conv.forward(&x, batch, h, w, cpu_mode, &mut want, &mut ws);
+            let mut prod = vec![0.0; n];
+            conv_nobias.forward(&x, batch, h, w, cpu_mode, &mut prod, &mut ws);
+            let absw: Vec<f32> = wt.iter().map(|v| v.abs()).collect();
+            let absx: Vec<f32> = x.iter().map(|v| v.abs()).collect();
+            let mut mag = vec![0.0; n];
+            Conv3x3::new(&absw, &zero, cin, cout).forward(&absx, batch, h, w, cpu_mode, &mut mag, &mut ws);
+
+            let xb = ctx.upload("x", &x).unwrap();
+            let wb = ctx.upload("w", &pack_conv3x3(&wt, cin, cout)).unwrap();
+            let bb = ctx.upload("b", &bias).unwrap();
+            let rbb = ctx.upload("rb", &rb).unwrap();
+            let dummy = ctx.upload("dummy", &[0.0; 4]).unwrap();
+            let what = format!("conv3x3 {mode:?} b{batch} {cin}->{cout} {h}x{w}");
+
+            let out = ctx.upload("out", &vec![f32::NAN; n]).unwrap();
+            let p = Conv { batch: batch as u32, h: h as u32, w: w as u32, cin: cin as u32, cout: cout as u32, mode, flags: HAS_BIAS };
+            let got = pollster::block_on(run_and_read(&ctx, &[p.spec(&xb, &wb, Some(&bb), None, &out, &dummy)], &out, n)).unwrap();
+            let bound: Vec<f64> = (0..n).map(|e| gemm_bound(9 * cin, bias[e % cout].abs() as f64 + mag[e] as f64)).collect();
+            assert_within(&what, &got, &want, &bound);
+
+            let out = ctx.upload("out", &c0).unwrap();
+            let p = Conv { flags: HAS_BIAS | HAS_ROWBIAS | ACCUMULATE, ..p };
+            let got = pollster::block_on(run_and_read(&ctx, &[p.spec(&xb, &wb, Some(&bb), Some(&rbb), &out, &dummy)], &out, n)).unwrap();
+            let opix = oh * ow;
+            let want2: Vec<f32> = (0..n).map(|e| c0[e] + bias[e % cout] + rb[(e / cout / opix) * cout + e % cout] + prod[e]).collect();
+            let bound: Vec<f64> = (0..n)
+                .map(|e| gemm_bound(9 * cin + 3, (c0[e].abs() + bias[e % cout].abs() + rb[(e / cout / opix) * cout + e % cout].abs() + mag[e]) as f64))
+                .collect();
+            assert_within(&format!("{what} +rowbias+acc"), &got, &want2, &bound);
+        }
+    }
+}

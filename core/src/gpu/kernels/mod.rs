@@ -1,0 +1,295 @@
+//! The compute pipelines of every WGSL entry point, and the small machinery to launch them: a
+//! [`Spec`] (entry point, buffers, parameters, grid) per dispatch, turned into a
+//! [`DispatchList`] whose parameters share one uniform buffer.
+//!
+//! One Rust module per WGSL file, each with the parameter block of its kernels and, beside it,
+//! its parity test against the CPU twin in `crate::nn` (run on a real or software adapter; see
+//! `gpu::testutil`).
+
+pub(crate) mod attention;
+pub(crate) mod concat;
+pub(crate) mod conv3x3;
+pub(crate) mod elementwise;
+pub(crate) mod groupnorm;
+pub(crate) mod linear;
+pub(crate) mod time_embed;
+
+use super::context::GpuContext;
+use super::shaders::{self, ShaderFile};
+use crate::error::Result;
+
+/// Invocations per workgroup of the element-wise kernels (one element each).
+pub(crate) const WG_1D: u32 = 256;
+/// wgpu's default (WebGPU's) maximum workgroups per grid dimension.
+pub(crate) const MAX_GROUPS: u32 = 65_535;
+
+/// Every WGSL entry point Beeline launches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Entry {
+    Linear,
+    Conv3x3,
+    GroupNorm,
+    Sinusoidal,
+    ClassRows,
+    ConcatChannels,
+    NchwToNhwc,
+    NhwcToNchw,
+    Softmax,
+    Lincomb,
+    CfgCombine,
+}
+
+/// How a kernel binds one buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Access {
+    Read,
+    ReadWrite,
+    Uniform,
+}
+use Access::*;
+
+impl Entry {
+    const ALL: [Entry; 11] = [
+        Entry::Linear,
+        Entry::Conv3x3,
+        Entry::GroupNorm,
+        Entry::Sinusoidal,
+        Entry::ClassRows,
+        Entry::ConcatChannels,
+        Entry::NchwToNhwc,
+        Entry::NhwcToNchw,
+        Entry::Softmax,
+        Entry::Lincomb,
+        Entry::CfgCombine,
+    ];
+
+    fn index(self) -> usize {
+        self as usize
+    }
+
+    fn file(self) -> ShaderFile {
+        match self {
+            Entry::Linear => shaders::LINEAR_FILE,
+            Entry::Conv3x3 => shaders::CONV3X3_FILE,
+            Entry::GroupNorm => shaders::GROUPNORM_FILE,
+            Entry::Sinusoidal | Entry::ClassRows => shaders::TIME_EMBED_FILE,
+            Entry::ConcatChannels | Entry::NchwToNhwc | Entry::NhwcToNchw => shaders::CONCAT_FILE,
+            Entry::Softmax => shaders::ATTENTION_FILE,
+            Entry::Lincomb | Entry::CfgCombine => shaders::ELEMENTWISE_FILE,
+        }
+    }
+
+    fn entry_point(self) -> &'static str {
+        match self {
+            Entry::Linear | Entry::Conv3x3 | Entry::GroupNorm => "main",
+            Entry::Sinusoidal => "sinusoidal",
+            Entry::ClassRows => "add_class_rows",
+            Entry::ConcatChannels => "concat_channels",
+            Entry::NchwToNhwc => "nchw_to_nhwc",
+            Entry::NhwcToNchw => "nhwc_to_nchw",
+            Entry::Softmax => "softmax_rows",
+            Entry::Lincomb => "lincomb",
+            Entry::CfgCombine => "cfg_combine",
+        }
+    }
+
+    /// The bindings 0.. of group 0, the last being the parameter block.
+    fn bindings(self) -> &'static [Access] {
+        match self {
+            Entry::Linear | Entry::Conv3x3 => &[Read, Read, Read, Read, ReadWrite, Uniform],
+            Entry::GroupNorm => &[Read, Read, Read, ReadWrite, Uniform],
+            Entry::Sinusoidal | Entry::ClassRows => &[Read, Read, ReadWrite, Uniform],
+            Entry::ConcatChannels | Entry::NchwToNhwc | Entry::NhwcToNchw => &[Read, Read, ReadWrite, Uniform],
+            Entry::Softmax => &[ReadWrite, Uniform],
+            Entry::Lincomb | Entry::CfgCombine => &[ReadWrite, Read, Uniform],
+        }
+    }
+}
+
+/// The compiled pipelines (one per entry point) with their explicit bind-group layouts.
+pub(crate) struct Kernels {
+    pipelines: Vec<(wgpu::ComputePipeline, wgpu::BindGroupLayout)>,
+}
+
+impl Kernels {
+    /// Compiles every WGSL file once and creates a pipeline per entry point.
+    pub(crate) fn new(device: &wgpu::Device) -> Kernels {
+        let mut modules: Vec<(&'static str, wgpu::ShaderModule)> = Vec::new();
+        let mut pipelines = Vec::new();
+        for e in Entry::ALL {
+            let file = e.file();
+            if !modules.iter().any(|(n, _)| *n == file.name) {
+                let source = file.source();
+                let m = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                    label: Some(file.name),
+                    source: wgpu::ShaderSource::Wgsl(source.into()),
+                });
+                modules.push((file.name, m));
+            }
+            let module = &modules.iter().find(|(n, _)| *n == file.name).map(|(_, m)| m).expect("module just created");
+            let entries: Vec<wgpu::BindGroupLayoutEntry> = e
+                .bindings()
+                .iter()
+                .enumerate()
+                .map(|(i, a)| wgpu::BindGroupLayoutEntry {
+                    binding: i as u32,
+                    visibility: wgpu::ShaderStages::COMPUTE,
+                    ty: wgpu::BindingType::Buffer {
+                        ty: match a {
+                            Read => wgpu::BufferBindingType::Storage { read_only: true },
+                            ReadWrite => wgpu::BufferBindingType::Storage { read_only: false },
+                            Uniform => wgpu::BufferBindingType::Uniform,
+                        },
+                        has_dynamic_offset: false,
+                        min_binding_size: None,
+                    },
+                    count: None,
+                })
+                .collect();
+            let bgl = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label: Some(e.entry_point()), entries: &entries });
+            let layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                label: Some(e.entry_point()),
+                bind_group_layouts: &[Some(&bgl)],
+                immediate_size: 0,
+            });
+            let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(e.entry_point()),
+                layout: Some(&layout),
+                module,
+                entry_point: Some(e.entry_point()),
+                compilation_options: Default::default(),
+                cache: None,
+            });
+            pipelines.push((pipeline, bgl));
+        }
+        Kernels { pipelines }
+    }
+
+    fn pipeline(&self, e: Entry) -> &wgpu::ComputePipeline {
+        &self.pipelines[e.index()].0
+    }
+
+    fn layout(&self, e: Entry) -> &wgpu::BindGroupLayout {
+        &self.pipelines[e.index()].1
+    }
+}
+
+/// One dispatch before it is bound: entry point, the storage buffers of its bindings (in
+/// binding order, without the parameter block), its parameter words and its grid.
+pub(crate) struct Spec<'a> {
+    pub(crate) entry: Entry,
+    pub(crate) buffers: Vec<&'a wgpu::Buffer>,
+    pub(crate) params: Vec<u32>,
+    pub(crate) groups: [u32; 3],
+}
+
+/// Parameter words from a list of `u32`-like values (f32 as its bits).
+pub(crate) fn f(v: f32) -> u32 {
+    v.to_bits()
+}
+
+/// The grid for `n` one-element invocations in workgroups of [`WG_1D`]: 1-D up to 65535
+/// workgroups, else 2-D (the kernels flatten `x + y·num_workgroups.x·256`).
+pub(crate) fn grid_1d(n: usize) -> [u32; 3] {
+    grid_groups(n.div_ceil(WG_1D as usize))
+}
+
+/// `groups` workgroups laid out as a 1-D or 2-D grid.
+pub(crate) fn grid_groups(groups: usize) -> [u32; 3] {
+    let g = groups.max(1);
+    if g <= MAX_GROUPS as usize {
+        [g as u32, 1, 1]
+    } else {
+        [MAX_GROUPS, g.div_ceil(MAX_GROUPS as usize) as u32, 1]
+    }
+}
+
+/// Bound dispatches, ready to encode any number of times.
+pub(crate) struct DispatchList {
+    items: Vec<(Entry, wgpu::BindGroup, [u32; 3])>,
+    /// Keeps the parameter buffer alive (the bind groups reference it).
+    _params: Option<wgpu::Buffer>,
+}
+
+impl DispatchList {
+    /// Packs every spec's parameters into one uniform buffer (at the device's uniform offset
+    /// alignment) and creates the bind groups.
+    pub(crate) fn new(ctx: &GpuContext, specs: &[Spec<'_>]) -> Result<DispatchList> {
+        let align = ctx.limits().min_uniform_buffer_offset_alignment.max(16) as usize;
+        let mut bytes: Vec<u8> = Vec::new();
+        let mut ranges = Vec::with_capacity(specs.len());
+        for s in specs {
+            let off = bytes.len().next_multiple_of(align);
+            bytes.resize(off, 0);
+            for w in &s.params {
+                bytes.extend_from_slice(&w.to_le_bytes());
+            }
+            let size = (s.params.len() * 4).next_multiple_of(16).max(16);
+            bytes.resize(off + size, 0);
+            ranges.push((off as u64, size as u64));
+        }
+        if specs.is_empty() {
+            return Ok(DispatchList { items: Vec::new(), _params: None });
+        }
+        let params = ctx.buffer("params", bytes.len() as u64, wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST)?;
+        ctx.queue().write_buffer(&params, 0, &bytes);
+        let kernels = &ctx.inner.kernels;
+        let mut items = Vec::with_capacity(specs.len());
+        for (s, (off, size)) in specs.iter().zip(ranges) {
+            let mut entries: Vec<wgpu::BindGroupEntry<'_>> = s
+                .buffers
+                .iter()
+                .enumerate()
+                .map(|(i, b)| wgpu::BindGroupEntry { binding: i as u32, resource: b.as_entire_binding() })
+                .collect();
+            entries.push(wgpu::BindGroupEntry {
+                binding: s.buffers.len() as u32,
+                resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding { buffer: &params, offset: off, size: wgpu::BufferSize::new(size) }),
+            });
+            debug_assert_eq!(entries.len(), s.entry.bindings().len(), "{:?}", s.entry);
+            let bg = ctx.device().create_bind_group(&wgpu::BindGroupDescriptor { label: Some(s.entry.entry_point()), layout: kernels.layout(s.entry), entries: &entries });
+            items.push((s.entry, bg, s.groups));
+        }
+        Ok(DispatchList { items, _params: Some(params) })
+    }
+
+    /// Records every dispatch, in order, into `pass` (wgpu orders dispatches that share
+    /// buffers with the barriers they need).
+    pub(crate) fn encode(&self, ctx: &GpuContext, pass: &mut wgpu::ComputePass<'_>) {
+        let kernels = &ctx.inner.kernels;
+        for (entry, bg, g) in &self.items {
+            pass.set_pipeline(kernels.pipeline(*entry));
+            pass.set_bind_group(0, bg, &[]);
+            pass.dispatch_workgroups(g[0], g[1], g[2]);
+        }
+    }
+
+    /// Records the dispatches `indices`, in that order, into `pass`.
+    pub(crate) fn encode_items(&self, ctx: &GpuContext, pass: &mut wgpu::ComputePass<'_>, indices: &[usize]) {
+        let kernels = &ctx.inner.kernels;
+        for &i in indices {
+            let (entry, bg, g) = &self.items[i];
+            pass.set_pipeline(kernels.pipeline(*entry));
+            pass.set_bind_group(0, bg, &[]);
+            pass.dispatch_workgroups(g[0], g[1], g[2]);
+        }
+    }
+}
+
+/// Encodes `list` in one compute pass of a fresh command encoder.
+pub(crate) fn encode_pass(ctx: &GpuContext, encoder: &mut wgpu::CommandEncoder, list: &DispatchList) {
+    let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("beeline"), timestamp_writes: None });
+    list.encode(ctx, &mut pass);
+}
+
+/// Runs `specs` in one submission and reads `len` values of `out` back (the kernel tests).
+#[cfg(test)]
+pub(crate) async fn run_and_read(ctx: &GpuContext, specs: &[Spec<'_>], out: &wgpu::Buffer, len: usize) -> Result<Vec<f32>> {
+    let list = DispatchList::new(ctx, specs)?;
+    let staging = ctx.buffer("readback", (len * 4) as u64, wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST)?;
+    let mut enc = ctx.device().create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("beeline") });
+    encode_pass(ctx, &mut enc, &list);
+    enc.copy_buffer_to_buffer(out, 0, &staging, 0, (len * 4) as u64);
+    ctx.queue().submit([enc.finish()]);
+    ctx.read_back(&staging, len).await
+}

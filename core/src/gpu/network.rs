@@ -1,0 +1,710 @@
+//! A network on the GPU: its weights uploaded once, compiled into a batch-independent graph of
+//! kernel steps that follows the CPU reference (`nn::mlp`, `nn::unet`, which execute
+//! [`UnetConfig::layers`]) layer for layer, and executors ([`NetExec`]) that own the
+//! activation buffers for one maximum batch and the bound dispatch lists per batch size.
+//!
+//! Activations are NHWC like the CPU's. Intermediate buffers come from a pool assigned at
+//! compile time (a buffer is reused by a later layer once its last reader has run), so a
+//! (network, batch) needs only a handful of buffers; each is sized per sample and allocated once
+//! for the executor's maximum batch. One network evaluation is one compute pass.
+
+use super::context::{GpuContext, STORAGE_USAGE};
+use super::kernels::attention::{scores_gemm, softmax, values_gemm};
+use super::kernels::concat::{concat_channels, nchw_to_nhwc, nhwc_to_nchw};
+use super::kernels::conv3x3::{Conv, Mode, pack_conv3x3};
+use super::kernels::groupnorm::Norm;
+use super::kernels::linear::{ACCUMULATE, Gemm, HAS_BIAS, HAS_ROWBIAS, SILU, pack_linear};
+use super::kernels::time_embed::{class_rows, freq_table, sinusoidal};
+use super::kernels::{DispatchList, MAX_GROUPS, Spec, encode_pass};
+use crate::config::{ArchConfig, MlpConfig, UnetConfig, UnetLayer};
+use crate::error::{Error, Result};
+use crate::nn::check_inputs;
+use crate::weights::Weights;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// A buffer a step reads or writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Buf {
+    /// Pooled activation `i`.
+    Act(usize),
+    /// Uploaded weight `i`.
+    Weight(usize),
+    /// The network input `x`, `[batch][numel]` (NCHW for images).
+    X,
+    /// The conditioning input, `[batch][cond_numel]`.
+    Cond,
+    /// Beeline time per sample, `[batch]` f32.
+    T,
+    /// Labels per sample, `[batch]` u32 (`NULL_LABEL` = the null class).
+    Labels,
+    /// The network output, `[batch][numel]`.
+    Out,
+}
+
+/// One kernel launch of the graph, with per-sample sizes; [`Step::spec`] makes it concrete
+/// for a batch.
+#[derive(Clone, Debug)]
+enum Step {
+    /// `C = A·B (+ epilogue)`, either over `rows_per_sample·batch` dense rows (`heads == 0`) or
+    /// batched over (sample, head) with the strides of `g` (`heads > 0`).
+    Gemm { a: Buf, b: Buf, bias: Option<Buf>, rowbias: Option<Buf>, c: Buf, g: Gemm, rows_per_sample: u32, heads: u32 },
+    Conv { src: Buf, w: Buf, bias: Buf, rowbias: Option<Buf>, dst: Buf, p: Conv },
+    Norm { x: Buf, gamma: Buf, beta: Buf, y: Buf, p: Norm },
+    Sinusoidal { freq: Buf, out: Buf, dim: u32 },
+    ClassRows { table: Buf, out: Buf, dim: u32, num_classes: u32, silu: bool },
+    /// `out = [a, b]` per row (`cb = 0`: a copy of `a`).
+    Concat { a: Buf, b: Option<Buf>, out: Buf, rows_per_sample: u32, ca: u32, cb: u32 },
+    /// `X` (and `Cond`), NCHW → NHWC into `out`.
+    ToNhwc { out: Buf, cx: u32, cc: u32, hw: u32 },
+    /// `src` NHWC → `Out` NCHW.
+    ToNchw { src: Buf, c: u32, hw: u32 },
+    Softmax { s: Buf, rows_per_sample: u32, l: u32, scale: f32 },
+}
+
+/// The pool of activation buffers while compiling: per-sample sizes (f32 values) and which
+/// are free.
+#[derive(Default)]
+struct Pool {
+    sizes: Vec<usize>,
+    free: Vec<bool>,
+}
+
+impl Pool {
+    /// A buffer of at least `per_sample` values: the smallest free one that fits, else the
+    /// largest free one grown, else a new one.
+    fn take(&mut self, per_sample: usize) -> Buf {
+        let free: Vec<usize> = (0..self.sizes.len()).filter(|&i| self.free[i]).collect();
+        let fit = free.iter().copied().filter(|&i| self.sizes[i] >= per_sample).min_by_key(|&i| self.sizes[i]);
+        let pick = fit.or_else(|| free.iter().copied().max_by_key(|&i| self.sizes[i]));
+        let i = match pick {
+            Some(i) => {
+                self.sizes[i] = self.sizes[i].max(per_sample);
+                i
+            }
+            None => {
+                self.sizes.push(per_sample);
+                self.free.push(false);
+                self.sizes.len() - 1
+            }
+        };
+        self.free[i] = false;
+        Buf::Act(i)
+    }
+
+    fn give(&mut self, b: Buf) {
+        if let Buf::Act(i) = b {
+            self.free[i] = true;
+        }
+    }
+}
+
+/// The compiled, batch-independent form of a network.
+struct Graph {
+    steps: Vec<Step>,
+    /// Host copies of the weights in kernel layout, uploaded once.
+    weights: Vec<Vec<f32>>,
+    /// Per-sample sizes (f32 values) of the pooled activation buffers.
+    acts: Vec<usize>,
+    numel: usize,
+    cond_numel: usize,
+}
+
+/// Builds a [`Graph`], reading weights by name with the CPU reference's shape checks.
+struct Builder<'w> {
+    weights: &'w Weights,
+    prefix: &'w str,
+    host: Vec<Vec<f32>>,
+    steps: Vec<Step>,
+    pool: Pool,
+}
+
+impl<'w> Builder<'w> {
+    fn get(&self, param: &str, shape: &[usize]) -> Result<&'w [f32]> {
+        let name = if self.prefix.is_empty() { param.to_string() } else { format!("{}.{param}", self.prefix) };
+        self.weights.get(&name, shape)
+    }
+
+    fn upload(&mut self, data: Vec<f32>) -> Buf {
+        self.host.push(data);
+        Buf::Weight(self.host.len() - 1)
+    }
+
+    /// A linear layer `[fout, fin]` (or 1×1 conv `[fout, fin, 1, 1]`): (packed weight, bias).
+    fn linear(&mut self, name: &str, fin: usize, fout: usize, conv1x1: bool) -> Result<(Buf, Buf)> {
+        let shape: Vec<usize> = if conv1x1 { vec![fout, fin, 1, 1] } else { vec![fout, fin] };
+        let w = pack_linear(self.get(&format!("{name}.weight"), &shape)?, fin, fout);
+        let b = self.get(&format!("{name}.bias"), &[fout])?.to_vec();
+        Ok((self.upload(w), self.upload(b)))
+    }
+
+    fn conv3(&mut self, name: &str, cin: usize, cout: usize) -> Result<(Buf, Buf)> {
+        let w = pack_conv3x3(self.get(&format!("{name}.weight"), &[cout, cin, 3, 3])?, cin, cout);
+        let b = self.get(&format!("{name}.bias"), &[cout])?.to_vec();
+        Ok((self.upload(w), self.upload(b)))
+    }
+
+    fn norm(&mut self, name: &str, c: usize) -> Result<(Buf, Buf)> {
+        let g = self.get(&format!("{name}.weight"), &[c])?.to_vec();
+        let b = self.get(&format!("{name}.bias"), &[c])?.to_vec();
+        Ok((self.upload(g), self.upload(b)))
+    }
+
+    /// `c = a·Wᵀ + b` over `rows` rows per sample, with optional per-sample bias and flags.
+    #[allow(clippy::too_many_arguments)]
+    fn dense(&mut self, a: Buf, (w, bias): (Buf, Buf), c: Buf, rows: usize, fin: usize, fout: usize, flags: u32, rowbias: Option<(Buf, usize)>) {
+        let mut g = Gemm::dense(0, fin as u32, fout as u32, flags | HAS_BIAS);
+        if let Some((_, per)) = rowbias {
+            g.flags |= HAS_ROWBIAS;
+            g.rows_per_group = per as u32;
+        }
+        self.steps.push(Step::Gemm { a, b: w, bias: Some(bias), rowbias: rowbias.map(|r| r.0), c, g, rows_per_sample: rows as u32, heads: 0 });
+    }
+
+    /// The time (and class) embedding: `lin2(SiLU(lin1(sinusoidal(net_time(t), dim)))) [+ class]`,
+    /// then SiLU if `silu_out` (the UNet keeps only SiLU(temb)). Returns the `width`-wide buffer.
+    fn time_embedding(&mut self, dim: usize, width: usize, num_classes: usize, silu_out: bool) -> Result<Buf> {
+        let freq = self.upload(freq_table(dim));
+        let emb = self.pool.take(dim);
+        self.steps.push(Step::Sinusoidal { freq, out: emb, dim: dim as u32 });
+        let lin1 = self.linear("time.lin1", dim, width, false)?;
+        let e1 = self.pool.take(width);
+        self.dense(emb, lin1, e1, 1, dim, width, SILU, None);
+        self.pool.give(emb);
+        let lin2 = self.linear("time.lin2", width, width, false)?;
+        let e = self.pool.take(width);
+        let fuse_silu = silu_out && num_classes == 0;
+        self.dense(e1, lin2, e, 1, width, width, if fuse_silu { SILU } else { 0 }, None);
+        self.pool.give(e1);
+        if num_classes > 0 {
+            let table = self.get("class_embed.weight", &[num_classes + 1, width])?.to_vec();
+            let table = self.upload(table);
+            self.steps.push(Step::ClassRows { table, out: e, dim: width as u32, num_classes: num_classes as u32, silu: silu_out });
+        }
+        Ok(e)
+    }
+
+    fn finish(self, numel: usize, cond_numel: usize) -> Graph {
+        Graph { steps: self.steps, weights: self.host, acts: self.pool.sizes, numel, cond_numel }
+    }
+}
+
+/// The MLP of [`MlpConfig`]: every linear layer but the last carries the SiLU its consumer
+/// applies (`h = hidden.i(SiLU(h))`), fused into its epilogue.
+fn compile_mlp(cfg: &MlpConfig, mut b: Builder<'_>) -> Result<Graph> {
+    let w = cfg.hidden;
+    let e = b.time_embedding(cfg.time_embed_dim, w, cfg.num_classes, false)?;
+    let fin = cfg.dim + cfg.cond_dim;
+    let xin = if cfg.cond_dim > 0 {
+        let cat = b.pool.take(fin);
+        b.steps.push(Step::Concat { a: Buf::X, b: Some(Buf::Cond), out: cat, rows_per_sample: 1, ca: cfg.dim as u32, cb: cfg.cond_dim as u32 });
+        cat
+    } else {
+        Buf::X
+    };
+    // h = SiLU(input(concat[x, cond]) + e)
+    let input = b.linear("input", fin, w, false)?;
+    let mut h = b.pool.take(w);
+    b.dense(xin, input, h, 1, fin, w, SILU, Some((e, 1)));
+    b.pool.give(e);
+    b.pool.give(xin);
+    for i in 0..cfg.depth {
+        let layer = b.linear(&format!("hidden.{i}"), w, w, false)?;
+        let h2 = b.pool.take(w);
+        b.dense(h, layer, h2, 1, w, w, SILU, None);
+        b.pool.give(h);
+        h = h2;
+    }
+    let output = b.linear("output", w, cfg.dim, false)?;
+    b.dense(h, output, Buf::Out, 1, w, cfg.dim, 0, None);
+    b.pool.give(h);
+    Ok(b.finish(cfg.dim, cfg.cond_dim))
+}
+
+/// The UNet of [`UnetConfig`], following [`UnetConfig::layers`] as `nn::unet` does.
+fn compile_unet(cfg: &UnetConfig, mut b: Builder<'_>) -> Result<Graph> {
+    let (c, td, groups) = (cfg.base_channels, cfg.temb_dim(), cfg.groups);
+    let temb = b.time_embedding(c, td, cfg.num_classes, true)?;
+    let (h0, w0) = (cfg.height, cfg.width);
+    let hw0 = h0 * w0;
+    let cin0 = cfg.channels + cfg.cond_channels;
+    let x0 = b.pool.take(hw0 * cin0);
+    b.steps.push(Step::ToNhwc { out: x0, cx: cfg.channels as u32, cc: cfg.cond_channels as u32, hw: hw0 as u32 });
+
+    let broken = || Error::BadConfig("unet plan pops a skip it never pushed".into());
+    let mut skips: Vec<(Buf, usize)> = Vec::new();
+    let mut cur: Option<(Buf, usize)> = None;
+    let u = |v: usize| v as u32;
+    for layer in cfg.layers() {
+        match layer {
+            UnetLayer::ConvIn { cin, cout } => {
+                let (w, bias) = b.conv3("conv_in", cin, cout)?;
+                let y = b.pool.take(hw0 * cout);
+                let p = Conv { batch: 0, h: u(h0), w: u(w0), cin: u(cin), cout: u(cout), mode: Mode::Same, flags: HAS_BIAS };
+                b.steps.push(Step::Conv { src: x0, w, bias, rowbias: None, dst: y, p });
+                b.pool.give(x0);
+                skips.push((y, cout));
+            }
+            UnetLayer::Res { spec, h, w, concat_skip, push_skip } => {
+                let hw = h * w;
+                let (ci, co) = (spec.cin, spec.cout);
+                // The block's input: concat[h, skip] on the way up, else the current activation
+                // (or, on the way down, the top skip, which stays on the stack).
+                let (input, owned) = if concat_skip {
+                    let (a, ca) = cur.take().ok_or_else(broken)?;
+                    let (s, cs) = skips.pop().ok_or_else(broken)?;
+                    let cat = b.pool.take(hw * (ca + cs));
+                    b.steps.push(Step::Concat { a, b: Some(s), out: cat, rows_per_sample: u(hw), ca: u(ca), cb: u(cs) });
+                    b.pool.give(a);
+                    b.pool.give(s);
+                    (cat, true)
+                } else {
+                    match cur.take() {
+                        Some((a, _)) => (a, true),
+                        None => (skips.last().ok_or_else(broken)?.0, false),
+                    }
+                };
+                let n = &spec.name;
+                // h1 = conv1(SiLU(norm1(x))) + conv1.bias + temb(SiLU(temb))[sample]
+                let (g1, be1) = b.norm(&format!("{n}.norm1"), ci)?;
+                let a = b.pool.take(hw * ci);
+                b.steps.push(Step::Norm { x: input, gamma: g1, beta: be1, y: a, p: Norm { batch: 0, hw: u(hw), c: u(ci), groups: u(groups), silu: true } });
+                let tl = b.linear(&format!("{n}.temb"), td, co, false)?;
+                let tb = b.pool.take(co);
+                b.dense(temb, tl, tb, 1, td, co, 0, None);
+                let (w1, bias1) = b.conv3(&format!("{n}.conv1"), ci, co)?;
+                let h1 = b.pool.take(hw * co);
+                let p1 = Conv { batch: 0, h: u(h), w: u(w), cin: u(ci), cout: u(co), mode: Mode::Same, flags: HAS_BIAS | HAS_ROWBIAS };
+                b.steps.push(Step::Conv { src: a, w: w1, bias: bias1, rowbias: Some(tb), dst: h1, p: p1 });
+                b.pool.give(a);
+                b.pool.give(tb);
+                // y = skip(x) + conv2(SiLU(norm2(h1))) + conv2.bias
+                let (g2, be2) = b.norm(&format!("{n}.norm2"), co)?;
+                let a2 = b.pool.take(hw * co);
+                b.steps.push(Step::Norm { x: h1, gamma: g2, beta: be2, y: a2, p: Norm { batch: 0, hw: u(hw), c: u(co), groups: u(groups), silu: true } });
+                b.pool.give(h1);
+                let y = b.pool.take(hw * co);
+                if ci != co {
+                    let sk = b.linear(&format!("{n}.skip"), ci, co, true)?;
+                    b.dense(input, sk, y, hw, ci, co, 0, None);
+                } else {
+                    b.steps.push(Step::Concat { a: input, b: None, out: y, rows_per_sample: u(hw), ca: u(ci), cb: 0 });
+                }
+                let (w2, bias2) = b.conv3(&format!("{n}.conv2"), co, co)?;
+                let p2 = Conv { batch: 0, h: u(h), w: u(w), cin: u(co), cout: u(co), mode: Mode::Same, flags: HAS_BIAS | ACCUMULATE };
+                b.steps.push(Step::Conv { src: a2, w: w2, bias: bias2, rowbias: None, dst: y, p: p2 });
+                b.pool.give(a2);
+                if owned {
+                    b.pool.give(input);
+                }
+                if push_skip {
+                    skips.push((y, co));
+                } else {
+                    cur = Some((y, co));
+                }
+            }
+            UnetLayer::Down { name, ch, h, w } => {
+                let (wt, bias) = b.conv3(&name, ch, ch)?;
+                let (oh, ow) = Mode::Down.out_hw(h, w);
+                let y = b.pool.take(oh * ow * ch);
+                let src = skips.last().ok_or_else(broken)?.0;
+                let p = Conv { batch: 0, h: u(h), w: u(w), cin: u(ch), cout: u(ch), mode: Mode::Down, flags: HAS_BIAS };
+                b.steps.push(Step::Conv { src, w: wt, bias, rowbias: None, dst: y, p });
+                skips.push((y, ch));
+            }
+            UnetLayer::Attn { ch, h, w } => {
+                let (a, _) = cur.take().ok_or_else(broken)?;
+                let (l, heads) = (h * w, cfg.attention_heads);
+                let (g, be) = b.norm("mid.attn.norm", ch)?;
+                let xn = b.pool.take(l * ch);
+                b.steps.push(Step::Norm { x: a, gamma: g, beta: be, y: xn, p: Norm { batch: 0, hw: u(l), c: u(ch), groups: u(groups), silu: false } });
+                let qkv_w = b.linear("mid.attn.qkv", ch, 3 * ch, false)?;
+                let qkv = b.pool.take(l * 3 * ch);
+                b.dense(xn, qkv_w, qkv, l, ch, 3 * ch, 0, None);
+                b.pool.give(xn);
+                let s = b.pool.take(heads * l * l);
+                let sg = scores_gemm(0, u(ch), u(heads), u(l));
+                b.steps.push(Step::Gemm { a: qkv, b: qkv, bias: None, rowbias: None, c: s, g: sg, rows_per_sample: 0, heads: u(heads) });
+                let scale = 1.0 / ((ch / heads) as f32).sqrt();
+                b.steps.push(Step::Softmax { s, rows_per_sample: u(heads * l), l: u(l), scale });
+                let o = b.pool.take(l * ch);
+                let vg = values_gemm(0, u(ch), u(heads), u(l));
+                b.steps.push(Step::Gemm { a: s, b: qkv, bias: None, rowbias: None, c: o, g: vg, rows_per_sample: 0, heads: u(heads) });
+                b.pool.give(s);
+                b.pool.give(qkv);
+                let y = b.pool.take(l * ch);
+                b.steps.push(Step::Concat { a, b: None, out: y, rows_per_sample: u(l), ca: u(ch), cb: 0 });
+                let proj = b.linear("mid.attn.proj", ch, ch, false)?;
+                b.dense(o, proj, y, l, ch, ch, ACCUMULATE, None);
+                b.pool.give(o);
+                b.pool.give(a);
+                cur = Some((y, ch));
+            }
+            UnetLayer::Up { name, ch, h, w } => {
+                let (a, _) = cur.take().ok_or_else(broken)?;
+                let (wt, bias) = b.conv3(&name, ch, ch)?;
+                let y = b.pool.take(4 * h * w * ch);
+                let p = Conv { batch: 0, h: u(h), w: u(w), cin: u(ch), cout: u(ch), mode: Mode::Up, flags: HAS_BIAS };
+                b.steps.push(Step::Conv { src: a, w: wt, bias, rowbias: None, dst: y, p });
+                b.pool.give(a);
+                cur = Some((y, ch));
+            }
+            UnetLayer::Out { cin, cout, h, w } => {
+                let (a, _) = cur.take().ok_or_else(broken)?;
+                let hw = h * w;
+                let (g, be) = b.norm("out.norm", cin)?;
+                let na = b.pool.take(hw * cin);
+                b.steps.push(Step::Norm { x: a, gamma: g, beta: be, y: na, p: Norm { batch: 0, hw: u(hw), c: u(cin), groups: u(groups), silu: true } });
+                b.pool.give(a);
+                let (wt, bias) = b.conv3("out.conv", cin, cout)?;
+                let y = b.pool.take(hw * cout);
+                let p = Conv { batch: 0, h: u(h), w: u(w), cin: u(cin), cout: u(cout), mode: Mode::Same, flags: HAS_BIAS };
+                b.steps.push(Step::Conv { src: na, w: wt, bias, rowbias: None, dst: y, p });
+                b.pool.give(na);
+                b.steps.push(Step::ToNchw { src: y, c: u(cout), hw: u(hw) });
+                b.pool.give(y);
+            }
+        }
+    }
+    let numel = cfg.channels * hw0;
+    Ok(b.finish(numel, cfg.cond_channels * hw0))
+}
+
+impl Step {
+    /// The concrete dispatch for `batch` samples, or `None` if its grid would exceed the
+    /// device's 65535 workgroups per dimension.
+    fn spec<'a>(&self, batch: u32, buf: &dyn Fn(Buf) -> &'a wgpu::Buffer, dummy: &'a wgpu::Buffer) -> Option<Spec<'a>> {
+        let opt = |b: Option<Buf>| b.map(buf);
+        let s = match self {
+            Step::Gemm { a, b, bias, rowbias, c, g, rows_per_sample, heads } => {
+                let mut g = *g;
+                if *heads == 0 {
+                    g.m = rows_per_sample.checked_mul(batch)?;
+                } else {
+                    g.z = batch.checked_mul(*heads)?;
+                }
+                if !g.fits() {
+                    return None;
+                }
+                g.spec(buf(*a), buf(*b), opt(*bias), opt(*rowbias), buf(*c), dummy)
+            }
+            Step::Conv { src, w, bias, rowbias, dst, p } => {
+                let p = Conv { batch, ..*p };
+                if !p.fits() {
+                    return None;
+                }
+                p.spec(buf(*src), buf(*w), Some(buf(*bias)), opt(*rowbias), buf(*dst), dummy)
+            }
+            Step::Norm { x, gamma, beta, y, p } => {
+                let p = Norm { batch, ..*p };
+                if !p.fits() {
+                    return None;
+                }
+                p.spec(buf(*x), buf(*gamma), buf(*beta), buf(*y))
+            }
+            Step::Sinusoidal { freq, out, dim } => sinusoidal(batch, *dim, buf(Buf::T), buf(*freq), buf(*out)),
+            Step::ClassRows { table, out, dim, num_classes, silu } => class_rows(batch, *dim, *num_classes, *silu, buf(Buf::Labels), buf(*table), buf(*out)),
+            Step::Concat { a, b, out, rows_per_sample, ca, cb } => {
+                concat_channels(rows_per_sample.checked_mul(batch)?, *ca, *cb, buf(*a), b.map_or(dummy, buf), buf(*out))
+            }
+            Step::ToNhwc { out, cx, cc, hw } => {
+                let cond = if *cc > 0 { buf(Buf::Cond) } else { dummy };
+                nchw_to_nhwc(batch, *cx, *cc, *hw, buf(Buf::X), cond, buf(*out))
+            }
+            Step::ToNchw { src, c, hw } => nhwc_to_nchw(batch, *c, *hw, buf(*src), dummy, buf(Buf::Out)),
+            Step::Softmax { s, rows_per_sample, l, scale } => softmax(rows_per_sample.checked_mul(batch)?, *l, *scale, buf(*s)),
+        };
+        (s.groups.iter().all(|&g| g <= MAX_GROUPS)).then_some(s)
+    }
+}
+
+struct NetInner {
+    ctx: GpuContext,
+    arch: ArchConfig,
+    graph: Graph,
+    weights: Vec<wgpu::Buffer>,
+    dummy: wgpu::Buffer,
+}
+
+/// One network's weights on the GPU, compiled for any batch. Cheap to clone.
+///
+/// Weights are uploaded once as f32 (a file's f16 tensors are expanded when the file is read),
+/// in the kernels' layouts: linear weights transposed to `[in][out]`, 3×3 convolutions packed
+/// as `[9·cin][cout]`.
+#[derive(Clone)]
+pub struct GpuNetwork {
+    inner: Arc<NetInner>,
+}
+
+impl GpuNetwork {
+    /// Compiles `arch` with the tensors `"<prefix>.<param>"` of `weights` (as
+    /// [`Network::new`](crate::nn::Network::new)) and uploads them.
+    ///
+    /// Errors: those of `Network::new` for the config and tensors, [`Error::DeviceLost`] if a
+    /// weight exceeds the device's buffer limits or the upload fails.
+    pub fn new(ctx: &GpuContext, arch: &ArchConfig, weights: &Weights, prefix: &str) -> Result<GpuNetwork> {
+        arch.validate()?;
+        let b = Builder { weights, prefix, host: Vec::new(), steps: Vec::new(), pool: Pool::default() };
+        for spec in arch.params() {
+            b.get(&spec.name, &spec.shape)?;
+        }
+        let graph = match arch {
+            ArchConfig::Mlp(m) => compile_mlp(m, b)?,
+            ArchConfig::Unet(u) => compile_unet(u, b)?,
+        };
+        let weights = graph.weights.iter().enumerate().map(|(i, w)| ctx.upload(&format!("weight {i}"), w)).collect::<Result<Vec<_>>>()?;
+        let dummy = ctx.upload("dummy", &[0.0; 4])?;
+        ctx.check()?;
+        Ok(GpuNetwork { inner: Arc::new(NetInner { ctx: ctx.clone(), arch: arch.clone(), graph, weights, dummy }) })
+    }
+
+    /// The architecture.
+    pub fn arch(&self) -> &ArchConfig {
+        &self.inner.arch
+    }
+
+    /// Scalars per sample (input and output).
+    pub fn sample_numel(&self) -> usize {
+        self.inner.graph.numel
+    }
+
+    /// The largest batch one evaluation can take on this device: every buffer within the
+    /// storage-binding and buffer-size limits, every grid within 65535 workgroups per
+    /// dimension, and all activations within `budget_bytes`. Larger batches are split by the
+    /// callers ([`GpuNetwork::forward`], [`GpuModel`](super::GpuModel)), never failed.
+    pub fn max_batch(&self, budget_bytes: u64) -> usize {
+        let g = &self.inner.graph;
+        let l = self.inner.ctx.limits();
+        let per_buffer = l.max_storage_buffer_binding_size.min(l.max_buffer_size);
+        let largest = g.acts.iter().copied().chain([g.numel, g.cond_numel]).max().unwrap_or(1).max(1) as u64 * 4;
+        let total: u64 = (g.acts.iter().sum::<usize>() + 2 * g.numel + g.cond_numel + 2) as u64 * 4;
+        let mut batch = (per_buffer / largest).min(budget_bytes / total.max(1)).min(MAX_GROUPS as u64) as usize;
+        // The grids: find the largest batch whose every step fits (they grow with the batch).
+        let fits = |b: usize| {
+            let d = &self.inner.dummy;
+            g.steps.iter().all(|s| s.spec(b as u32, &|_| d, d).is_some())
+        };
+        while batch > 1 && !fits(batch) {
+            batch = batch * 3 / 4;
+        }
+        batch.max(1)
+    }
+
+    /// Evaluates the network on a batch, exactly like
+    /// [`Network::forward`](crate::nn::Network::forward) (same argument checks and errors),
+    /// returning `[batch, sample_numel]`. One submission and one asynchronous readback per
+    /// chunk of at most [`max_batch`](Self::max_batch) samples.
+    pub async fn forward(&self, x: &[f32], cond: Option<&[f32]>, t: &[f32], labels: Option<&[u32]>) -> Result<Vec<f32>> {
+        let mut out = vec![0.0f32; x.len()];
+        check_inputs(self.arch(), x, cond, t, labels, &out)?;
+        let n = t.len();
+        if n == 0 {
+            return Ok(out);
+        }
+        let chunk = self.max_batch(DEFAULT_BUDGET).min(n);
+        let mut exec = NetExec::new(self, chunk)?;
+        let (numel, cn) = (self.inner.graph.numel, self.inner.graph.cond_numel);
+        let ctx = &self.inner.ctx;
+        let nulls = vec![crate::field::NULL_LABEL; n];
+        let labels = labels.unwrap_or(&nulls);
+        let mut done = 0;
+        while done < n {
+            let b = chunk.min(n - done);
+            exec.write_inputs(&x[done * numel..(done + b) * numel], cond.map(|c| &c[done * cn..(done + b) * cn]), &t[done..done + b], &labels[done..done + b]);
+            let mut enc = ctx.device().create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("forward") });
+            exec.encode(&mut enc, b)?;
+            enc.copy_buffer_to_buffer(&exec.out, 0, &exec.staging, 0, (b * numel * 4) as u64);
+            ctx.queue().submit([enc.finish()]);
+            let y = ctx.read_back(&exec.staging, b * numel).await?;
+            out[done * numel..(done + b) * numel].copy_from_slice(&y);
+            done += b;
+        }
+        Ok(out)
+    }
+}
+
+/// Activation memory one executor may use by default (1 GiB): a batch needing more is split.
+pub(crate) const DEFAULT_BUDGET: u64 = 1 << 30;
+
+/// The buffers of one network for batches up to `max_batch`, and its dispatch lists per batch
+/// size (built on first use, then reused).
+pub(crate) struct NetExec {
+    net: GpuNetwork,
+    pub(crate) max_batch: usize,
+    pub(crate) x: wgpu::Buffer,
+    pub(crate) cond: Option<wgpu::Buffer>,
+    pub(crate) t: wgpu::Buffer,
+    pub(crate) labels: wgpu::Buffer,
+    pub(crate) out: wgpu::Buffer,
+    staging: wgpu::Buffer,
+    acts: Vec<wgpu::Buffer>,
+    lists: HashMap<usize, DispatchList>,
+}
+
+impl NetExec {
+    /// Allocates the buffers for batches up to `max_batch` (at most
+    /// [`GpuNetwork::max_batch`]).
+    pub(crate) fn new(net: &GpuNetwork, max_batch: usize) -> Result<NetExec> {
+        let ctx = &net.inner.ctx;
+        let g = &net.inner.graph;
+        let mb = max_batch.max(1);
+        let bytes = |per: usize| (per * mb * 4) as u64;
+        let storage = |label: &str, per: usize| ctx.buffer(label, bytes(per), STORAGE_USAGE);
+        let acts = g.acts.iter().enumerate().map(|(i, &per)| storage(&format!("act {i}"), per)).collect::<Result<Vec<_>>>()?;
+        Ok(NetExec {
+            net: net.clone(),
+            max_batch: mb,
+            x: storage("x", g.numel)?,
+            cond: if g.cond_numel > 0 { Some(storage("cond", g.cond_numel)?) } else { None },
+            t: storage("t", 1)?,
+            labels: storage("labels", 1)?,
+            out: storage("out", g.numel)?,
+            staging: ctx.buffer("readback", bytes(g.numel), wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST)?,
+            acts,
+            lists: HashMap::new(),
+        })
+    }
+
+    /// Writes the inputs of a batch (`t.len()` samples, at most `max_batch`) with
+    /// `queue.write_buffer`; they take effect at the next submission.
+    pub(crate) fn write_inputs(&self, x: &[f32], cond: Option<&[f32]>, t: &[f32], labels: &[u32]) {
+        let q = self.net.inner.ctx.queue();
+        q.write_buffer(&self.x, 0, bytemuck::cast_slice(x));
+        if let (Some(buf), Some(c)) = (&self.cond, cond) {
+            q.write_buffer(buf, 0, bytemuck::cast_slice(c));
+        }
+        self.write_t(t);
+        self.write_labels(labels);
+    }
+
+    /// Writes the per-sample times.
+    pub(crate) fn write_t(&self, t: &[f32]) {
+        self.net.inner.ctx.queue().write_buffer(&self.t, 0, bytemuck::cast_slice(t));
+    }
+
+    /// Writes the per-sample labels.
+    pub(crate) fn write_labels(&self, labels: &[u32]) {
+        self.net.inner.ctx.queue().write_buffer(&self.labels, 0, bytemuck::cast_slice(labels));
+    }
+
+    /// Records one forward pass over `batch` samples (≤ `max_batch`) as one compute pass:
+    /// reads `x`, `cond`, `t`, `labels`, writes `out`.
+    pub(crate) fn encode(&mut self, encoder: &mut wgpu::CommandEncoder, batch: usize) -> Result<()> {
+        if batch == 0 || batch > self.max_batch {
+            return Err(Error::InvalidInput(format!("batch {batch} outside 1..={}", self.max_batch)));
+        }
+        if !self.lists.contains_key(&batch) {
+            let list = self.build(batch)?;
+            self.lists.insert(batch, list);
+        }
+        let list = &self.lists[&batch];
+        encode_pass(&self.net.inner.ctx, encoder, list);
+        Ok(())
+    }
+
+    fn build(&self, batch: usize) -> Result<DispatchList> {
+        let inner = &self.net.inner;
+        let dummy = &inner.dummy;
+        let buf = |b: Buf| -> &wgpu::Buffer {
+            match b {
+                Buf::Act(i) => &self.acts[i],
+                Buf::Weight(i) => &inner.weights[i],
+                Buf::X => &self.x,
+                Buf::Cond => self.cond.as_ref().unwrap_or(dummy),
+                Buf::T => &self.t,
+                Buf::Labels => &self.labels,
+                Buf::Out => &self.out,
+            }
+        };
+        let mut specs = Vec::with_capacity(inner.graph.steps.len());
+        for s in &inner.graph.steps {
+            specs.push(s.spec(batch as u32, &buf, dummy).ok_or_else(|| {
+                Error::InvalidInput(format!("batch {batch} exceeds the device's dispatch limits; use at most {}", self.max_batch))
+            })?);
+        }
+        DispatchList::new(&inner.ctx, &specs)
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::*;
+    use crate::config::MlpConfig;
+    use crate::field::NULL_LABEL;
+    use crate::gpu::testutil::{assert_close, gpu, max_abs};
+    use crate::nn::init::random_weights;
+    use crate::nn::{Network, Workspace};
+    use crate::noise::{Stream, gaussian_batch};
+
+    #[allow(clippy::too_many_arguments)]
+    fn unet(channels: usize, size: usize, base: usize, mult: &[usize], attention: bool, heads: usize, groups: usize, cond_channels: usize, num_classes: usize) -> UnetConfig {
+        UnetConfig {
+            channels,
+            height: size,
+            width: size,
+            base_channels: base,
+            channel_mult: mult.to_vec(),
+            num_res_blocks: 1,
+            attention,
+            attention_heads: heads,
+            groups,
+            cond_channels,
+            num_classes,
+        }
+    }
+
+    /// Runs `arch` with random weights on the CPU reference and on the GPU for the same inputs
+    /// (times across [0, 1], labels cycling with null labels mixed in, random cond), and
+    /// compares with `rel_tol × max(1, max|cpu|)`.
+    fn check(what: &str, arch: ArchConfig, batch: usize, rel_tol: f64) {
+        let Some(ctx) = gpu() else { return };
+        let w = random_weights(&arch, "velocity", 3);
+        let cpu = Network::new(&arch, &w, "velocity").unwrap();
+        let net = GpuNetwork::new(&ctx, &arch, &w, "velocity").unwrap();
+        let numel: usize = arch.sample_shape().iter().product();
+        let s = Stream::new(5, 1);
+        let t: Vec<f32> = (0..batch).map(|b| if b == 0 { 0.0 } else { s.uniform(b as u64) as f32 }).collect();
+        let nc = arch.num_classes();
+        let labels: Option<Vec<u32>> = (nc > 0).then(|| (0..batch).map(|b| if b % 3 == 2 { NULL_LABEL } else { (b % nc) as u32 }).collect());
+        let cond = (arch.cond_numel() > 0).then(|| gaussian_batch(6, 0, batch, arch.cond_numel()));
+        let x = gaussian_batch(7, 0, batch, numel);
+        let mut want = vec![0.0; x.len()];
+        cpu.forward(&x, cond.as_deref(), &t, labels.as_deref(), &mut want, &mut Workspace::new()).unwrap();
+        let got = pollster::block_on(net.forward(&x, cond.as_deref(), &t, labels.as_deref())).unwrap();
+        assert_close(what, &got, &want, rel_tol * max_abs(&want, 1.0));
+    }
+
+    /// MLPs: K ≤ 64 sums in every layer, five layers deep (lin1, lin2, input, 2 hidden, output)
+    /// after the time embedding (≤ 2e-7 absolute). Each layer's two summation orders differ by
+    /// ≲ √K·2⁻²⁴ ≈ 5e-7 relative in the typical case (2·(K+2)·2⁻²⁴ ≈ 8e-6 at worst) and SiLU
+    /// is 1-Lipschitz: tolerance 5e-6 × max(1, max|out|) (observed on lavapipe: ≤ 3e-8).
+    #[test]
+    fn mlp_matches_cpu() {
+        let cfg = |cond_dim, num_classes| MlpConfig { dim: 2, hidden: 64, depth: 3, time_embed_dim: 32, cond_dim, num_classes };
+        check("mlp plain", ArchConfig::Mlp(cfg(0, 0)), 9, 5e-6);
+        check("mlp classes", ArchConfig::Mlp(cfg(0, 4)), 9, 5e-6);
+        check("mlp cond (CAF a-net)", ArchConfig::Mlp(cfg(2, 3)), 9, 5e-6);
+    }
+
+    /// Tiny UNets: 1×8×8 with attention (2 heads) and classes; 3×16×16 with 3 cond channels
+    /// (CAF's acceleration net), three levels, no classes. ~20 layers of K ≤ 9·32 = 288 sums
+    /// (≈ √K·2⁻²⁴ ≈ 1e-6 relative each, typically) and GroupNorms (≈ 2e-7), compounded through
+    /// the residual stream: tolerance 2e-5 × max(1, max|out|) (observed on lavapipe: ≤ 1e-6).
+    #[test]
+    fn unet_matches_cpu() {
+        check("unet 1x8x8 attention+classes", ArchConfig::Unet(unet(1, 8, 8, &[1, 2], true, 2, 4, 0, 3)), 4, 2e-5);
+        check("unet 3x16x16 cond", ArchConfig::Unet(unet(3, 16, 8, &[1, 2, 2], true, 1, 4, 3, 0)), 2, 2e-5);
+    }
+
+    /// The compile-time pool reuses buffers: a UNet needs far fewer buffers than layers.
+    #[test]
+    fn activation_buffers_are_reused() {
+        let arch = ArchConfig::Unet(crate::presets::unet_mnist());
+        let w = random_weights(&arch, "velocity", 1);
+        let b = Builder { weights: &w, prefix: "velocity", host: Vec::new(), steps: Vec::new(), pool: Pool::default() };
+        let ArchConfig::Unet(u) = &arch else { unreachable!() };
+        let g = compile_unet(u, b).unwrap();
+        assert!(g.acts.len() <= 12, "{} activation buffers for {} steps", g.acts.len(), g.steps.len());
+        assert!(g.steps.len() > 40);
+    }
+}

@@ -1,0 +1,266 @@
+//! A model file on the GPU, with the generation API of [`pipeline`](crate::pipeline).
+
+use super::context::GpuContext;
+use super::network::{DEFAULT_BUDGET, GpuNetwork, NetExec};
+use super::sampler::{GpuPlan, Guidance};
+use crate::config::{ModelConfig, NetRole};
+use crate::error::{Error, Result};
+use crate::modelfile::ModelFile;
+use crate::pipeline::{GenerateRequest, Generated, Progress, generation_inputs, transport_labels};
+use std::collections::BTreeMap;
+
+/// A model ready to sample on the GPU: its networks compiled and their weights uploaded once.
+///
+/// [`generate`](Self::generate) and [`transport_from`](Self::transport_from) mirror
+/// [`pipeline::generate`](crate::pipeline::generate) and
+/// [`pipeline::transport_from`](crate::pipeline::transport_from) on the CPU [`Model`](crate::model::Model):
+/// the same seeded noise (drawn on the host), the same labels and guidance, the same sampler
+/// plan, so the same samples up to f32 rounding (see the parity tests). Buffers are allocated
+/// once per (model, batch) and kept for the next call with the same or a smaller batch.
+pub struct GpuModel {
+    ctx: GpuContext,
+    config: ModelConfig,
+    nets: BTreeMap<NetRole, GpuNetwork>,
+    execs: BTreeMap<NetRole, NetExec>,
+    budget: u64,
+}
+
+impl GpuModel {
+    /// Compiles the networks of a validated model file and uploads their weights.
+    ///
+    /// Errors: [`Error::DeviceLost`] if the device cannot hold the weights (buffer limits, out
+    /// of memory) or fails.
+    pub async fn new(ctx: &GpuContext, file: &ModelFile) -> Result<GpuModel> {
+        let scope = ctx.device().push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let mut nets = BTreeMap::new();
+        let built: Result<()> = (|| {
+            for (role, arch) in &file.config.networks {
+                nets.insert(*role, GpuNetwork::new(ctx, arch, &file.weights, role.prefix())?);
+            }
+            Ok(())
+        })();
+        let oom = scope.pop().await;
+        built?;
+        if let Some(e) = oom {
+            return Err(Error::DeviceLost(format!("uploading the model's weights: {e}")));
+        }
+        ctx.check()?;
+        Ok(GpuModel { ctx: ctx.clone(), config: file.config.clone(), nets, execs: BTreeMap::new(), budget: DEFAULT_BUDGET })
+    }
+
+    /// The model's config.
+    pub fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+
+    /// The device it runs on.
+    pub fn context(&self) -> &GpuContext {
+        &self.ctx
+    }
+
+    /// The network of `role`, if the model has one.
+    pub fn network(&self, role: NetRole) -> Option<&GpuNetwork> {
+        self.nets.get(&role)
+    }
+
+    /// Sets the activation memory one network evaluation may use (default 1 GiB); a larger
+    /// batch is split into several runs.
+    pub fn set_memory_budget(&mut self, bytes: u64) {
+        self.budget = bytes.max(1);
+    }
+
+    /// The most samples one run takes with guidance scale `guidance` (guidance other than 0 and
+    /// 1 doubles the batch the networks see); `req.batch` is capped to it.
+    pub fn max_batch(&self, guidance: f32) -> usize {
+        let per_net = self.nets.values().map(|n| n.max_batch(self.budget)).min().unwrap_or(1);
+        (per_net / Guidance::of(guidance).net_batch(1)).max(1)
+    }
+
+    /// Generates `req.num_samples` samples from seeded Gaussian noise, as
+    /// [`pipeline::generate`](crate::pipeline::generate) does on the CPU. `progress` is called
+    /// after each batch completes.
+    pub async fn generate(&mut self, req: &GenerateRequest, progress: &mut dyn FnMut(Progress)) -> Result<Generated> {
+        let (noise, labels) = generation_inputs(req, self.config.data.numel(), self.config.classes.len())?;
+        self.transport(req, noise, labels, progress).await
+    }
+
+    /// Integrates `req.sampler` (usually an inversion) from the start states `x`, as
+    /// [`pipeline::transport_from`](crate::pipeline::transport_from) does.
+    pub async fn transport_from(&mut self, req: &GenerateRequest, x: Vec<f32>, progress: &mut dyn FnMut(Progress)) -> Result<Generated> {
+        let labels = transport_labels(req, &x, self.config.data.numel(), self.config.classes.len())?;
+        self.transport(req, x, labels, progress).await
+    }
+
+    async fn transport(&mut self, req: &GenerateRequest, start: Vec<f32>, labels: Vec<u32>, progress: &mut dyn FnMut(Progress)) -> Result<Generated> {
+        let plan = req.sampler.plan()?;
+        if !req.guidance.is_finite() {
+            return Err(Error::InvalidInput(format!("guidance scale must be finite, got {}", req.guidance)));
+        }
+        for role in plan.roles() {
+            if !self.nets.contains_key(&role) {
+                return Err(Error::InvalidInput(format!("this model has no `{}` network", role.prefix())));
+            }
+        }
+        let numel = self.config.data.numel();
+        let n = start.len() / numel;
+        let guidance = Guidance::of(req.guidance);
+        let chunk = req.batch.clamp(1, n).min(self.max_batch(req.guidance));
+        let nb = guidance.net_batch(chunk);
+        for role in plan.roles() {
+            if self.execs.get(&role).is_none_or(|e| e.max_batch < nb) {
+                self.execs.insert(role, NetExec::new(&self.nets[&role], nb)?);
+            }
+        }
+        let steps = plan.steps();
+        let record = req.record_trajectories;
+        let mut samples = Vec::with_capacity(start.len());
+        let mut trajectories: Vec<Vec<f32>> = if record { vec![Vec::with_capacity(start.len()); steps + 1] } else { Vec::new() };
+        let mut compiled: Option<(usize, GpuPlan)> = None;
+        let mut done = 0;
+        while done < n {
+            let b = chunk.min(n - done);
+            if compiled.as_ref().is_none_or(|(cb, _)| *cb != b) {
+                compiled = Some((b, GpuPlan::new(&self.ctx, &plan, b, numel, guidance, record, &self.execs)?));
+            }
+            let Some((_, gp)) = &compiled else { unreachable!("compiled just above") };
+            progress(Progress { samples_done: done, samples_total: n, step: 0, steps });
+            let (x, traj) = gp.run(&mut self.execs, &start[done * numel..(done + b) * numel], &labels[done..done + b]).await?;
+            samples.extend_from_slice(&x);
+            for (all, part) in trajectories.iter_mut().zip(&traj) {
+                all.extend_from_slice(part);
+            }
+            done += b;
+        }
+        progress(Progress { samples_done: n, samples_total: n, step: steps, steps });
+        Ok(Generated { samples, start, labels, nfe: plan.nfe(), trajectories })
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::*;
+    use crate::config::{MlpConfig, Parameterization, Solver, UnetConfig};
+    use crate::gpu::testutil::{assert_close, gpu, max_abs};
+    use crate::model::Model;
+    use crate::nn::init::random_weights;
+    use crate::pipeline::{self, Labels};
+    use crate::presets;
+    use crate::sampling::SamplerSpec;
+    use crate::weights::Weights;
+
+    fn mlp(cond_dim: usize, num_classes: usize) -> ArchConfig {
+        ArchConfig::Mlp(MlpConfig { dim: 2, hidden: 32, depth: 2, time_embed_dim: 16, cond_dim, num_classes })
+    }
+    use crate::config::ArchConfig;
+
+    fn tiny_unet(cond_channels: usize, num_classes: usize) -> ArchConfig {
+        ArchConfig::Unet(UnetConfig {
+            channels: 1,
+            height: 8,
+            width: 8,
+            base_channels: 8,
+            channel_mult: vec![1, 2],
+            num_res_blocks: 1,
+            attention: true,
+            attention_heads: 2,
+            groups: 4,
+            cond_channels,
+            num_classes,
+        })
+    }
+
+    /// A model file with random weights: a velocity model, or a CAF pair (the acceleration net
+    /// takes v̂0 as `cond`).
+    fn model(velocity: ArchConfig, caf: Option<ArchConfig>, param: Parameterization, classes: usize) -> ModelFile {
+        let data = match &velocity {
+            ArchConfig::Mlp(_) => presets::points2d("toy", 4.0),
+            ArchConfig::Unet(_) => presets::images("tiny", 1, 8),
+        };
+        let mut config = presets::velocity_model(velocity.clone(), data, presets::digit_classes(classes), presets::euler(2));
+        config.parameterization = param;
+        let mut w = Weights::default();
+        if let Some(acc) = caf {
+            config.networks.clear();
+            config.networks.insert(NetRole::InitialVelocity, velocity.clone());
+            config.networks.insert(NetRole::Acceleration, acc.clone());
+            w.tensors.extend(random_weights(&velocity, "initial_velocity", 11).tensors);
+            w.tensors.extend(random_weights(&acc, "acceleration", 12).tensors);
+        } else {
+            w = random_weights(&velocity, "velocity", 10);
+        }
+        ModelFile::new(config, w).unwrap()
+    }
+
+    /// `GpuModel::generate` against `pipeline::generate` on the CPU `Model`, same request.
+    /// Each network evaluation agrees to ~1e-6 relative (see `network::tests`); a sampler
+    /// integrates N + 1 of them with coefficients ≤ 1 and the fields here are contractive-ish
+    /// random networks, so differences grow at most linearly in the NFE: tolerance
+    /// 1e-5 × max(1, max|x|) for these ≤ 5-evaluation runs (observed on lavapipe: ≤ 2.5e-7 ×
+    /// max|x|). Trajectories (every step's state) are compared with the same tolerance.
+    fn check(what: &str, file: &ModelFile, spec: SamplerSpec, labels: Labels, guidance: f32, n: usize, batch: usize) {
+        let Some(ctx) = gpu() else { return };
+        let req = pipeline::GenerateRequest { seed: 9, num_samples: n, batch, labels, guidance, sampler: spec, record_trajectories: true };
+        let mut cpu = Model::new(file).unwrap();
+        let want = pipeline::generate(&mut cpu, file.config.classes.len(), &req, &mut |_| {}).unwrap();
+        let mut gm = pollster::block_on(GpuModel::new(&ctx, file)).unwrap();
+        let got = pollster::block_on(gm.generate(&req, &mut |_| {})).unwrap();
+        assert_eq!(got.start, want.start, "{what}: the same noise");
+        assert_eq!(got.labels, want.labels);
+        assert_eq!(got.nfe, want.nfe);
+        assert_eq!(got.trajectories.len(), want.trajectories.len());
+        let tol = 1e-5 * max_abs(&want.samples, 1.0);
+        assert_close(what, &got.samples, &want.samples, tol);
+        for (s, (g, w)) in got.trajectories.iter().zip(&want.trajectories).enumerate() {
+            assert_close(&format!("{what} trajectory step {s}"), g, w, tol);
+        }
+    }
+
+    #[test]
+    fn euler_and_fireflow_with_guidance_on_an_mlp() {
+        let file = model(mlp(0, 3), None, Parameterization::Velocity, 3);
+        check("mlp euler 3 steps guidance 2.5", &file, SamplerSpec::new(Solver::Euler, 3), Labels::Cycle, 2.5, 10, 4);
+        check("mlp fireflow 3 steps guidance 0", &file, SamplerSpec::new(Solver::Fireflow, 3), Labels::Cycle, 0.0, 7, 7);
+        check("mlp rk4 1 step labels", &file, SamplerSpec::new(Solver::Rk4, 1), Labels::All(1), 1.0, 5, 2);
+    }
+
+    #[test]
+    fn caf_pair_with_guidance_on_mlps() {
+        let file = model(mlp(0, 2), Some(mlp(2, 2)), Parameterization::Caf { h: 1.5 }, 2);
+        check("mlp caf 3 steps guidance 2", &file, SamplerSpec::new(Solver::Caf, 3), Labels::Cycle, 2.0, 6, 6);
+    }
+
+    #[test]
+    fn perflow_and_fireflow_on_a_unet() {
+        let file = model(tiny_unet(0, 3), None, Parameterization::Perflow { windows: 2 }, 3);
+        check("unet perflow 4 steps guidance 1.5", &file, SamplerSpec::new(Solver::Perflow, 4).with_windows(2), Labels::Cycle, 1.5, 3, 2);
+        check("unet fireflow 2 steps", &file, SamplerSpec::new(Solver::Fireflow, 2), Labels::All(2), 1.0, 2, 2);
+    }
+
+    #[test]
+    fn caf_pair_on_unets() {
+        let file = model(tiny_unet(0, 0), Some(tiny_unet(1, 0)), Parameterization::Caf { h: 1.2 }, 0);
+        check("unet caf 2 steps", &file, SamplerSpec::new(Solver::Caf, 2), Labels::Unconditional, 1.0, 2, 2);
+    }
+
+    /// The same errors as the CPU pipeline for bad requests, and no network that is missing.
+    #[test]
+    fn bad_requests_are_errors() {
+        let Some(ctx) = gpu() else { return };
+        let file = model(mlp(0, 0), None, Parameterization::Velocity, 0);
+        let mut gm = pollster::block_on(GpuModel::new(&ctx, &file)).unwrap();
+        let req = |solver, guidance, labels| pipeline::GenerateRequest {
+            seed: 1,
+            num_samples: 3,
+            batch: 8,
+            labels,
+            guidance,
+            sampler: SamplerSpec::new(solver, 2),
+            record_trajectories: false,
+        };
+        let bad = [req(Solver::Caf, 1.0, Labels::Unconditional), req(Solver::Euler, 2.0, Labels::Unconditional), req(Solver::Euler, 1.0, Labels::All(0))];
+        for r in bad {
+            let e = pollster::block_on(gm.generate(&r, &mut |_| {})).unwrap_err();
+            assert!(matches!(e, Error::InvalidInput(_)), "{e}");
+        }
+    }
+}

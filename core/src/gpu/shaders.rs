@@ -1,0 +1,106 @@
+//! The WGSL sources of the repository's `wgsl/` folder, one op family per file, and the way they
+//! are put together: WGSL has no `#include`, so a kernel file that calls shared functions is
+//! compiled with its *prelude* (`math.wgsl`, `resample.wgsl`) prepended.
+//!
+//! Always compiled (no `gpu` feature needed), so that the naga validation test below runs in
+//! every `cargo test`, with no GPU or driver.
+
+/// Shared scalar math: `exp_f32` (the CPU reference's polynomial) and `silu`.
+pub const MATH: &str = include_str!("../../../wgsl/math.wgsl");
+/// The address map of up/down sampling inside a 3×3 convolution.
+pub const RESAMPLE: &str = include_str!("../../../wgsl/resample.wgsl");
+/// Tiled GEMM with fused bias, per-sample bias, residual accumulation and SiLU.
+pub const LINEAR: &str = include_str!("../../../wgsl/linear.wgsl");
+/// 3×3 convolution as an implicit GEMM (same, stride-2, nearest-×2 upsampling).
+pub const CONV3X3: &str = include_str!("../../../wgsl/conv3x3.wgsl");
+/// GroupNorm with optional fused SiLU.
+pub const GROUPNORM: &str = include_str!("../../../wgsl/groupnorm.wgsl");
+/// Sinusoidal time embedding and class-embedding rows.
+pub const TIME_EMBED: &str = include_str!("../../../wgsl/time_embed.wgsl");
+/// Channel concatenation (skips, conditioning) and NCHW ↔ NHWC.
+pub const CONCAT: &str = include_str!("../../../wgsl/concat.wgsl");
+/// Row softmax of self-attention.
+pub const ATTENTION: &str = include_str!("../../../wgsl/attention.wgsl");
+/// The sampler's linear combinations and classifier-free guidance.
+pub const ELEMENTWISE: &str = include_str!("../../../wgsl/elementwise.wgsl");
+
+/// One WGSL file of `wgsl/` as it is compiled: its prelude files, then its own text.
+#[derive(Clone, Copy, Debug)]
+pub struct ShaderFile {
+    /// File name in `wgsl/`.
+    pub name: &'static str,
+    /// Library files prepended, in order.
+    pub prelude: &'static [&'static str],
+    /// The file's own text.
+    pub body: &'static str,
+}
+
+impl ShaderFile {
+    /// The full source handed to the compiler.
+    pub fn source(&self) -> String {
+        let mut s = String::new();
+        for p in self.prelude {
+            s.push_str(p);
+            s.push('\n');
+        }
+        s.push_str(self.body);
+        s
+    }
+}
+
+pub(crate) const LINEAR_FILE: ShaderFile = ShaderFile { name: "linear.wgsl", prelude: &[MATH], body: LINEAR };
+pub(crate) const CONV3X3_FILE: ShaderFile = ShaderFile { name: "conv3x3.wgsl", prelude: &[MATH, RESAMPLE], body: CONV3X3 };
+pub(crate) const GROUPNORM_FILE: ShaderFile = ShaderFile { name: "groupnorm.wgsl", prelude: &[MATH], body: GROUPNORM };
+pub(crate) const TIME_EMBED_FILE: ShaderFile = ShaderFile { name: "time_embed.wgsl", prelude: &[MATH], body: TIME_EMBED };
+pub(crate) const CONCAT_FILE: ShaderFile = ShaderFile { name: "concat.wgsl", prelude: &[], body: CONCAT };
+pub(crate) const ATTENTION_FILE: ShaderFile = ShaderFile { name: "attention.wgsl", prelude: &[MATH], body: ATTENTION };
+pub(crate) const ELEMENTWISE_FILE: ShaderFile = ShaderFile { name: "elementwise.wgsl", prelude: &[], body: ELEMENTWISE };
+
+/// Every file of `wgsl/`, libraries (empty prelude, no entry point) included.
+pub const FILES: [ShaderFile; 9] = [
+    ShaderFile { name: "math.wgsl", prelude: &[], body: MATH },
+    ShaderFile { name: "resample.wgsl", prelude: &[], body: RESAMPLE },
+    LINEAR_FILE,
+    CONV3X3_FILE,
+    GROUPNORM_FILE,
+    TIME_EMBED_FILE,
+    CONCAT_FILE,
+    ATTENTION_FILE,
+    ELEMENTWISE_FILE,
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every WGSL file parses and validates with naga (the compiler wgpu uses), with all
+    /// capabilities: no GPU needed. naga does not know device limits, so this does not check
+    /// workgroup sizes against them; the GPU parity tests do.
+    #[test]
+    fn every_wgsl_file_validates_with_naga() {
+        for f in FILES {
+            let src = f.source();
+            let module = naga::front::wgsl::parse_str(&src)
+                .unwrap_or_else(|e| panic!("{}: {}", f.name, e.emit_to_string(&src)));
+            naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::all())
+                .validate(&module)
+                .unwrap_or_else(|e| panic!("{}: {}", f.name, e.emit_to_string(&src)));
+        }
+    }
+
+    /// The folder holds exactly the files listed in [`FILES`] (a new kernel file cannot be
+    /// forgotten by the validation test).
+    #[test]
+    fn files_list_matches_the_folder() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../wgsl");
+        let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".wgsl"))
+            .collect();
+        on_disk.sort();
+        let mut listed: Vec<String> = FILES.iter().map(|f| f.name.to_string()).collect();
+        listed.sort();
+        assert_eq!(on_disk, listed);
+    }
+}

@@ -1,0 +1,99 @@
+//! Shared by the GPU parity tests: the adapter (or the documented refusal to run without one),
+//! random data, and error measures.
+//!
+//! Without an adapter a GPU test prints `GPU TESTS NOT RUN: no adapter (...)` to stderr and
+//! returns, so `cargo test` passes on a machine with no GPU and no software Vulkan. Where a GPU
+//! is expected (CI: `scripts/test.sh` sets `BEELINE_EXPECT_GPU=1`), a missing adapter is a
+//! failure instead, and with `BEELINE_EXPECT_BACKEND=vulkan` (or `metal`, `dx12`, `gl`) the
+//! adapter must be of that API: the tests never pass by silently running the CPU path twice or
+//! by landing on an unexpected fallback.
+
+use super::GpuContext;
+use crate::noise::Stream;
+use std::sync::OnceLock;
+
+static CONTEXT: OnceLock<Result<GpuContext, String>> = OnceLock::new();
+
+/// The shared test device, or `None` (after a loud message) when no adapter exists and none is
+/// expected. Panics when `BEELINE_EXPECT_GPU=1` and there is no adapter, or when the adapter's
+/// API is not `BEELINE_EXPECT_BACKEND`.
+pub(crate) fn gpu() -> Option<GpuContext> {
+    let ctx = CONTEXT.get_or_init(|| {
+        let r = pollster::block_on(GpuContext::new()).map_err(|e| e.to_string());
+        if let Ok(c) = &r {
+            eprintln!("GPU tests run on {} [{}]", c.adapter().describe(), c.adapter().driver);
+        }
+        r
+    });
+    let expect = std::env::var("BEELINE_EXPECT_GPU").is_ok_and(|v| v == "1");
+    match ctx {
+        Ok(c) => {
+            if let Ok(want) = std::env::var("BEELINE_EXPECT_BACKEND") {
+                let have = &c.adapter().backend;
+                assert!(
+                    have.eq_ignore_ascii_case(&want),
+                    "BEELINE_EXPECT_BACKEND={want} but the adapter is {} — is the driver (e.g. mesa-vulkan-drivers) installed?",
+                    c.adapter().describe()
+                );
+            }
+            Some(c.clone())
+        }
+        Err(e) if expect => panic!("BEELINE_EXPECT_GPU=1 but no GPU adapter could be used: {e}"),
+        Err(e) => {
+            eprintln!("\n*** GPU TESTS NOT RUN: no adapter ({e}); set BEELINE_EXPECT_GPU=1 to make this a failure ***\n");
+            None
+        }
+    }
+}
+
+/// `n` uniform values in `[-scale, scale]`, from a seeded stream.
+pub(crate) fn uniform(seed: u64, n: usize, scale: f32) -> Vec<f32> {
+    let s = Stream::new(seed, 0x5EED);
+    (0..n).map(|i| scale * (2.0 * s.uniform(i as u64) - 1.0) as f32).collect()
+}
+
+/// max |a − b|.
+pub(crate) fn max_abs_diff(a: &[f32], b: &[f32]) -> f64 {
+    assert_eq!(a.len(), b.len(), "lengths differ");
+    a.iter().zip(b).map(|(x, y)| (*x as f64 - *y as f64).abs()).fold(0.0, f64::max)
+}
+
+/// max |b| (at least `floor`).
+pub(crate) fn max_abs(b: &[f32], floor: f64) -> f64 {
+    b.iter().fold(floor, |m, v| m.max((*v as f64).abs()))
+}
+
+/// Asserts `max |got − want| ≤ tol` and prints the measured error (visible with
+/// `--nocapture`), so the tolerances in the tests can be compared with what is observed.
+pub(crate) fn assert_close(what: &str, got: &[f32], want: &[f32], tol: f64) {
+    assert!(got.iter().all(|v| v.is_finite()), "{what}: non-finite GPU output");
+    let err = max_abs_diff(got, want);
+    eprintln!("parity {what}: max abs err {err:.3e} (tolerance {tol:.3e}, max |cpu| {:.3})", max_abs(want, 0.0));
+    assert!(err <= tol, "{what}: max abs error {err:e} > tolerance {tol:e}");
+}
+
+/// Asserts `|got[i] − want[i]| ≤ bound[i]` for every element and prints the largest error and
+/// the largest error-to-bound ratio.
+pub(crate) fn assert_within(what: &str, got: &[f32], want: &[f32], bound: &[f64]) {
+    assert_eq!(got.len(), want.len(), "{what}: lengths differ");
+    assert!(got.iter().all(|v| v.is_finite()), "{what}: non-finite GPU output");
+    let (mut err, mut ratio, mut worst) = (0.0f64, 0.0f64, 0usize);
+    for i in 0..got.len() {
+        let e = (got[i] as f64 - want[i] as f64).abs();
+        err = err.max(e);
+        let r = e / bound[i].max(f64::MIN_POSITIVE);
+        if r > ratio {
+            ratio = r;
+            worst = i;
+        }
+    }
+    eprintln!("parity {what}: max abs err {err:.3e}, worst err/bound {ratio:.3}");
+    assert!(ratio <= 1.0, "{what}: element {worst}: {} vs {} exceeds bound {:e}", got[worst], want[worst], bound[worst]);
+}
+
+/// The f32 GEMM error bound of the difference of two summation orders of the same dot product:
+/// each is within `(K+2)·2⁻²⁴·mag` of the exact value (`mag = |bias| + Σ|a·b|`), so they differ
+/// by at most twice that.
+pub(crate) fn gemm_bound(k: usize, mag: f64) -> f64 {
+    2.0 * (k as f64 + 2.0) * 2f64.powi(-24) * mag
+}

@@ -1,0 +1,145 @@
+// 3×3 convolution, padding 1, over NHWC images ([batch][h][w][cin]), as an implicit GEMM: row =
+// output pixel (b, oy, ox), column = output channel, reduction index k = tap·cin + ci with
+// tap = 3·ky + kx. The im2col matrix is never stored: each A slice is gathered from the image,
+// through `conv_tap_source` (resample.wgsl) for the same, stride-2 and upsampling modes. The
+// weight [cout, cin, 3, 3] (PyTorch) is uploaded packed as [9·cin][cout].
+//
+//   out[row][co] = act(Σ_k A[row][k]·W[k][co] + bias[co] + rowbias[b·cout + co] + (out if accumulating))
+//
+// rowbias is per sample (a ResBlock's projected time embedding). Output NHWC [batch][oh][ow][cout].
+// Tiling as linear.wgsl: 64 pixels × 64 channels per 16×16 workgroup, 4×4 per invocation, K in
+// slices of 16 through workgroup memory (8 KiB).
+
+struct Conv {
+    batch: u32, h: u32, w: u32, cin: u32,
+    cout: u32, mode: u32, flags: u32, pad0: u32,
+}
+
+const HAS_BIAS: u32 = 1u;
+const HAS_ROWBIAS: u32 = 2u;
+const ACCUMULATE: u32 = 4u;
+const SILU: u32 = 8u;
+
+@group(0) @binding(0) var<storage, read> src: array<f32>;
+@group(0) @binding(1) var<storage, read> wt: array<f32>;
+@group(0) @binding(2) var<storage, read> bias: array<f32>;
+@group(0) @binding(3) var<storage, read> rowbias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> dst: array<f32>;
+@group(0) @binding(5) var<uniform> p: Conv;
+
+const BM: u32 = 64u;
+const BN: u32 = 64u;
+const BK: u32 = 16u;
+
+var<workgroup> a_tile: array<f32, 1024>;
+var<workgroup> b_tile: array<f32, 1024>;
+
+@compute @workgroup_size(16, 16, 1)
+fn main(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(local_invocation_id) lid: vec3<u32>,
+    @builtin(local_invocation_index) li: u32,
+) {
+    let ohw = conv_out_hw(p.mode, p.h, p.w);
+    let opix = ohw.x * ohw.y;
+    let m = p.batch * opix;
+    let n = p.cout;
+    let kdim = 9u * p.cin;
+    let row0 = wg.y * BM;
+    let col0 = wg.x * BN;
+    let a_kk = li % BK;
+    let a_r = li / BK;
+    let b_j = li % BN;
+    let b_kk = li / BN;
+
+    // The 4 image rows this invocation gathers, decoded once: sample, output y and x.
+    var rb: array<u32, 4>;
+    var ry: array<u32, 4>;
+    var rx: array<u32, 4>;
+    for (var e = 0u; e < 4u; e++) {
+        let gi = row0 + a_r + 16u * e;
+        let bq = gi / opix;
+        let q = gi % opix;
+        rb[e] = bq;
+        ry[e] = q / ohw.y;
+        rx[e] = q % ohw.y;
+    }
+
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
+    let tr = lid.y * 4u;
+    let tc = lid.x * 4u;
+
+    for (var k0 = 0u; k0 < kdim; k0 += BK) {
+        let gk = k0 + a_kk;
+        let tap = gk / p.cin;
+        let ci = gk % p.cin;
+        let ky = tap / 3u;
+        let kx = tap % 3u;
+        for (var e = 0u; e < 4u; e++) {
+            let r = a_r + 16u * e;
+            var v = 0.0;
+            if (row0 + r < m && gk < kdim) {
+                let s = conv_tap_source(p.mode, ry[e], rx[e], ky, kx, p.h, p.w);
+                if (s.x >= 0) {
+                    v = src[((rb[e] * p.h + u32(s.x)) * p.w + u32(s.y)) * p.cin + ci];
+                }
+            }
+            a_tile[a_kk * BM + r] = v;
+
+            let kk = b_kk + 4u * e;
+            let gk2 = k0 + kk;
+            let gj = col0 + b_j;
+            var w = 0.0;
+            if (gk2 < kdim && gj < n) {
+                w = wt[gk2 * n + gj];
+            }
+            b_tile[kk * BN + b_j] = w;
+        }
+        workgroupBarrier();
+        for (var kk = 0u; kk < BK; kk++) {
+            let ao = kk * BM + tr;
+            let bo = kk * BN + tc;
+            let bv = vec4<f32>(b_tile[bo], b_tile[bo + 1u], b_tile[bo + 2u], b_tile[bo + 3u]);
+            acc0 += a_tile[ao] * bv;
+            acc1 += a_tile[ao + 1u] * bv;
+            acc2 += a_tile[ao + 2u] * bv;
+            acc3 += a_tile[ao + 3u] * bv;
+        }
+        workgroupBarrier();
+    }
+
+    for (var i = 0u; i < 4u; i++) {
+        let gi = row0 + tr + i;
+        if (gi >= m) {
+            break;
+        }
+        var accv = acc0;
+        if (i == 1u) { accv = acc1; }
+        if (i == 2u) { accv = acc2; }
+        if (i == 3u) { accv = acc3; }
+        for (var j = 0u; j < 4u; j++) {
+            let gj = col0 + tc + j;
+            if (gj >= n) {
+                break;
+            }
+            var v = accv[j];
+            if ((p.flags & HAS_BIAS) != 0u) {
+                v += bias[gj];
+            }
+            if ((p.flags & HAS_ROWBIAS) != 0u) {
+                v += rowbias[(gi / opix) * n + gj];
+            }
+            let oi = gi * n + gj;
+            if ((p.flags & ACCUMULATE) != 0u) {
+                v += dst[oi];
+            }
+            if ((p.flags & SILU) != 0u) {
+                v = silu(v);
+            }
+            dst[oi] = v;
+        }
+    }
+}
