@@ -19,6 +19,8 @@ pub mod pipeline;
 pub mod presets;
 pub mod sampling;
 pub mod time;
+#[cfg(all(feature = "train", not(target_arch = "wasm32")))]
+pub mod train;
 pub mod weights;
 
 pub use error::{Error, Result};
