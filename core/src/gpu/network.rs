@@ -704,7 +704,69 @@ mod tests {
         let b = Builder { weights: &w, prefix: "velocity", host: Vec::new(), steps: Vec::new(), pool: Pool::default() };
         let ArchConfig::Unet(u) = &arch else { unreachable!() };
         let g = compile_unet(u, b).unwrap();
+        eprintln!("{} activation buffers for {} steps", g.acts.len(), g.steps.len());
         assert!(g.acts.len() <= 12, "{} activation buffers for {} steps", g.acts.len(), g.steps.len());
         assert!(g.steps.len() > 40);
+    }
+}
+
+/// Timing of one UNet forward (Beeline's MNIST size: base 32, mult [1, 2, 2], one res block,
+/// attention, 28×28, 10 classes) on the GPU against the CPU reference, in the same process.
+/// Not a test of speed (the numbers depend on the machine); run it with
+/// `cargo test --release -p beeline --features gpu --lib unet_forward_timing -- --ignored --nocapture`.
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod timing {
+    use super::*;
+    use crate::gpu::testutil::gpu;
+    use crate::nn::init::random_weights;
+    use crate::nn::{Network, Workspace};
+    use crate::noise::gaussian_batch;
+    use std::time::Instant;
+
+    fn median(mut v: Vec<f64>) -> f64 {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    }
+
+    #[test]
+    #[ignore = "timing, not a test; run with --ignored --nocapture"]
+    fn unet_forward_timing() {
+        let Some(ctx) = gpu() else { return };
+        let arch = ArchConfig::Unet(crate::presets::unet_mnist());
+        let w = random_weights(&arch, "velocity", 1);
+        let cpu = Network::new(&arch, &w, "velocity").unwrap();
+        let net = GpuNetwork::new(&ctx, &arch, &w, "velocity").unwrap();
+        let gflop = crate::nn::flops(&arch) as f64 * 1e-9;
+        eprintln!("adapter: {} [{}]; {:.3} GFLOP per sample", ctx.adapter().describe(), ctx.adapter().driver, gflop);
+        for batch in [1usize, 16] {
+            let x = gaussian_batch(1, 0, batch, 784);
+            let t = vec![0.5f32; batch];
+            let labels: Vec<u32> = (0..batch as u32).map(|i| i % 10).collect();
+            let mut out = vec![0.0; x.len()];
+            let mut ws = Workspace::new();
+            let mut cpu_ms = Vec::new();
+            let mut gpu_ms = Vec::new();
+            for rep in 0..4 {
+                let t0 = Instant::now();
+                cpu.forward(&x, None, &t, Some(&labels), &mut out, &mut ws).unwrap();
+                let c = t0.elapsed().as_secs_f64() * 1e3;
+                let t0 = Instant::now();
+                let got = pollster::block_on(net.forward(&x, None, &t, Some(&labels))).unwrap();
+                let g = t0.elapsed().as_secs_f64() * 1e3;
+                assert!(got.iter().zip(&out).all(|(a, b)| (a - b).abs() < 1e-3));
+                if rep > 0 {
+                    cpu_ms.push(c);
+                    gpu_ms.push(g);
+                } else {
+                    eprintln!("batch {batch:2}: first GPU forward (buffers, pipelines' first use) {g:.1} ms");
+                }
+            }
+            let (c, g) = (median(cpu_ms), median(gpu_ms));
+            eprintln!(
+                "batch {batch:2}: CPU reference {c:8.1} ms ({:.2} GFLOP/s)   GPU {g:8.1} ms ({:.2} GFLOP/s)",
+                gflop * batch as f64 / c * 1e3,
+                gflop * batch as f64 / g * 1e3
+            );
+        }
     }
 }

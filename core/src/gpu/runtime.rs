@@ -242,6 +242,32 @@ mod tests {
         check("unet caf 2 steps", &file, SamplerSpec::new(Solver::Caf, 2), Labels::Unconditional, 1.0, 2, 2);
     }
 
+    /// A batch larger than the device (here: a memory budget) allows is split into several
+    /// runs, with the same results as one CPU batch.
+    #[test]
+    fn oversized_batches_are_split() {
+        let Some(ctx) = gpu() else { return };
+        let file = model(mlp(0, 3), None, Parameterization::Velocity, 3);
+        let req = pipeline::GenerateRequest {
+            seed: 4,
+            num_samples: 7,
+            batch: 64,
+            labels: Labels::Cycle,
+            guidance: 2.0,
+            sampler: SamplerSpec::new(Solver::Heun, 2),
+            record_trajectories: false,
+        };
+        let mut gm = pollster::block_on(GpuModel::new(&ctx, &file)).unwrap();
+        gm.set_memory_budget(3_000); // a few samples' worth of activations
+        let cap = gm.max_batch(2.0);
+        assert!((1..7).contains(&cap), "max batch {cap}");
+        let mut calls = 0;
+        let got = pollster::block_on(gm.generate(&req, &mut |_| calls += 1)).unwrap();
+        assert!(calls >= 7usize.div_ceil(cap), "{calls} progress calls for batches of {cap}");
+        let want = pipeline::generate(&mut Model::new(&file).unwrap(), 3, &req, &mut |_| {}).unwrap();
+        assert_close(&format!("split into batches of {cap}"), &got.samples, &want.samples, 1e-5 * max_abs(&want.samples, 1.0));
+    }
+
     /// The same errors as the CPU pipeline for bad requests, and no network that is missing.
     #[test]
     fn bad_requests_are_errors() {
