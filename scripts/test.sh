@@ -37,8 +37,8 @@ export BEELINE_DATA_DIR="${BEELINE_DATA_DIR:-$PWD/data}"
 # than skip or land on a GL fallback. NODEVICE_SELECT silences Mesa's device-select layer.
 export BEELINE_EXPECT_GPU=1 BEELINE_EXPECT_BACKEND=vulkan NODEVICE_SELECT=1
 
-step "cargo test --workspace (GPU parity tests on software Vulkan where there is no GPU)"
-cargo test --workspace --locked
+step "cargo test --workspace --all-features (GPU parity on software Vulkan where there is no GPU; burn on flex)"
+cargo test --workspace --locked --all-features
 
 step "core builds for wasm32-unknown-unknown (single-threaded, no rayon)"
 cargo build --locked -p beeline --target wasm32-unknown-unknown --no-default-features
