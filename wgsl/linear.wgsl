@@ -11,8 +11,8 @@
 // with the batch index z = zo·z_inner + zi (workgroup_id.z); attention batches over
 // (sample, head). A linear layer's weight is uploaded transposed, [k][n] (b_rs = n, b_cs = 1).
 //
-// Tiling: a 16×16 workgroup computes a 64×64 tile of C, each invocation a 4×4 block held in
-// registers; K advances in slices of 16 staged in workgroup memory (2 × 4 KiB), within wgpu's
+// Tiling: a 16×16 workgroup computes a 64×64 tile of C, each invocation a 4×4 block (rows and
+// columns strided by 16) held in registers; K advances in slices of 16 staged in workgroup memory (2 × 4 KiB), within wgpu's
 // default 16 KiB and 256 invocations. Each output is summed in increasing k, starting from 0.
 
 struct Gemm {
@@ -69,8 +69,11 @@ fn main(
     var acc1 = vec4<f32>(0.0);
     var acc2 = vec4<f32>(0.0);
     var acc3 = vec4<f32>(0.0);
-    let tr = lid.y * 4u;
-    let tc = lid.x * 4u;
+    // This invocation's 4×4 block: rows lid.y + 16i, columns lid.x + 16j (interleaved, so
+    // neighbouring invocations read neighbouring workgroup-memory words and write neighbouring
+    // outputs).
+    let tr = lid.y;
+    let tc = lid.x;
 
     for (var k0 = 0u; k0 < p.k; k0 += BK) {
         for (var e = 0u; e < 4u; e++) {
@@ -96,17 +99,17 @@ fn main(
         for (var kk = 0u; kk < BK; kk++) {
             let ao = kk * BM + tr;
             let bo = kk * BN + tc;
-            let bv = vec4<f32>(b_tile[bo], b_tile[bo + 1u], b_tile[bo + 2u], b_tile[bo + 3u]);
+            let bv = vec4<f32>(b_tile[bo], b_tile[bo + 16u], b_tile[bo + 32u], b_tile[bo + 48u]);
             acc0 += a_tile[ao] * bv;
-            acc1 += a_tile[ao + 1u] * bv;
-            acc2 += a_tile[ao + 2u] * bv;
-            acc3 += a_tile[ao + 3u] * bv;
+            acc1 += a_tile[ao + 16u] * bv;
+            acc2 += a_tile[ao + 32u] * bv;
+            acc3 += a_tile[ao + 48u] * bv;
         }
         workgroupBarrier();
     }
 
     for (var i = 0u; i < 4u; i++) {
-        let gi = row0 + tr + i;
+        let gi = row0 + tr + 16u * i;
         if (gi >= p.m) {
             break;
         }
@@ -115,7 +118,7 @@ fn main(
         if (i == 2u) { accv = acc2; }
         if (i == 3u) { accv = acc3; }
         for (var j = 0u; j < 4u; j++) {
-            let gj = col0 + tc + j;
+            let gj = col0 + tc + 16u * j;
             if (gj >= p.n) {
                 break;
             }

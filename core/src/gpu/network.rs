@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::nn::check_inputs;
 use crate::weights::Weights;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// A buffer a step reads or writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -426,14 +426,22 @@ struct NetInner {
     dummy: wgpu::Buffer,
 }
 
-/// One network's weights on the GPU, compiled for any batch. Cheap to clone.
+/// One network's weights on the GPU, compiled for any batch. Cheap to clone (a clone shares
+/// the weights, not the buffers [`forward`](Self::forward) keeps between calls).
 ///
 /// Weights are uploaded once as f32 (a file's f16 tensors are expanded when the file is read),
 /// in the kernels' layouts: linear weights transposed to `[in][out]`, 3×3 convolutions packed
 /// as `[9·cin][cout]`.
-#[derive(Clone)]
 pub struct GpuNetwork {
     inner: Arc<NetInner>,
+    /// The executor of the last `forward`, reused while its batch is large enough.
+    cache: Mutex<Option<NetExec>>,
+}
+
+impl Clone for GpuNetwork {
+    fn clone(&self) -> Self {
+        GpuNetwork { inner: self.inner.clone(), cache: Mutex::new(None) }
+    }
 }
 
 impl GpuNetwork {
@@ -455,7 +463,7 @@ impl GpuNetwork {
         let weights = graph.weights.iter().enumerate().map(|(i, w)| ctx.upload(&format!("weight {i}"), w)).collect::<Result<Vec<_>>>()?;
         let dummy = ctx.upload("dummy", &[0.0; 4])?;
         ctx.check()?;
-        Ok(GpuNetwork { inner: Arc::new(NetInner { ctx: ctx.clone(), arch: arch.clone(), graph, weights, dummy }) })
+        Ok(GpuNetwork { inner: Arc::new(NetInner { ctx: ctx.clone(), arch: arch.clone(), graph, weights, dummy }), cache: Mutex::new(None) })
     }
 
     /// The architecture.
@@ -493,7 +501,8 @@ impl GpuNetwork {
     /// Evaluates the network on a batch, exactly like
     /// [`Network::forward`](crate::nn::Network::forward) (same argument checks and errors),
     /// returning `[batch, sample_numel]`. One submission and one asynchronous readback per
-    /// chunk of at most [`max_batch`](Self::max_batch) samples.
+    /// chunk of at most [`max_batch`](Self::max_batch) samples. The buffers are kept for the
+    /// next call (reallocated only for a larger batch).
     pub async fn forward(&self, x: &[f32], cond: Option<&[f32]>, t: &[f32], labels: Option<&[u32]>) -> Result<Vec<f32>> {
         let mut out = vec![0.0f32; x.len()];
         check_inputs(self.arch(), x, cond, t, labels, &out)?;
@@ -502,7 +511,11 @@ impl GpuNetwork {
             return Ok(out);
         }
         let chunk = self.max_batch(DEFAULT_BUDGET).min(n);
-        let mut exec = NetExec::new(self, chunk)?;
+        let cached = self.cache.lock().ok().and_then(|mut c| c.take());
+        let mut exec = match cached {
+            Some(e) if e.max_batch >= chunk => e,
+            _ => NetExec::new(self, chunk)?,
+        };
         let (numel, cn) = (self.inner.graph.numel, self.inner.graph.cond_numel);
         let ctx = &self.inner.ctx;
         let nulls = vec![crate::field::NULL_LABEL; n];
@@ -519,6 +532,9 @@ impl GpuNetwork {
             out[done * numel..(done + b) * numel].copy_from_slice(&y);
             done += b;
         }
+        if let Ok(mut c) = self.cache.lock() {
+            *c = Some(exec);
+        }
         Ok(out)
     }
 }
@@ -529,7 +545,7 @@ pub(crate) const DEFAULT_BUDGET: u64 = 1 << 30;
 /// The buffers of one network for batches up to `max_batch`, and its dispatch lists per batch
 /// size (built on first use, then reused).
 pub(crate) struct NetExec {
-    net: GpuNetwork,
+    inner: Arc<NetInner>,
     pub(crate) max_batch: usize,
     pub(crate) x: wgpu::Buffer,
     pub(crate) cond: Option<wgpu::Buffer>,
@@ -552,7 +568,7 @@ impl NetExec {
         let storage = |label: &str, per: usize| ctx.buffer(label, bytes(per), STORAGE_USAGE);
         let acts = g.acts.iter().enumerate().map(|(i, &per)| storage(&format!("act {i}"), per)).collect::<Result<Vec<_>>>()?;
         Ok(NetExec {
-            net: net.clone(),
+            inner: net.inner.clone(),
             max_batch: mb,
             x: storage("x", g.numel)?,
             cond: if g.cond_numel > 0 { Some(storage("cond", g.cond_numel)?) } else { None },
@@ -568,7 +584,7 @@ impl NetExec {
     /// Writes the inputs of a batch (`t.len()` samples, at most `max_batch`) with
     /// `queue.write_buffer`; they take effect at the next submission.
     pub(crate) fn write_inputs(&self, x: &[f32], cond: Option<&[f32]>, t: &[f32], labels: &[u32]) {
-        let q = self.net.inner.ctx.queue();
+        let q = self.inner.ctx.queue();
         q.write_buffer(&self.x, 0, bytemuck::cast_slice(x));
         if let (Some(buf), Some(c)) = (&self.cond, cond) {
             q.write_buffer(buf, 0, bytemuck::cast_slice(c));
@@ -579,12 +595,12 @@ impl NetExec {
 
     /// Writes the per-sample times.
     pub(crate) fn write_t(&self, t: &[f32]) {
-        self.net.inner.ctx.queue().write_buffer(&self.t, 0, bytemuck::cast_slice(t));
+        self.inner.ctx.queue().write_buffer(&self.t, 0, bytemuck::cast_slice(t));
     }
 
     /// Writes the per-sample labels.
     pub(crate) fn write_labels(&self, labels: &[u32]) {
-        self.net.inner.ctx.queue().write_buffer(&self.labels, 0, bytemuck::cast_slice(labels));
+        self.inner.ctx.queue().write_buffer(&self.labels, 0, bytemuck::cast_slice(labels));
     }
 
     /// Records one forward pass over `batch` samples (≤ `max_batch`) as one compute pass:
@@ -598,12 +614,12 @@ impl NetExec {
             self.lists.insert(batch, list);
         }
         let list = &self.lists[&batch];
-        encode_pass(&self.net.inner.ctx, encoder, list);
+        encode_pass(&self.inner.ctx, encoder, list);
         Ok(())
     }
 
     fn build(&self, batch: usize) -> Result<DispatchList> {
-        let inner = &self.net.inner;
+        let inner = &self.inner;
         let dummy = &inner.dummy;
         let buf = |b: Buf| -> &wgpu::Buffer {
             match b {
