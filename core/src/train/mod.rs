@@ -17,16 +17,29 @@
 //! * [`convert`]: burn parameter ⇄ Beeline tensor names and layouts; [`export()`]: networks →
 //!   [`ModelFile`](crate::modelfile::ModelFile); [`device`]: `--device auto|wgpu|flex`.
 //!
-//! See `docs/training-modules.md`.
+//! * [`trainer`]: `beeline train`, 1-rectified flow from data ([`TrainConfig`] from
+//!   [`config`], [`checkpoint`]s, the [`metrics`] log, [`optim`]: AdamW, clipping, EMA).
+//!
+//! See `docs/training-modules.md` and `docs/training.md`.
 
+pub mod checkpoint;
+pub mod config;
 pub mod convert;
 pub mod device;
 mod export;
+pub mod metrics;
 pub mod modules;
+pub mod optim;
+pub mod trainer;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod trainer_tests;
 
 pub use burn;
+pub use toml;
+pub use config::{Loss, TrainConfig};
+pub use trainer::{run, Event, TrainOptions, TrainSummary, Trainer};
 pub use device::{select_device, Backend, DeviceChoice, DeviceError, SelectedDevice};
 pub use export::export;
 pub use modules::{class_rows, time_features, Mlp, Net, Unet};

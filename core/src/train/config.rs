@@ -1,0 +1,408 @@
+//! The training config of `beeline train` (1-rectified flow from data): a TOML file with
+//! defaults that depend on the data set, and overrides on top.
+//!
+//! How a run's config is made, layer by layer (later layers win, key by key):
+//!
+//! 1. [`TrainConfig::defaults_for`] the data set (`rf-toy`, …, `mnist`): the architecture, the
+//!    batch size, the learning rate, the number of steps, dropout and label dropout;
+//! 2. the `--config FILE.toml` table;
+//! 3. the command-line flags (as a table of the same keys).
+//!
+//! `resolve` merges the layers as TOML tables (tables merge key by key; an `[arch]` table with
+//! a different `kind` replaces the default architecture whole) and then deserialises with
+//! unknown keys refused, so a misspelt key is an error that names it. On `--resume` the base is
+//! the checkpoint's config instead of the defaults, and only [`RESUMABLE_KEYS`] may change.
+//!
+//! ```toml
+//! data = "mnist"
+//! steps = 20000
+//! batch = 128
+//! lr = 2e-4
+//! warmup = 1000
+//! time_dist = "u-shaped:4"     # uniform | logit-normal[:m,s] | u-shaped[:a] | a fixed time
+//! loss = "pseudo-huber"        # l2 | pseudo-huber (c = 0.00054·d, see `recipe::time_dist::pseudo_huber_c`)
+//! label_dropout = 0.1
+//! [arch]
+//! kind = "unet"
+//! base_channels = 64
+//! ```
+
+use crate::config::ArchConfig;
+use crate::data::images::{default_data_dir, ImageDataset};
+use crate::data::toys::Toy;
+use crate::error::{Error, Result};
+use crate::presets;
+use crate::recipe::time_dist::TimeDist;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// The loss between the predicted and the target velocity.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Loss {
+    /// Mean squared error over every scalar of the batch (the rectified-flow paper's loss).
+    L2,
+    /// RF++'s pseudo-Huber, per sample `(√(‖Δ‖² + c²) − c) / d` with `c = 0.00054·d`
+    /// (`d` = scalars per sample; RF++'s code, see
+    /// [`pseudo_huber_c`](crate::recipe::time_dist::pseudo_huber_c)), then the batch mean. For
+    /// MNIST `d = 784` and `c = 0.423`.
+    PseudoHuber,
+}
+
+impl Loss {
+    /// Parses `l2` or `pseudo-huber` (also `huber`).
+    pub fn parse(s: &str) -> Result<Loss> {
+        match s {
+            "l2" | "mse" => Ok(Loss::L2),
+            "pseudo-huber" | "huber" => Ok(Loss::PseudoHuber),
+            _ => Err(Error::InvalidInput(format!("unknown loss {s:?}; use l2 or pseudo-huber"))),
+        }
+    }
+}
+
+/// Everything that decides a training run. A run is a pure function of this config (the seed
+/// included) and the step: see [`trainer`](super::trainer).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    /// The data: `rf-toy`, `8gaussians`, `moons`, `checkerboard` (2D, drawn fresh every step) or
+    /// `mnist`, `fashion-mnist` (the 60 000 training images, in [-1, 1]).
+    pub data: String,
+    /// Where the image data sets are (default `$BEELINE_DATA_DIR`, else `data/`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    /// The network (default: an MLP 2→128×3 for points, `presets::unet_mnist()` for images).
+    pub arch: ArchConfig,
+    /// Optimiser steps in total.
+    pub steps: u64,
+    /// Samples per step.
+    pub batch: usize,
+    /// Peak learning rate (AdamW).
+    pub lr: f64,
+    /// Linear warmup of the learning rate over this many steps ([`warmup_lr`](crate::recipe::schedule::warmup_lr)).
+    pub warmup: u64,
+    /// AdamW's decoupled weight decay (the rectified-flow paper trains with 0).
+    pub weight_decay: f64,
+    /// AdamW β1.
+    pub beta1: f64,
+    /// AdamW β2.
+    pub beta2: f64,
+    /// AdamW ε.
+    pub eps: f64,
+    /// Clip the global gradient norm (over all parameters together) to this; 0 = no clipping.
+    pub grad_clip: f64,
+    /// EMA decay, with the warmup `min(decay, (1 + n)/(10 + n))` ([`ema_decay`](crate::recipe::schedule::ema_decay)).
+    pub ema_decay: f64,
+    /// Distribution of t: `uniform`, `logit-normal[:m,s]`, `u-shaped[:a]` (RF++, a = 4) or a
+    /// fixed time ([`TimeDist::parse`]).
+    pub time_dist: String,
+    /// `l2` or `pseudo-huber`.
+    pub loss: Loss,
+    /// Probability that a sample's label is replaced by the null label (classifier-free
+    /// guidance); class-conditional networks only.
+    pub label_dropout: f64,
+    /// Dropout probability inside the network (training only).
+    pub dropout: f64,
+    /// Random horizontal flips of images (only for data sets whose distribution is
+    /// flip-invariant, e.g. Fashion-MNIST; refused for MNIST digits).
+    pub hflip: bool,
+    /// The seed: initialisation, data order, noise, times, label dropout and dropout masks.
+    pub seed: u64,
+    /// Write a checkpoint every this many steps (and at the end); 0 = only at the end.
+    pub checkpoint_every: u64,
+    /// Write a metrics line (and update the progress bar) every this many steps.
+    pub log_every: u64,
+    /// Also write `model.safetensors` (the EMA weights) at every checkpoint, not only at the end.
+    pub export_at_checkpoints: bool,
+    /// Also export the raw (non-EMA) weights, as `model-raw.safetensors`.
+    pub export_raw: bool,
+    /// Euler steps recommended in the exported model file.
+    pub sample_steps: u32,
+}
+
+/// Keys that may differ from the checkpoint's config when a run is resumed: they do not change
+/// the weights a step produces.
+pub const RESUMABLE_KEYS: &[&str] = &["steps", "checkpoint_every", "log_every", "export_at_checkpoints", "export_raw", "sample_steps", "data_dir"];
+
+/// The data a config names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DataKind {
+    /// A generated 2D distribution.
+    Toy(Toy),
+    /// An image data set.
+    Images(ImageDataset),
+}
+
+impl DataKind {
+    /// Parses a `--data` name.
+    pub fn parse(s: &str) -> Result<DataKind> {
+        if let Ok(t) = Toy::parse(s) {
+            return Ok(DataKind::Toy(t));
+        }
+        ImageDataset::parse(s).map(DataKind::Images).map_err(|_| {
+            Error::InvalidInput(format!("unknown data {s:?}; use rf-toy, 8gaussians, moons, checkerboard, mnist or fashion-mnist"))
+        })
+    }
+}
+
+impl TrainConfig {
+    /// The defaults for data set `data`.
+    pub fn defaults_for(data: &str) -> Result<TrainConfig> {
+        let kind = DataKind::parse(data)?;
+        let common = |arch, steps, batch, lr, warmup, dropout, label_dropout, checkpoint_every, sample_steps| TrainConfig {
+            data: data.to_string(),
+            data_dir: None,
+            arch,
+            steps,
+            batch,
+            lr,
+            warmup,
+            weight_decay: 0.0,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            grad_clip: 1.0,
+            ema_decay: 0.999,
+            time_dist: "uniform".into(),
+            loss: Loss::L2,
+            label_dropout,
+            dropout,
+            hflip: false,
+            seed: 0,
+            checkpoint_every,
+            log_every: 10,
+            export_at_checkpoints: true,
+            export_raw: false,
+            sample_steps,
+        };
+        Ok(match kind {
+            DataKind::Toy(_) => common(ArchConfig::Mlp(presets::mlp(2, 128, 3, 0)), 2000, 256, 1e-3, 100, 0.0, 0.0, 500, 50),
+            DataKind::Images(_) => common(ArchConfig::Unet(presets::unet_mnist()), 20_000, 128, 2e-4, 1000, 0.1, 0.1, 1000, 50),
+        })
+    }
+
+    /// The config from layers of TOML tables over a base: the defaults of the data set named by
+    /// the last layer that names one (else `rf-toy`), or `base` (a resumed run's config, in which
+    /// case only [`RESUMABLE_KEYS`] may change). Errors name the offending key or value.
+    pub fn resolve(base: Option<&TrainConfig>, layers: &[toml::Table]) -> Result<TrainConfig> {
+        let base_config = match base {
+            Some(b) => b.clone(),
+            None => {
+                let data = layers.iter().rev().find_map(|l| l.get("data")).map(|v| match v {
+                    toml::Value::String(s) => Ok(s.clone()),
+                    other => Err(Error::InvalidInput(format!("`data` must be a string, not {}", other.type_str()))),
+                });
+                TrainConfig::defaults_for(&data.transpose()?.unwrap_or_else(|| "rf-toy".into()))?
+            }
+        };
+        let mut table = to_table(&base_config)?;
+        for layer in layers {
+            merge(&mut table, layer);
+        }
+        // Through text, so that a type error quotes the offending line (`try_into` on a
+        // `Value` reports the message without the key).
+        let text = toml::to_string(&table).map_err(|e| Error::InvalidInput(format!("training config: {e}")))?;
+        let config: TrainConfig = toml::from_str(&text).map_err(|e: toml::de::Error| Error::InvalidInput(format!("training config: {}", e.to_string().trim())))?;
+        if let Some(b) = base {
+            let (mut was, mut now) = (to_table(b)?, to_table(&config)?);
+            for k in RESUMABLE_KEYS {
+                was.remove(*k);
+                now.remove(*k);
+            }
+            if let Some(k) = was.keys().chain(now.keys()).find(|k| was.get(*k) != now.get(*k)) {
+                return Err(Error::InvalidInput(format!(
+                    "`{k}` differs from the checkpoint's config; a resumed run may change only {}",
+                    RESUMABLE_KEYS.join(", ")
+                )));
+            }
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Parses a TOML document into a table (for [`resolve`](Self::resolve)).
+    pub fn parse_toml(text: &str, what: &str) -> Result<toml::Table> {
+        text.parse::<toml::Table>().map_err(|e| Error::InvalidInput(format!("{what}: {}", e.to_string().trim())))
+    }
+
+    /// The config as TOML text (written next to the checkpoints as `config.toml`).
+    pub fn to_toml(&self) -> Result<String> {
+        toml::to_string(self).map_err(|e| Error::InvalidInput(format!("config to TOML: {e}")))
+    }
+
+    /// The data set this config names.
+    pub fn data_kind(&self) -> Result<DataKind> {
+        DataKind::parse(&self.data)
+    }
+
+    /// The parsed time distribution.
+    pub fn time_distribution(&self) -> Result<TimeDist> {
+        TimeDist::parse(&self.time_dist)
+    }
+
+    /// The image data folder.
+    pub fn data_dir(&self) -> PathBuf {
+        self.data_dir.clone().unwrap_or_else(default_data_dir)
+    }
+
+    /// Checks every value and that the architecture fits the data.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::InvalidInput(m));
+        let kind = self.data_kind()?;
+        self.time_distribution()?;
+        self.arch.validate().map_err(|e| Error::InvalidInput(format!("arch: {e}")))?;
+        let unit = |name: &str, v: f64, hi_open: bool| {
+            let ok = v.is_finite() && v >= 0.0 && if hi_open { v < 1.0 } else { v <= 1.0 };
+            if ok { Ok(()) } else { Err(Error::InvalidInput(format!("`{name}` must be in [0, 1{}, got {v}", if hi_open { ")" } else { "]" }))) }
+        };
+        unit("dropout", self.dropout, true)?;
+        unit("label_dropout", self.label_dropout, false)?;
+        unit("ema_decay", self.ema_decay, true)?;
+        unit("beta1", self.beta1, true)?;
+        unit("beta2", self.beta2, true)?;
+        if self.steps == 0 {
+            return bad("`steps` must be at least 1".into());
+        }
+        if self.batch == 0 {
+            return bad("`batch` must be at least 1".into());
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return bad(format!("`lr` must be positive, got {}", self.lr));
+        }
+        for (name, v) in [("weight_decay", self.weight_decay), ("grad_clip", self.grad_clip)] {
+            if !(v.is_finite() && v >= 0.0) {
+                return bad(format!("`{name}` must be ≥ 0, got {v}"));
+            }
+        }
+        if !(self.eps.is_finite() && self.eps > 0.0) {
+            return bad(format!("`eps` must be positive, got {}", self.eps));
+        }
+        if self.log_every == 0 {
+            return bad("`log_every` must be at least 1".into());
+        }
+        if self.sample_steps == 0 {
+            return bad("`sample_steps` must be at least 1".into());
+        }
+        if self.arch.cond_numel() > 0 {
+            return bad("arch: `beeline train` trains plain velocity fields; cond_dim / cond_channels must be 0".into());
+        }
+        let shape = self.arch.sample_shape();
+        match kind {
+            DataKind::Toy(t) => {
+                if shape != [2] {
+                    return bad(format!("arch: data {} is 2-dimensional, the network's samples have shape {shape:?}", t.name()));
+                }
+                if self.arch.num_classes() > 0 {
+                    return bad(format!("arch: data {} has no labels; num_classes must be 0", t.name()));
+                }
+                if self.hflip {
+                    return bad("`hflip` is for images".into());
+                }
+            }
+            DataKind::Images(d) => {
+                if shape != [1, 28, 28] {
+                    return bad(format!("arch: {} images are 1×28×28, the network's samples have shape {shape:?}", d.name()));
+                }
+                let n = self.arch.num_classes();
+                if n != 0 && n != d.classes().len() {
+                    return bad(format!("arch: {} has {} classes, the network {n}", d.name(), d.classes().len()));
+                }
+                if self.hflip && !d.flip_invariant() {
+                    return bad(format!("`hflip` would change the distribution of {} (use it for fashion-mnist)", d.name()));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn to_table(c: &TrainConfig) -> Result<toml::Table> {
+    match toml::Value::try_from(c) {
+        Ok(toml::Value::Table(t)) => Ok(t),
+        Ok(_) => Err(Error::InvalidInput("config is not a table".into())),
+        Err(e) => Err(Error::InvalidInput(format!("config to TOML: {e}"))),
+    }
+}
+
+/// `over` onto `base`, key by key; tables merge recursively, except an `arch` table whose
+/// `kind` differs, which replaces the base's.
+fn merge(base: &mut toml::Table, over: &toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) if o.get("kind").is_none_or(|kind| b.get("kind") == Some(kind)) => merge(b, o),
+            _ => {
+                base.insert(k.clone(), v.clone());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> toml::Table {
+        TrainConfig::parse_toml(s, "test").unwrap()
+    }
+
+    #[test]
+    fn defaults_depend_on_the_data() {
+        let toy = TrainConfig::resolve(None, &[]).unwrap();
+        assert_eq!(toy.data, "rf-toy");
+        assert!(matches!(toy.arch, ArchConfig::Mlp(_)));
+        let mnist = TrainConfig::resolve(None, &[t("data = 'mnist'")]).unwrap();
+        assert_eq!(mnist.arch, ArchConfig::Unet(presets::unet_mnist()));
+        assert_eq!(mnist.label_dropout, 0.1);
+        // The config round-trips through TOML.
+        let again = TrainConfig::resolve(None, &[t(&mnist.to_toml().unwrap())]).unwrap();
+        assert_eq!(again, mnist);
+    }
+
+    #[test]
+    fn later_layers_win_and_arch_merges() {
+        let file = t("data = 'moons'\nsteps = 50\nlr = 0.01\ntime_dist = 'u-shaped:4'\nloss = 'pseudo-huber'\n[arch]\nhidden = 64");
+        let flags = t("steps = 7\nseed = 3");
+        let c = TrainConfig::resolve(None, &[file, flags]).unwrap();
+        assert_eq!((c.data.as_str(), c.steps, c.lr, c.seed, c.loss), ("moons", 7, 0.01, 3, Loss::PseudoHuber));
+        assert_eq!(c.time_distribution().unwrap(), TimeDist::UShaped { a: 4.0 });
+        let ArchConfig::Mlp(m) = &c.arch else { panic!() };
+        assert_eq!((m.hidden, m.depth, m.dim), (64, 3, 2));
+        // An arch of the same kind edits the default (num_classes stays 10) …
+        let c = TrainConfig::resolve(None, &[t("data = 'mnist'\n[arch]\nkind = 'unet'\nbase_channels = 8\nchannel_mult = [1, 2]\ngroups = 4")]).unwrap();
+        let ArchConfig::Unet(u) = &c.arch else { panic!() };
+        assert_eq!((u.base_channels, u.num_classes, u.channel_mult.as_slice()), (8, 10, &[1, 2][..]));
+        // … one of another kind replaces it whole (and then must fit the data).
+        let e = TrainConfig::resolve(None, &[t("data = 'mnist'\n[arch]\nkind = 'mlp'\ndim = 784\nhidden = 8\ndepth = 1\ntime_embed_dim = 8")]).unwrap_err();
+        assert!(e.to_string().contains("[784]"), "{e}");
+    }
+
+    #[test]
+    fn bad_configs_are_clear_errors() {
+        let err = |s: &str| TrainConfig::resolve(None, &[t(s)]).unwrap_err().to_string();
+        assert!(err("stepz = 3").contains("stepz"), "{}", err("stepz = 3"));
+        assert!(err("steps = 'many'").contains("steps"));
+        assert!(err("data = 'cifar'").contains("cifar"));
+        assert!(err("time_dist = 'cosine'").contains("cosine"));
+        assert!(err("loss = 'l1'").contains("l1"));
+        assert!(err("dropout = 1.5").contains("dropout"));
+        assert!(err("label_dropout = -0.1").contains("label_dropout"));
+        assert!(err("lr = 0").contains("lr"));
+        assert!(err("[arch]\nhidden = 0").contains("arch"));
+        assert!(err("[arch]\nnum_classes = 3").contains("no labels"));
+        assert!(err("data = 'mnist'\nhflip = true").contains("hflip"));
+        assert!(err("data = 'mnist'\n[arch]\nnum_classes = 3").contains("10 classes"));
+        assert!(TrainConfig::parse_toml("steps = = 3", "x.toml").unwrap_err().to_string().contains("x.toml"));
+    }
+
+    #[test]
+    fn resume_may_change_only_some_keys() {
+        let base = TrainConfig::resolve(None, &[t("steps = 100")]).unwrap();
+        let more = TrainConfig::resolve(Some(&base), &[t("steps = 300\ncheckpoint_every = 7")]).unwrap();
+        assert_eq!((more.steps, more.checkpoint_every, more.lr), (300, 7, base.lr));
+        let e = TrainConfig::resolve(Some(&base), &[t("lr = 0.5")]).unwrap_err().to_string();
+        assert!(e.contains("`lr` differs"), "{e}");
+        // Data defaults do not apply on resume: the base is the checkpoint's config.
+        let e = TrainConfig::resolve(Some(&base), &[t("data = 'moons'")]).unwrap_err().to_string();
+        assert!(e.contains("`data` differs"), "{e}");
+    }
+}

@@ -1,0 +1,91 @@
+//! The JSONL metrics log, `<out>/metrics.jsonl`: one JSON object per line, every `log_every`
+//! steps:
+//!
+//! ```json
+//! {"step":200,"loss":0.7321,"lr":0.001,"grad_norm":1.84,"steps_per_s":96.1,"elapsed":2.08}
+//! ```
+//!
+//! * `step`: optimiser steps done; `loss` and `grad_norm` (the global gradient norm before
+//!   clipping) are means over the steps since the previous line;
+//! * `lr`: the learning rate of the last step (after warmup);
+//! * `steps_per_s`: over the steps since the previous line; `elapsed`: training seconds since
+//!   the run began, over all resumed processes.
+//!
+//! On resume, lines past the checkpoint's step (written by the killed process after its last
+//! checkpoint) are dropped, so the log reads as one uninterrupted run.
+
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The log's file name inside the output folder.
+pub const METRICS_FILE: &str = "metrics.jsonl";
+
+/// One line of the log.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct MetricsRecord {
+    /// Optimiser steps done.
+    pub step: u64,
+    /// Mean loss since the previous record.
+    pub loss: f64,
+    /// Learning rate of the last step.
+    pub lr: f64,
+    /// Mean global gradient norm (before clipping) since the previous record.
+    pub grad_norm: f64,
+    /// Steps per second since the previous record.
+    pub steps_per_s: f64,
+    /// Training seconds since the run began.
+    pub elapsed: f64,
+}
+
+/// An open metrics log.
+pub struct MetricsLog {
+    path: PathBuf,
+    file: std::fs::File,
+}
+
+fn io(path: &Path, e: impl std::fmt::Display) -> Error {
+    Error::Io(format!("{}: {e}", path.display()))
+}
+
+impl MetricsLog {
+    /// Starts `<dir>/metrics.jsonl` afresh.
+    pub fn create(dir: &Path) -> Result<MetricsLog> {
+        let path = dir.join(METRICS_FILE);
+        let file = std::fs::File::create(&path).map_err(|e| io(&path, e))?;
+        Ok(MetricsLog { path, file })
+    }
+
+    /// Opens `<dir>/metrics.jsonl` to continue after step `step`: keeps the records up to
+    /// `step` (dropping later ones and any partial last line), then appends.
+    pub fn resume(dir: &Path, step: u64) -> Result<MetricsLog> {
+        let path = dir.join(METRICS_FILE);
+        let kept: Vec<String> = match std::fs::read_to_string(&path) {
+            Ok(text) => text
+                .lines()
+                .filter(|l| serde_json::from_str::<MetricsRecord>(l).is_ok_and(|r| r.step <= step))
+                .map(|l| format!("{l}\n"))
+                .collect(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(io(&path, e)),
+        };
+        crate::modelfile::write_atomic(&path, kept.concat().as_bytes())?;
+        let file = std::fs::OpenOptions::new().append(true).open(&path).map_err(|e| io(&path, e))?;
+        Ok(MetricsLog { path, file })
+    }
+
+    /// Appends one record (one `write` of one whole line).
+    pub fn write(&mut self, r: &MetricsRecord) -> Result<()> {
+        let mut line = serde_json::to_string(r).map_err(|e| io(&self.path, e))?;
+        line.push('\n');
+        self.file.write_all(line.as_bytes()).map_err(|e| io(&self.path, e))
+    }
+
+    /// Reads every record of `<dir>/metrics.jsonl`.
+    pub fn read(dir: &Path) -> Result<Vec<MetricsRecord>> {
+        let path = dir.join(METRICS_FILE);
+        let text = std::fs::read_to_string(&path).map_err(|e| io(&path, e))?;
+        text.lines().map(|l| serde_json::from_str(l).map_err(|e| io(&path, format!("bad line {l:?}: {e}")))).collect()
+    }
+}

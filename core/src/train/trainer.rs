@@ -1,0 +1,601 @@
+//! 1-rectified flow from data: the training step, the loop around it, checkpoints and export.
+//!
+//! ## One step
+//!
+//! Step `s` (0-based) of a run with seed `seed`:
+//!
+//! 1. **Data** `x1`: 2D toys draw `batch` fresh points, `Toy::sample(seed_for(DATA, s), batch)`.
+//!    Image sets read the images at positions `s·batch .. (s+1)·batch` of an endless sequence of
+//!    epochs, each a Fisher–Yates permutation of the training set drawn from stream `epoch` of
+//!    `seed_for(PERM)`. Pixels are scaled to [-1, 1]; with `hflip`, a sample is mirrored when
+//!    its uniform from stream `s` of `seed_for(FLIP)` is below ½.
+//! 2. **Noise** `x0`: [`gaussian_batch`] of `seed_for(NOISE)`, streams `s·batch + b` (the global
+//!    sample number), so noise never repeats across steps.
+//! 3. **Times** `t`: [`TimeDist::sample`] of `seed_for(TIME)`, stream `s`.
+//! 4. **Labels** (class-conditional networks): the image's label, replaced by
+//!    [`NULL_LABEL`] when uniform `b` of stream `s` of `seed_for(LABELS)` is below
+//!    `label_dropout` (classifier-free guidance's unconditional branch).
+//! 5. `x_t = t·x1 + (1 − t)·x0` and the target `x1 − x0`, on the host in f32.
+//! 6. Forward with dropout masks from burn's RNG reseeded with `seed_for(DROPOUT, s)`.
+//! 7. **Loss**: `l2` = mean of `(v − target)²` over every scalar; `pseudo-huber` = per sample
+//!    `(√(‖v − target‖² + c²) − c)/d`, `c = 0.00054·d` ([`pseudo_huber_c`]; `d` = 784 and
+//!    c ≈ 0.423 for MNIST, `d` = 2 and c = 0.00108 for points), then the batch mean.
+//! 8. Backward; the global gradient norm `‖g‖` over all parameters; with `grad_clip` > 0 every
+//!    gradient is multiplied by `min(1, grad_clip/(‖g‖ + 1e-6))`.
+//! 9. AdamW (burn's, [`optim`](super::optim)) with `lr = warmup_lr(lr, warmup, s)`.
+//! 10. EMA: `ema ← d·ema + (1 − d)·θ` with `d = ema_decay(ema_decay, s)` (the RF code's
+//!     `min(decay, (1 + s)/(10 + s))`); the EMA starts at the initial weights.
+//!
+//! `seed_for(purpose, s) = mix(mix(seed ^ mix(purpose)) ^ mix(s))` with the [`mix`] of
+//! [`noise`](crate::noise). Initial weights come from
+//! [`random_weights`](crate::nn::init::random_weights)`(arch, "velocity", seed_for(INIT))`
+//! (PyTorch's default uniform(±1/√fan_in) for linears and convs, class embeddings 0.5·N(0, 1)),
+//! with GroupNorm reset to weight 1, bias 0. Nothing is drawn from a process-wide generator
+//! except the dropout masks, which are reseeded every step, so step `s` is a pure function of
+//! (config, weights, AdamW state, EMA, `s`): a run resumed from a checkpoint repeats the
+//! uninterrupted run bit for bit on the same backend and machine (a test kills a run and checks
+//! it). On wgpu, autotuning may pick other kernels in another process; resumed runs are then
+//! equal only to rounding.
+//!
+//! ## The loop ([`run`])
+//!
+//! Writes into the output folder `config.toml` (the resolved config),
+//! [`metrics.jsonl`](super::metrics), [`checkpoint.safetensors`](super::checkpoint) every
+//! `checkpoint_every` steps and at the end, and `model.safetensors`: the EMA weights as a Beeline
+//! model file with provenance and the recommended sampler (Euler, `sample_steps` steps), at the
+//! end and, with `export_at_checkpoints`, at every checkpoint (`model-raw.safetensors` holds the
+//! raw weights with `export_raw`). Every file is replaced atomically.
+
+use super::checkpoint::{Checkpoint, CheckpointMeta, ParamMeta, CHECKPOINT_VERSION};
+use super::config::{DataKind, Loss, TrainConfig};
+use super::device::{select_device, DeviceChoice, SelectedDevice};
+use super::metrics::{MetricsLog, MetricsRecord};
+use super::modules::{class_rows, Net};
+use super::optim::{adamw_step, ema_update, flat_params, global_grad_norm, param_infos, set_params, to_host, Moments, ParamInfo};
+use crate::config::{ModelConfig, NetRole, Provenance};
+use crate::data::images::{ImageSet, Split};
+use crate::data::toys::Toy;
+use crate::error::{Error, Result};
+use crate::field::NULL_LABEL;
+use crate::modelfile::ModelFile;
+use crate::noise::{gaussian_batch, mix, Stream};
+use crate::presets;
+use crate::recipe::schedule::{ema_decay, warmup_lr};
+use crate::recipe::time_dist::{pseudo_huber_c, TimeDist};
+use burn::optim::{AdamW, AdamWConfig, GradientsParams};
+use burn::tensor::{Device, Tensor, TensorData};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Purposes of the random streams (see [`seed_for`]).
+pub mod purpose {
+    /// Initial weights.
+    pub const INIT: u64 = 1;
+    /// 2D toy samples.
+    pub const DATA: u64 = 2;
+    /// Epoch permutations of image sets.
+    pub const PERM: u64 = 3;
+    /// Noise x0.
+    pub const NOISE: u64 = 4;
+    /// Times t.
+    pub const TIME: u64 = 5;
+    /// Label dropout.
+    pub const LABELS: u64 = 6;
+    /// Dropout masks.
+    pub const DROPOUT: u64 = 7;
+    /// Horizontal flips.
+    pub const FLIP: u64 = 8;
+}
+
+/// The seed of random stream family `purpose` at step `step` of a run seeded `seed`.
+pub fn seed_for(seed: u64, purpose: u64, step: u64) -> u64 {
+    mix(mix(seed ^ mix(purpose)) ^ mix(step))
+}
+
+/// The model file name of the EMA weights.
+pub const MODEL_FILE: &str = "model.safetensors";
+/// The model file name of the raw weights (`export_raw`).
+pub const RAW_MODEL_FILE: &str = "model-raw.safetensors";
+/// The resolved config, written at the start of a run.
+pub const CONFIG_FILE: &str = "config.toml";
+
+/// The training data in memory.
+pub enum Data {
+    /// A 2D toy (drawn fresh every step).
+    Toy(Toy),
+    /// An image set.
+    Images(ImageSet),
+}
+
+impl Data {
+    /// Loads what `config` names (image sets from `config.data_dir()`).
+    pub fn load(config: &TrainConfig) -> Result<Data> {
+        Ok(match config.data_kind()? {
+            DataKind::Toy(t) => Data::Toy(t),
+            DataKind::Images(d) => Data::Images(ImageSet::load(d, Split::Train, &config.data_dir())?),
+        })
+    }
+
+    /// A short description for provenance, e.g. `mnist (train, 60000 images)`.
+    pub fn describe(&self) -> String {
+        match self {
+            Data::Toy(t) => format!("{} (2D, drawn fresh every step)", t.name()),
+            Data::Images(s) => format!("{} (train, {} images)", s.dataset.name(), s.n),
+        }
+    }
+}
+
+/// One step's batch on the host.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Batch {
+    /// `x_t`, `[batch, numel]`.
+    pub xt: Vec<f32>,
+    /// `x1 − x0`, `[batch, numel]`.
+    pub target: Vec<f32>,
+    /// Times.
+    pub t: Vec<f32>,
+    /// Labels after label dropout (`None` for unconditional networks).
+    pub labels: Option<Vec<u32>>,
+}
+
+/// What one step returns, on the device (read them back only when logging).
+pub struct StepOutput {
+    /// The loss, `[1]`.
+    pub loss: Tensor<1>,
+    /// The global gradient norm before clipping, `[1]`.
+    pub grad_norm: Tensor<1>,
+    /// The learning rate used.
+    pub lr: f64,
+}
+
+/// A training run in memory: network, EMA, AdamW state and the step counter.
+pub struct Trainer {
+    config: TrainConfig,
+    time_dist: TimeDist,
+    data: Data,
+    device: Device,
+    model: Net,
+    ema: Vec<Tensor<1>>,
+    moments: Vec<Option<Moments>>,
+    infos: Vec<ParamInfo>,
+    adam: AdamW,
+    step: u64,
+    perm: Option<(u64, Vec<u32>)>,
+}
+
+/// The initial weights: `random_weights` with GroupNorm reset to 1/0.
+fn initial_net(config: &TrainConfig, device: &Device) -> Result<Net> {
+    let mut w = crate::nn::init::random_weights(&config.arch, "", seed_for(config.seed, purpose::INIT, 0));
+    for (name, t) in w.tensors.iter_mut() {
+        let mut parts = name.rsplit('.');
+        let (kind, layer) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        if layer.starts_with("norm") {
+            let v = if kind == "weight" { 1.0 } else { 0.0 };
+            t.data.iter_mut().for_each(|x| *x = v);
+        }
+    }
+    Net::from_weights(&config.arch, &w, "", config.dropout, device)
+}
+
+fn upload(values: &[Vec<f32>], device: &Device) -> Vec<Tensor<1>> {
+    values.iter().map(|v| Tensor::from_data(TensorData::new(v.clone(), [v.len()]), device)).collect()
+}
+
+impl Trainer {
+    /// A fresh run of `config` on `device` (an autodiff device: `select_device(..).device.autodiff()`).
+    pub fn new(config: TrainConfig, data: Data, device: Device) -> Result<Trainer> {
+        config.validate()?;
+        let model = initial_net(&config, &device)?;
+        let ema = flat_params(&model);
+        let infos = param_infos(&model);
+        let moments = vec![None; infos.len()];
+        Self::assemble(config, data, device, model, ema, moments, 0)
+    }
+
+    /// The run saved in `ckpt`, continued with `config` (which may differ from the checkpoint's
+    /// only in [`RESUMABLE_KEYS`](super::config::RESUMABLE_KEYS)).
+    pub fn resume(ckpt: &Checkpoint, config: TrainConfig, data: Data, device: Device) -> Result<Trainer> {
+        config.validate()?;
+        let checked = TrainConfig::resolve(Some(&ckpt.meta.config), &[toml_of(&config)?])?;
+        debug_assert_eq!(checked, config);
+        let inner = device.clone().inner();
+        let model = Net::new(&config.arch, config.dropout, &device)?;
+        let infos = param_infos(&model);
+        if infos != ckpt.param_infos() {
+            return Err(Error::InvalidInput("checkpoint: its parameters are not those of the configured network".into()));
+        }
+        let model = set_params(model, upload(&ckpt.model, &inner));
+        let ema = upload(&ckpt.ema, &inner);
+        let moments = ckpt
+            .moments
+            .iter()
+            .zip(&ckpt.meta.params)
+            .map(|(m, p)| {
+                m.as_ref().map(|(m1, m2)| Moments {
+                    time: p.adam_time,
+                    m1: Tensor::from_data(TensorData::new(m1.clone(), [m1.len()]), &inner),
+                    m2: Tensor::from_data(TensorData::new(m2.clone(), [m2.len()]), &inner),
+                })
+            })
+            .collect();
+        Self::assemble(config, data, device, model, ema, moments, ckpt.meta.step)
+    }
+
+    fn assemble(config: TrainConfig, data: Data, device: Device, model: Net, ema: Vec<Tensor<1>>, moments: Vec<Option<Moments>>, step: u64) -> Result<Trainer> {
+        let adam = AdamWConfig::new()
+            .with_beta_1(config.beta1 as f32)
+            .with_beta_2(config.beta2 as f32)
+            .with_epsilon(config.eps as f32)
+            .with_weight_decay(config.weight_decay as f32)
+            .build();
+        let infos = param_infos(&model);
+        Ok(Trainer { time_dist: config.time_distribution()?, config, data, device, model, ema, moments, infos, adam, step, perm: None })
+    }
+
+    /// Steps done.
+    pub fn step_count(&self) -> u64 {
+        self.step
+    }
+
+    /// The config.
+    pub fn config(&self) -> &TrainConfig {
+        &self.config
+    }
+
+    /// The trained network (on the autodiff device).
+    pub fn model(&self) -> &Net {
+        &self.model
+    }
+
+    /// The trained weights as a network without autodiff (dropout off).
+    pub fn raw_net(&self) -> Net {
+        use burn::module::Module;
+        self.model.valid()
+    }
+
+    /// The EMA weights as a network without autodiff.
+    pub fn ema_net(&self) -> Net {
+        set_params(self.raw_net(), self.ema.clone())
+    }
+
+    /// Scalars per sample.
+    fn numel(&self) -> usize {
+        self.config.arch.sample_shape().iter().product()
+    }
+
+    fn permutation(&mut self, epoch: u64, n: usize) -> &[u32] {
+        if self.perm.as_ref().is_none_or(|(e, _)| *e != epoch) {
+            let s = Stream::new(seed_for(self.config.seed, purpose::PERM, 0), epoch);
+            let mut p: Vec<u32> = (0..n as u32).collect();
+            for i in (1..n).rev() {
+                let j = ((s.bits(i as u64) as u128 * (i as u128 + 1)) >> 64) as usize;
+                p.swap(i, j);
+            }
+            self.perm = Some((epoch, p));
+        }
+        &self.perm.as_ref().expect("just set").1
+    }
+
+    /// The batch of step `step` (a pure function of the config and `step`).
+    pub fn batch(&mut self, step: u64) -> Batch {
+        let (b, n, seed) = (self.config.batch, self.numel(), self.config.seed);
+        let (x1, labels) = match &self.data {
+            Data::Toy(t) => (t.sample(seed_for(seed, purpose::DATA, step), b), None),
+            Data::Images(_) => {
+                let size = match &self.data {
+                    Data::Images(s) => s.n,
+                    Data::Toy(_) => unreachable!(),
+                };
+                let mut idx = Vec::with_capacity(b);
+                for k in 0..b as u64 {
+                    let pos = step * b as u64 + k;
+                    idx.push(self.permutation(pos / size as u64, size)[(pos % size as u64) as usize] as usize);
+                }
+                let Data::Images(set) = &self.data else { unreachable!() };
+                let mut x1 = vec![0.0f32; b * n];
+                let flips = Stream::new(seed_for(seed, purpose::FLIP, 0), step);
+                let w = set.shape[2];
+                for (k, (&i, row)) in idx.iter().zip(x1.chunks_mut(n)).enumerate() {
+                    set.image_f32(i, row);
+                    if self.config.hflip && flips.uniform(k as u64) < 0.5 {
+                        row.chunks_mut(w).for_each(|r| r.reverse());
+                    }
+                }
+                let labels: Vec<u32> = idx.iter().map(|&i| set.labels[i] as u32).collect();
+                (x1, Some(labels))
+            }
+        };
+        let x0 = gaussian_batch(seed_for(seed, purpose::NOISE, 0), step * b as u64, b, n);
+        let t: Vec<f32> = self.time_dist.sample(seed_for(seed, purpose::TIME, 0), step, b).into_iter().map(|v| v as f32).collect();
+        let mut xt = vec![0.0f32; b * n];
+        let mut target = vec![0.0f32; b * n];
+        for k in 0..b {
+            for e in k * n..(k + 1) * n {
+                xt[e] = t[k] * x1[e] + (1.0 - t[k]) * x0[e];
+                target[e] = x1[e] - x0[e];
+            }
+        }
+        let labels = if self.config.arch.num_classes() > 0 {
+            let drop = Stream::new(seed_for(seed, purpose::LABELS, 0), step);
+            let mut l = labels.unwrap_or_else(|| vec![NULL_LABEL; b]);
+            for (k, v) in l.iter_mut().enumerate() {
+                if drop.uniform(k as u64) < self.config.label_dropout {
+                    *v = NULL_LABEL;
+                }
+            }
+            Some(l)
+        } else {
+            None
+        };
+        Batch { xt, target, t, labels }
+    }
+
+    /// One optimiser step (see the module docs).
+    pub fn step(&mut self) -> Result<StepOutput> {
+        let s = self.step;
+        let c = &self.config;
+        let (b, n) = (c.batch, self.numel());
+        let batch = self.batch(s);
+        let c = &self.config;
+        let dev = &self.device;
+        if c.dropout > 0.0 {
+            dev.seed(seed_for(c.seed, purpose::DROPOUT, s));
+        }
+        let x = Tensor::<2>::from_data(TensorData::new(batch.xt, [b, n]), dev);
+        let target = Tensor::<2>::from_data(TensorData::new(batch.target, [b, n]), dev);
+        let features = self.model.time_features(&batch.t, dev);
+        let labels = match &batch.labels {
+            Some(l) => Some(class_rows(l, c.arch.num_classes(), dev)?),
+            None => None,
+        };
+        let diff = self.model.forward_flat(x, None, features, labels) - target;
+        let loss = loss_of(diff, c.loss);
+        let loss_value = loss.clone().inner();
+        let mut grads = GradientsParams::from_grads(loss.backward(), &self.model);
+        let norm = global_grad_norm(&self.model, &grads).ok_or_else(|| Error::InvalidInput("no parameter received a gradient".into()))?;
+        let scale = (c.grad_clip > 0.0).then(|| norm.clone().add_scalar(1e-6).recip().mul_scalar(c.grad_clip).clamp_max(1.0));
+        let lr = warmup_lr(c.lr, c.warmup, s);
+        let decay = ema_decay(c.ema_decay, s);
+        let model = adamw_step(&self.adam, self.model.clone(), lr, &mut grads, scale, &mut self.moments);
+        self.model = model;
+        ema_update(&mut self.ema, &self.model, decay);
+        self.step += 1;
+        Ok(StepOutput { loss: loss_value, grad_norm: norm, lr })
+    }
+
+    /// The run's state as a checkpoint (reads every tensor back to the host).
+    pub fn checkpoint(&self, elapsed_s: f64) -> Checkpoint {
+        let moments: Vec<Option<(Vec<f32>, Vec<f32>)>> =
+            self.moments.iter().map(|m| m.as_ref().map(|m| (to_host(std::slice::from_ref(&m.m1)).remove(0), to_host(std::slice::from_ref(&m.m2)).remove(0)))).collect();
+        let params = self
+            .infos
+            .iter()
+            .zip(&self.moments)
+            .map(|(p, m)| ParamMeta { path: p.path.clone(), shape: p.shape.clone(), adam_time: m.as_ref().map_or(0, |m| m.time) })
+            .collect();
+        Checkpoint {
+            meta: CheckpointMeta { version: CHECKPOINT_VERSION, step: self.step, elapsed_s, config: self.config.clone(), params },
+            model: to_host(&flat_params(&self.model)),
+            ema: to_host(&self.ema),
+            moments,
+        }
+    }
+
+    /// The model file of `net` (the EMA or the raw weights) with provenance.
+    pub fn model_file(&self, net: &Net, weights: &str, command: &str) -> Result<ModelFile> {
+        let c = &self.config;
+        let (data, classes) = match &self.data {
+            Data::Toy(t) => (presets::points2d(t.name(), t.half_width()), Vec::new()),
+            Data::Images(s) => {
+                let classes = if c.arch.num_classes() > 0 { s.dataset.classes() } else { Vec::new() };
+                (presets::images(s.dataset.name(), s.shape[0], s.shape[1]), classes)
+            }
+        };
+        let mut config: ModelConfig = presets::velocity_model(c.arch.clone(), data, classes, presets::euler(c.sample_steps));
+        let mut notes = std::collections::BTreeMap::new();
+        notes.insert("method".into(), "1-rectified flow (beeline train)".into());
+        notes.insert("weights".into(), weights.into());
+        notes.insert("seed".into(), c.seed.to_string());
+        notes.insert("time_dist".into(), c.time_dist.clone());
+        let loss = match c.loss {
+            Loss::L2 => "l2".to_string(),
+            Loss::PseudoHuber => format!("pseudo-huber, c = 0.00054·d = {}", pseudo_huber_c(self.numel())),
+        };
+        notes.insert("loss".into(), loss);
+        notes.insert(
+            "optimizer".into(),
+            format!("AdamW lr {} warmup {} batch {} betas ({}, {}) eps {} weight_decay {} grad_clip {}", c.lr, c.warmup, c.batch, c.beta1, c.beta2, c.eps, c.weight_decay, c.grad_clip),
+        );
+        notes.insert("ema_decay".into(), c.ema_decay.to_string());
+        notes.insert("dropout".into(), c.dropout.to_string());
+        if c.arch.num_classes() > 0 {
+            notes.insert("label_dropout".into(), c.label_dropout.to_string());
+        }
+        config.provenance = Provenance { command: command.to_string(), data: self.data.describe(), steps: self.step, notes };
+        super::export(&[(NetRole::Velocity, net)], config)
+    }
+}
+
+/// The loss of the prediction error `diff` `[B, d]` (prediction − target), `[1]`: `l2` is the
+/// mean of `diff²` over every scalar; `pseudo-huber` is per sample `(√(‖diff‖² + c²) − c)/d`
+/// with `c = 0.00054·d` ([`pseudo_huber_c`]), then the batch mean.
+pub fn loss_of(diff: Tensor<2>, loss: Loss) -> Tensor<1> {
+    match loss {
+        Loss::L2 => diff.square().mean(),
+        Loss::PseudoHuber => {
+            let d = diff.dims()[1];
+            let c = pseudo_huber_c(d);
+            diff.square().sum_dim(1).add_scalar(c * c).sqrt().sub_scalar(c).div_scalar(d as f64).mean()
+        }
+    }
+}
+
+fn toml_of(config: &TrainConfig) -> Result<toml::Table> {
+    TrainConfig::parse_toml(&config.to_toml()?, "config")
+}
+
+/// How [`run`] runs.
+#[derive(Clone, Debug)]
+pub struct TrainOptions {
+    /// The output folder (created if missing).
+    pub out_dir: PathBuf,
+    /// Continue from `<out_dir>/checkpoint.safetensors` if it exists (else start afresh). Without
+    /// it, an existing checkpoint there is an error rather than being overwritten.
+    pub resume: bool,
+    /// Where to train.
+    pub device: DeviceChoice,
+    /// The command line, for the model file's provenance.
+    pub command: String,
+    /// Stop (without the final checkpoint or export) once this many steps are done, as if the
+    /// process had been killed there. For tests and time-boxed sessions.
+    pub stop_after: Option<u64>,
+}
+
+/// What [`run`] reports as it goes.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// Training starts (or continues) at `step` of `steps`.
+    Started {
+        /// Steps already done (0, or the checkpoint's).
+        step: u64,
+        /// Total steps of the run.
+        steps: u64,
+        /// The device, in words.
+        device: &'a str,
+        /// Parameters of the network.
+        params: usize,
+        /// The data, in words.
+        data: &'a str,
+    },
+    /// A metrics record was written.
+    Log(&'a MetricsRecord),
+    /// A checkpoint was written after `step` steps.
+    Checkpoint {
+        /// Steps done.
+        step: u64,
+    },
+}
+
+/// What a finished [`run`] did.
+#[derive(Clone, Debug)]
+pub struct TrainSummary {
+    /// Steps done in total.
+    pub steps: u64,
+    /// Steps done by this process.
+    pub steps_this_run: u64,
+    /// The last logged loss.
+    pub last_loss: Option<f64>,
+    /// Mean steps per second of this process.
+    pub steps_per_s: f64,
+    /// The device, in words.
+    pub device: String,
+    /// The exported EMA model (`None` when stopped early by `stop_after`).
+    pub model: Option<PathBuf>,
+}
+
+fn io(path: &Path, e: impl std::fmt::Display) -> Error {
+    Error::Io(format!("{}: {e}", path.display()))
+}
+
+/// Removes temporary files a killed process left behind (`.<name>.tmp-<pid>`).
+fn remove_stale_temps(dir: &Path) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') && name.contains(".tmp-") {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+}
+
+/// Trains `config` into `opts.out_dir` (see the module docs), resuming from its checkpoint
+/// with `opts.resume`.
+pub fn run(config: TrainConfig, opts: &TrainOptions, on_event: &mut dyn FnMut(Event<'_>)) -> Result<TrainSummary> {
+    config.validate()?;
+    let dir = &opts.out_dir;
+    std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+    let existing = Checkpoint::read(dir)?;
+    if existing.is_some() && !opts.resume {
+        return Err(Error::InvalidInput(format!(
+            "{} already holds a checkpoint; pass --resume to continue it, or choose another --out",
+            dir.display()
+        )));
+    }
+    remove_stale_temps(dir);
+    let SelectedDevice { device, description, .. } = select_device(opts.device).map_err(|e| Error::GpuUnavailable(e.to_string()))?;
+    let device = device.autodiff();
+    let data = Data::load(&config)?;
+    let data_text = data.describe();
+    let (mut trainer, mut elapsed_before, mut log) = match &existing {
+        Some(ckpt) => (Trainer::resume(ckpt, config, data, device)?, ckpt.meta.elapsed_s, MetricsLog::resume(dir, ckpt.meta.step)?),
+        None => (Trainer::new(config, data, device)?, 0.0, MetricsLog::create(dir)?),
+    };
+    crate::modelfile::write_atomic(&dir.join(CONFIG_FILE), trainer.config().to_toml()?.as_bytes())?;
+    let total = trainer.config().steps;
+    let params = trainer.infos.iter().map(|p| p.numel()).sum();
+    let first = trainer.step_count();
+    on_event(Event::Started { step: first, steps: total, device: &description, params, data: &data_text });
+
+    let start = Instant::now();
+    let mut interval_start = Instant::now();
+    let (mut loss_sum, mut norm_sum): (Option<Tensor<1>>, Option<Tensor<1>>) = (None, None);
+    let mut interval_steps = 0u64;
+    let mut last_loss = None;
+    let mut lr = 0.0;
+    let stop = opts.stop_after.unwrap_or(u64::MAX).min(total);
+    let c = trainer.config().clone();
+    let export = |t: &Trainer| -> Result<()> {
+        t.model_file(&t.ema_net(), "ema", &opts.command)?.write(dir.join(MODEL_FILE), None)?;
+        if c.export_raw {
+            t.model_file(&t.raw_net(), "raw", &opts.command)?.write(dir.join(RAW_MODEL_FILE), None)?;
+        }
+        Ok(())
+    };
+    while trainer.step_count() < stop {
+        let out = trainer.step()?;
+        lr = out.lr;
+        loss_sum = Some(loss_sum.map_or(out.loss.clone(), |s| s + out.loss));
+        norm_sum = Some(norm_sum.map_or(out.grad_norm.clone(), |s| s + out.grad_norm));
+        interval_steps += 1;
+        let s = trainer.step_count();
+        let log_now = s % c.log_every == 0 || s == total;
+        if log_now {
+            let read = |t: Option<Tensor<1>>| t.map_or(f64::NAN, |t| t.into_data().try_into_vec_as::<f32>().expect("f32")[0] as f64 / interval_steps as f64);
+            let (loss, grad_norm) = (read(loss_sum.take()), read(norm_sum.take()));
+            if !loss.is_finite() || !grad_norm.is_finite() {
+                return Err(Error::InvalidInput(format!("training diverged: loss {loss}, gradient norm {grad_norm} at step {s}; lower --lr or clip gradients (--grad-clip)")));
+            }
+            let secs = interval_start.elapsed().as_secs_f64();
+            let record = MetricsRecord { step: s, loss, lr, grad_norm, steps_per_s: interval_steps as f64 / secs.max(1e-9), elapsed: elapsed_before + start.elapsed().as_secs_f64() };
+            log.write(&record)?;
+            on_event(Event::Log(&record));
+            last_loss = Some(loss);
+            interval_steps = 0;
+            interval_start = Instant::now();
+        }
+        let checkpoint_now = (c.checkpoint_every > 0 && s % c.checkpoint_every == 0) || s == total;
+        if checkpoint_now {
+            let elapsed = elapsed_before + start.elapsed().as_secs_f64();
+            trainer.checkpoint(elapsed).write(dir)?;
+            if c.export_at_checkpoints || s == total {
+                export(&trainer)?;
+            }
+            on_event(Event::Checkpoint { step: s });
+        }
+    }
+    let done = trainer.step_count();
+    let secs = start.elapsed().as_secs_f64();
+    elapsed_before += secs;
+    let _ = elapsed_before;
+    let model = if done >= total {
+        if first >= total {
+            export(&trainer)?; // already complete: make sure the model file exists
+        }
+        Some(dir.join(MODEL_FILE))
+    } else {
+        None
+    };
+    let _ = lr;
+    Ok(TrainSummary { steps: done, steps_this_run: done - first, last_loss, steps_per_s: (done - first) as f64 / secs.max(1e-9), device: description, model })
+}
