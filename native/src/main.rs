@@ -1,10 +1,13 @@
-//! `beeline`: generate images or 2D samples from a rectified-flow model file, and inspect model
-//! files. Run `beeline <command> --help` for each command's flags and an example.
+//! `beeline`: generate images or 2D samples from a rectified-flow model file, inspect model
+//! files, and (with the cargo feature `train`) train models. Run `beeline <command> --help` for
+//! each command's flags and an example.
 
 mod exit;
 mod generate;
 mod info;
 mod plot;
+#[cfg(feature = "train")]
+mod train;
 
 use clap::{Parser, Subcommand};
 
@@ -23,6 +26,16 @@ enum Command {
     Generate(generate::Args),
     /// Print a model file's config and tensor table.
     Info(info::Args),
+    /// Train a rectified flow from data (1-RF) and export it as a model file.
+    #[cfg(feature = "train")]
+    Train(train::Args),
+    /// Not in this build: training needs the `train` cargo feature (burn).
+    #[cfg(not(feature = "train"))]
+    #[command(disable_help_flag = true)]
+    Train {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+        args: Vec<String>,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -30,6 +43,15 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Generate(a) => generate::run(a),
         Command::Info(a) => info::run(a),
+        #[cfg(feature = "train")]
+        Command::Train(a) => train::run_cmd(a),
+        #[cfg(not(feature = "train"))]
+        Command::Train { .. } => Err(exit::Usage(
+            "this beeline was built without training; build it with the `train` feature (it compiles burn):\n  \
+             cargo run --release -p beeline-cli --features train -- train --help"
+                .into(),
+        )
+        .into()),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -202,7 +202,20 @@ impl TrainConfig {
         // Through text, so that a type error quotes the offending line (`try_into` on a
         // `Value` reports the message without the key).
         let text = toml::to_string(&table).map_err(|e| Error::InvalidInput(format!("training config: {e}")))?;
-        let config: TrainConfig = toml::from_str(&text).map_err(|e: toml::de::Error| Error::InvalidInput(format!("training config: {}", e.to_string().trim())))?;
+        let config: TrainConfig = toml::from_str(&text).map_err(|e: toml::de::Error| {
+            // Quote the offending line of the merged config (its line number would mean nothing
+            // to the user, whose file is only one of the layers).
+            let line = e.span().map(|s| {
+                let start = text[..s.start.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
+                let end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+                text[start..end].trim().to_string()
+            });
+            let msg = e.message().trim().to_string();
+            Error::InvalidInput(match line {
+                Some(l) if !l.is_empty() => format!("training config, at `{l}`: {msg}"),
+                _ => format!("training config: {msg}"),
+            })
+        })?;
         if let Some(b) = base {
             let (mut was, mut now) = (to_table(b)?, to_table(&config)?);
             for k in RESUMABLE_KEYS {
