@@ -2,6 +2,7 @@
 //! files, and (with the cargo feature `train`) train models. Run `beeline <command> --help` for
 //! each command's flags and an example.
 
+mod bench;
 mod exit;
 mod generate;
 mod info;
@@ -26,6 +27,8 @@ enum Command {
     Generate(generate::Args),
     /// Print a model file's config and tensor table.
     Info(info::Args),
+    /// Time one network evaluation on the WGSL runtime, the CPU reference and burn's backends.
+    Bench(bench::Args),
     /// Train a rectified flow from data (1-RF) and export it as a model file.
     #[cfg(feature = "train")]
     Train(train::Args),
@@ -43,6 +46,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Generate(a) => generate::run(a),
         Command::Info(a) => info::run(a),
+        Command::Bench(a) => bench::run(a),
         #[cfg(feature = "train")]
         Command::Train(a) => train::run_cmd(a),
         #[cfg(not(feature = "train"))]
