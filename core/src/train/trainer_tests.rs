@@ -270,3 +270,26 @@ fn exported_model_matches_the_ema_network() {
         assert!((a - b).abs() < 1e-5 * (1.0 + a.abs()), "{cpu:?} vs {burn_out:?}");
     }
 }
+
+/// The same training code on burn's wgpu backend: 40 steps of the toy config (dropout 0) give
+/// the losses and weights of flex to f32 rounding (measured on lavapipe: losses equal to 1e-7
+/// relative). Ignored by default: a cold wgpu run compiles and autotunes kernels (about 30 s on
+/// lavapipe). `cargo test -p beeline --features train wgpu_training -- --ignored --nocapture`.
+/// Fails if there is no wgpu adapter.
+#[test]
+#[ignore]
+fn wgpu_training_matches_flex() {
+    let sel = select_device(DeviceChoice::Wgpu).expect("this test needs a wgpu adapter");
+    println!("device: {}", sel.description);
+    let config = toy_config(40);
+    let mut on_wgpu = Trainer::new(config.clone(), Data::Toy(Toy::Moons), sel.device.autodiff()).unwrap();
+    let mut on_flex = toy_trainer(config);
+    for s in 0..40 {
+        let (a, b) = (scalar(on_wgpu.step().unwrap().loss), scalar(on_flex.step().unwrap().loss));
+        assert!((a - b).abs() <= 1e-4 * b.abs(), "step {s}: loss {a} on wgpu, {b} on flex");
+    }
+    let (a, b) = (to_host(&flat_params(&on_wgpu.ema_net())), to_host(&flat_params(&on_flex.ema_net())));
+    let worst = a.iter().flatten().zip(b.iter().flatten()).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+    println!("after 40 steps: max |EMA weight difference| {worst:.2e}");
+    assert!(worst < 1e-4, "{worst}");
+}
