@@ -97,6 +97,7 @@ mod with_train {
         assert_eq!(la.iter().map(|r| r.loss).collect::<Vec<_>>(), lb.iter().map(|r| r.loss).collect::<Vec<_>>());
         let names: Vec<String> = std::fs::read_dir(&killed).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
         assert!(names.iter().all(|n| !n.contains(".tmp-")), "{names:?}");
+        let _ = std::fs::remove_dir_all(&d);
     }
 
     /// Train a little, then sample the result with `beeline generate`.
@@ -132,6 +133,7 @@ mod with_train {
         let o = beeline(&["train", "--steps", "40", "--device", "flex", "--quiet", "--resume", "--out", out.to_str().unwrap()]);
         assert!(o.status.success(), "{}", stderr(&o));
         assert_eq!(ModelFile::read(&model).unwrap().config.provenance.steps, 40);
+        let _ = std::fs::remove_dir_all(&d);
     }
 
     #[test]
@@ -155,6 +157,7 @@ mod with_train {
         let o = beeline(&["train", "--device", "tpu"]);
         assert_eq!(o.status.code(), Some(2));
         assert!(!out.join("checkpoint.safetensors").exists());
+        let _ = std::fs::remove_dir_all(&d);
     }
 }
 
@@ -197,4 +200,5 @@ fn rf_toy_default_run_lands_on_the_three_modes() {
     println!("Euler 50 steps, 2000 samples: {:.1}% within 3.03σ of a mode; per mode {counts:?}", 100.0 * frac);
     assert!(frac > 0.9, "{frac}");
     assert!(counts.iter().all(|&c| (500..830).contains(&c)), "{counts:?}");
+    let _ = std::fs::remove_dir_all(&d);
 }

@@ -210,6 +210,7 @@ fn resume_is_exact_in_process() {
         let names: Vec<String> = std::fs::read_dir(d).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
         assert!(names.iter().all(|n| !n.contains(".tmp-")), "{names:?}");
     }
+    let _ = (std::fs::remove_dir_all(&a), std::fs::remove_dir_all(&b));
 }
 
 #[test]
@@ -244,6 +245,7 @@ fn checkpoints_round_trip_and_broken_ones_are_errors() {
     assert_eq!(Checkpoint::read(&d).unwrap().unwrap(), ck);
     let names: Vec<String> = std::fs::read_dir(&d).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     assert!(names.iter().all(|n| !n.contains(".tmp-")), "{names:?}");
+    let _ = std::fs::remove_dir_all(&d);
 }
 
 /// The exported EMA model runs on the CPU reference and gives the burn EMA network's output.
