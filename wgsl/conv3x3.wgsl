@@ -7,18 +7,13 @@
 //   out[row][co] = act(Σ_k A[row][k]·W[k][co] + bias[co] + rowbias[b·cout + co] + (out if accumulating))
 //
 // rowbias is per sample (a ResBlock's projected time embedding). Output NHWC [batch][oh][ow][cout].
-// Tiling as linear.wgsl: 64 pixels × 64 channels per 16×16 workgroup, 4×4 per invocation, K in
-// slices of 16 through workgroup memory (8 KiB).
+// Tiling and epilogue flags: gemm_tile.wgsl (64 pixels × 64 channels per 16×16 workgroup, 4×4 per
+// invocation, K in slices of 16 through workgroup memory).
 
 struct Conv {
     batch: u32, h: u32, w: u32, cin: u32,
     cout: u32, mode: u32, flags: u32, pad0: u32,
 }
-
-const HAS_BIAS: u32 = 1u;
-const HAS_ROWBIAS: u32 = 2u;
-const ACCUMULATE: u32 = 4u;
-const SILU: u32 = 8u;
 
 @group(0) @binding(0) var<storage, read> src: array<f32>;
 @group(0) @binding(1) var<storage, read> wt: array<f32>;
@@ -26,13 +21,6 @@ const SILU: u32 = 8u;
 @group(0) @binding(3) var<storage, read> rowbias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> dst: array<f32>;
 @group(0) @binding(5) var<uniform> p: Conv;
-
-const BM: u32 = 64u;
-const BN: u32 = 64u;
-const BK: u32 = 16u;
-
-var<workgroup> a_tile: array<f32, 1024>;
-var<workgroup> b_tile: array<f32, 1024>;
 
 @compute @workgroup_size(16, 16, 1)
 fn main(
@@ -65,13 +53,8 @@ fn main(
         rx[e] = q % ohw.y;
     }
 
-    var acc0 = vec4<f32>(0.0);
-    var acc1 = vec4<f32>(0.0);
-    var acc2 = vec4<f32>(0.0);
-    var acc3 = vec4<f32>(0.0);
-    // This invocation's 4×4 block: rows lid.y + 16i, columns lid.x + 16j (interleaved, so
-    // neighbouring invocations read neighbouring workgroup-memory words and write neighbouring
-    // outputs).
+    // This invocation's 4×4 block: rows lid.y + 16i, columns lid.x + 16j (see gemm_tile.wgsl).
+    var acc = Acc4(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
     let tr = lid.y;
     let tc = lid.x;
 
@@ -102,15 +85,7 @@ fn main(
             b_tile[kk * BN + b_j] = w;
         }
         workgroupBarrier();
-        for (var kk = 0u; kk < BK; kk++) {
-            let ao = kk * BM + tr;
-            let bo = kk * BN + tc;
-            let bv = vec4<f32>(b_tile[bo], b_tile[bo + 16u], b_tile[bo + 32u], b_tile[bo + 48u]);
-            acc0 += a_tile[ao] * bv;
-            acc1 += a_tile[ao + 16u] * bv;
-            acc2 += a_tile[ao + 32u] * bv;
-            acc3 += a_tile[ao + 48u] * bv;
-        }
+        acc = tile_mac(acc, tr, tc);
         workgroupBarrier();
     }
 
@@ -119,10 +94,7 @@ fn main(
         if (gi >= m) {
             break;
         }
-        var accv = acc0;
-        if (i == 1u) { accv = acc1; }
-        if (i == 2u) { accv = acc2; }
-        if (i == 3u) { accv = acc3; }
+        let accv = acc_row(acc, i);
         for (var j = 0u; j < 4u; j++) {
             let gj = col0 + tc + 16u * j;
             if (gj >= n) {

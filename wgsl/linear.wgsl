@@ -11,9 +11,8 @@
 // with the batch index z = zo·z_inner + zi (workgroup_id.z); attention batches over
 // (sample, head). A linear layer's weight is uploaded transposed, [k][n] (b_rs = n, b_cs = 1).
 //
-// Tiling: a 16×16 workgroup computes a 64×64 tile of C, each invocation a 4×4 block (rows and
-// columns strided by 16) held in registers; K advances in slices of 16 staged in workgroup memory (2 × 4 KiB), within wgpu's
-// default 16 KiB and 256 invocations. Each output is summed in increasing k, starting from 0.
+// Tiling and epilogue flags: gemm_tile.wgsl (64×64 per 16×16 workgroup, 4×4 per invocation, K in
+// slices of 16 through workgroup memory).
 
 struct Gemm {
     m: u32, n: u32, k: u32, flags: u32,
@@ -23,27 +22,12 @@ struct Gemm {
     c_zi: u32, z_inner: u32, rows_per_group: u32, alpha: f32,
 }
 
-// Epilogue flags.
-const HAS_BIAS: u32 = 1u;
-const HAS_ROWBIAS: u32 = 2u;
-const ACCUMULATE: u32 = 4u;
-const SILU: u32 = 8u;
-
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<f32>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read> rowbias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> c: array<f32>;
 @group(0) @binding(5) var<uniform> p: Gemm;
-
-const BM: u32 = 64u;
-const BN: u32 = 64u;
-const BK: u32 = 16u;
-
-// A slice stored k-major ([BK][BM]) and B slice [BK][BN], so the inner loop reads 4 consecutive
-// values of each.
-var<workgroup> a_tile: array<f32, 1024>;
-var<workgroup> b_tile: array<f32, 1024>;
 
 @compute @workgroup_size(16, 16, 1)
 fn main(
@@ -65,13 +49,8 @@ fn main(
     let b_j = li % BN;
     let b_kk = li / BN;
 
-    var acc0 = vec4<f32>(0.0);
-    var acc1 = vec4<f32>(0.0);
-    var acc2 = vec4<f32>(0.0);
-    var acc3 = vec4<f32>(0.0);
-    // This invocation's 4×4 block: rows lid.y + 16i, columns lid.x + 16j (interleaved, so
-    // neighbouring invocations read neighbouring workgroup-memory words and write neighbouring
-    // outputs).
+    // This invocation's 4×4 block: rows lid.y + 16i, columns lid.x + 16j (see gemm_tile.wgsl).
+    var acc = Acc4(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
     let tr = lid.y;
     let tc = lid.x;
 
@@ -96,15 +75,7 @@ fn main(
             b_tile[kk * BN + b_j] = w;
         }
         workgroupBarrier();
-        for (var kk = 0u; kk < BK; kk++) {
-            let ao = kk * BM + tr;
-            let bo = kk * BN + tc;
-            let bv = vec4<f32>(b_tile[bo], b_tile[bo + 16u], b_tile[bo + 32u], b_tile[bo + 48u]);
-            acc0 += a_tile[ao] * bv;
-            acc1 += a_tile[ao + 16u] * bv;
-            acc2 += a_tile[ao + 32u] * bv;
-            acc3 += a_tile[ao + 48u] * bv;
-        }
+        acc = tile_mac(acc, tr, tc);
         workgroupBarrier();
     }
 
@@ -113,10 +84,7 @@ fn main(
         if (gi >= p.m) {
             break;
         }
-        var accv = acc0;
-        if (i == 1u) { accv = acc1; }
-        if (i == 2u) { accv = acc2; }
-        if (i == 3u) { accv = acc3; }
+        let accv = acc_row(acc, i);
         for (var j = 0u; j < 4u; j++) {
             let gj = col0 + tc + 16u * j;
             if (gj >= p.n) {

@@ -9,6 +9,9 @@
 pub const MATH: &str = include_str!("../../../wgsl/math.wgsl");
 /// The address map of up/down sampling inside a 3×3 convolution.
 pub const RESAMPLE: &str = include_str!("../../../wgsl/resample.wgsl");
+/// The register-tiled GEMM core (tile sizes, workgroup tiles, multiply-accumulate, epilogue
+/// flags) shared by `linear.wgsl` and `conv3x3.wgsl`.
+pub const GEMM_TILE: &str = include_str!("../../../wgsl/gemm_tile.wgsl");
 /// Tiled GEMM with fused bias, per-sample bias, residual accumulation and SiLU.
 pub const LINEAR: &str = include_str!("../../../wgsl/linear.wgsl");
 /// 3×3 convolution as an implicit GEMM (same, stride-2, nearest-×2 upsampling).
@@ -48,8 +51,8 @@ impl ShaderFile {
     }
 }
 
-pub(crate) const LINEAR_FILE: ShaderFile = ShaderFile { name: "linear.wgsl", prelude: &[MATH], body: LINEAR };
-pub(crate) const CONV3X3_FILE: ShaderFile = ShaderFile { name: "conv3x3.wgsl", prelude: &[MATH, RESAMPLE], body: CONV3X3 };
+pub(crate) const LINEAR_FILE: ShaderFile = ShaderFile { name: "linear.wgsl", prelude: &[MATH, GEMM_TILE], body: LINEAR };
+pub(crate) const CONV3X3_FILE: ShaderFile = ShaderFile { name: "conv3x3.wgsl", prelude: &[MATH, RESAMPLE, GEMM_TILE], body: CONV3X3 };
 pub(crate) const GROUPNORM_FILE: ShaderFile = ShaderFile { name: "groupnorm.wgsl", prelude: &[MATH], body: GROUPNORM };
 pub(crate) const TIME_EMBED_FILE: ShaderFile = ShaderFile { name: "time_embed.wgsl", prelude: &[MATH], body: TIME_EMBED };
 pub(crate) const CONCAT_FILE: ShaderFile = ShaderFile { name: "concat.wgsl", prelude: &[], body: CONCAT };
@@ -57,9 +60,10 @@ pub(crate) const ATTENTION_FILE: ShaderFile = ShaderFile { name: "attention.wgsl
 pub(crate) const ELEMENTWISE_FILE: ShaderFile = ShaderFile { name: "elementwise.wgsl", prelude: &[], body: ELEMENTWISE };
 
 /// Every file of `wgsl/`, libraries (empty prelude, no entry point) included.
-pub const FILES: [ShaderFile; 9] = [
+pub const FILES: [ShaderFile; 10] = [
     ShaderFile { name: "math.wgsl", prelude: &[], body: MATH },
     ShaderFile { name: "resample.wgsl", prelude: &[], body: RESAMPLE },
+    ShaderFile { name: "gemm_tile.wgsl", prelude: &[], body: GEMM_TILE },
     LINEAR_FILE,
     CONV3X3_FILE,
     GROUPNORM_FILE,
