@@ -36,6 +36,8 @@ export BEELINE_DATA_DIR="${BEELINE_DATA_DIR:-$PWD/data}"
 # The GPU tests must find an adapter (lavapipe at least) and it must be Vulkan: they fail rather
 # than skip or land on a GL fallback. NODEVICE_SELECT silences Mesa's device-select layer.
 export BEELINE_EXPECT_GPU=1 BEELINE_EXPECT_BACKEND=vulkan NODEVICE_SELECT=1
+# One clean build, no incremental caches: they double the target dir for no gain on a fresh clone.
+export CARGO_INCREMENTAL=0
 
 step "cargo test --workspace --all-features (GPU parity on software Vulkan where there is no GPU; burn on flex)"
 cargo test --workspace --locked --all-features
@@ -53,3 +55,4 @@ mkdir -p core/fuzz/corpus
 (cd core && RUSTC_BOOTSTRAP=1 cargo fuzz run load_model fuzz/corpus fuzz/seeds -- -max_total_time=30 -rss_limit_mb=1024)
 
 step "all tests passed"
+du -sh "${CARGO_TARGET_DIR:-target}" 2>/dev/null || true
