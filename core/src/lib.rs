@@ -15,6 +15,7 @@ pub mod image;
 pub mod model;
 pub mod modelfile;
 pub mod nn;
+pub mod pairs;
 pub mod noise;
 pub mod pipeline;
 pub mod presets;
