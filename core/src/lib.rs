@@ -8,6 +8,7 @@ pub mod backend;
 pub mod config;
 pub mod data;
 pub mod error;
+pub mod eval;
 pub mod field;
 pub mod gmm;
 pub mod gpu;

@@ -81,6 +81,17 @@ impl Stream {
     }
 }
 
+/// A permutation of `0..n` by Fisher–Yates from `stream` (draw `i` picks the partner of
+/// position `i`), the same on every platform.
+pub fn permutation(stream: &Stream, n: usize) -> Vec<u32> {
+    let mut p: Vec<u32> = (0..n as u32).collect();
+    for i in (1..n).rev() {
+        let j = ((stream.bits(i as u64) as u128 * (i as u128 + 1)) >> 64) as usize;
+        p.swap(i, j);
+    }
+    p
+}
+
 /// Gaussian noise for a batch: `batch` samples of `numel` scalars each, sample `s` taken from
 /// stream `first_sample + s` of `seed`. Row-major `[batch, numel]`.
 pub fn gaussian_batch(seed: u64, first_sample: u64, batch: usize, numel: usize) -> Vec<f32> {

@@ -27,7 +27,7 @@ use crate::data::toys::Toy;
 use crate::error::{Error, Result};
 use crate::field::NULL_LABEL;
 use crate::modelfile::write_atomic;
-use crate::noise::{gaussian_batch, mix, Stream};
+use crate::noise::{gaussian_batch, mix, permutation, Stream};
 use crate::pipeline::{GenerateRequest, Generated, Labels, Progress};
 use crate::sampling::{Direction, SamplerSpec};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
@@ -366,7 +366,7 @@ pub fn make_pairs(dir: &Path, spec: &PairsSpec, data: Option<PairData<'_>>, batc
     write_atomic(&dir.join(MANIFEST), manifest.as_bytes())?;
 
     let order = match &data {
-        Some(PairData::Images(set)) if spec.direction == PairDirection::DataToNoise => permutation(spec.seed, set.n),
+        Some(PairData::Images(set)) if spec.direction == PairDirection::DataToNoise => permutation(&Stream::new(mix(spec.seed ^ 0xda7a), 0), set.n),
         _ => Vec::new(),
     };
     let sampler = spec.sampler_spec();
@@ -427,17 +427,6 @@ pub fn make_pairs(dir: &Path, spec: &PairsSpec, data: Option<PairData<'_>>, batc
         on_event(PairsEvent::Written { index: i, pairs: n, seconds: secs });
     }
     Ok(PairsSummary { dir: dir.to_path_buf(), made, kept, seconds, nfe })
-}
-
-/// A seeded Fisher–Yates permutation of `0..n` (the order of data-to-noise images).
-fn permutation(seed: u64, n: usize) -> Vec<u32> {
-    let s = Stream::new(mix(seed ^ 0xda7a), 0);
-    let mut p: Vec<u32> = (0..n as u32).collect();
-    for i in (1..n).rev() {
-        let j = ((s.bits(i as u64) as u128 * (i as u128 + 1)) >> 64) as usize;
-        p.swap(i, j);
-    }
-    p
 }
 
 fn describe_difference(old: &PairsSpec, new: &PairsSpec) -> String {

@@ -2,14 +2,12 @@
 
 use crate::plot::{Canvas, colors, write_png};
 use anyhow::{Context, Result, bail};
-use beeline::backend::{self, Backend, Choice, Selected};
+use crate::source::{Source, load_model};
+use beeline::backend::Backend;
 use beeline::config::{Solver, TimeGrid};
 use beeline::gmm::GaussianMixture;
-use beeline::gpu::GpuModel;
 use beeline::image;
-use beeline::model::Model;
-use beeline::modelfile::ModelFile;
-use beeline::pipeline::{self, GenerateRequest, Generated, Labels, Progress};
+use beeline::pipeline::{GenerateRequest, Generated, Labels, Progress};
 use beeline::sampling::SamplerSpec;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
@@ -116,24 +114,6 @@ fn parse_labels(s: Option<&str>, classes: &[String]) -> Result<Labels> {
     })
 }
 
-/// What is being sampled: a model file on the CPU reference or the GPU, or an analytic field.
-enum Source {
-    Model(Box<Model>),
-    Gpu(Box<GpuModel>),
-    Analytic(GaussianMixture),
-}
-
-/// Loads the model file and puts it on the backend `want` asks for.
-fn load_model(path: &std::path::Path, want: Backend) -> Result<(Source, Choice)> {
-    let file = ModelFile::read(path).with_context(|| format!("loading {}", path.display()))?;
-    let choice = pollster::block_on(backend::choose(want))?;
-    let source = match &choice.selected {
-        Selected::Cpu => Source::Model(Box::new(Model::new(&file)?)),
-        Selected::Gpu(ctx) => Source::Gpu(Box::new(pollster::block_on(GpuModel::new(ctx, &file)).context("putting the model on the GPU")?)),
-    };
-    Ok((source, choice))
-}
-
 pub fn run(a: Args) -> Result<()> {
     let want: Backend = a.backend.parse()?;
     let (mut source, name, choice_reason, adapter, kind) = match &a.model {
@@ -159,13 +139,8 @@ pub fn run(a: Args) -> Result<()> {
 
     // Defaults come from the model file; flags override them.
     let (mut spec, guidance, classes, shape, range) = match &source {
-        Source::Model(m) => {
-            let c = m.config();
-            let spec = SamplerSpec::from_defaults(&c.sampler, &c.parameterization);
-            (spec, c.sampler.guidance, c.classes.clone(), c.data.shape.clone(), c.data.range)
-        }
-        Source::Gpu(m) => {
-            let c = m.config();
+        Source::Model(_) | Source::Gpu(_) => {
+            let c = source.config().expect("a model file");
             let spec = SamplerSpec::from_defaults(&c.sampler, &c.parameterization);
             (spec, c.sampler.guidance, c.classes.clone(), c.data.shape.clone(), c.data.range)
         }
@@ -206,11 +181,7 @@ pub fn run(a: Args) -> Result<()> {
         bar.set_message(format!("step {}/{}", p.step, p.steps));
     };
     let start = Instant::now();
-    let out = match &mut source {
-        Source::Model(m) => pipeline::generate(m.as_mut(), classes.len(), &req, &mut on_progress)?,
-        Source::Gpu(m) => pollster::block_on(m.generate(&req, &mut on_progress))?,
-        Source::Analytic(g) => pipeline::generate(g, 0, &req, &mut on_progress)?,
-    };
+    let out = source.generate(&req, &mut on_progress)?;
     let elapsed = start.elapsed();
     bar.finish_and_clear();
 

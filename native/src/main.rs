@@ -3,10 +3,13 @@
 //! each command's flags and an example.
 
 mod bench;
+mod eval;
 mod exit;
 mod generate;
 mod info;
+mod pairs;
 mod plot;
+mod source;
 #[cfg(feature = "train")]
 mod train;
 
@@ -27,11 +30,25 @@ enum Command {
     Generate(generate::Args),
     /// Print a model file's config and tensor table.
     Info(info::Args),
+    /// Measure a model: straightness, few-step error, and (2D toys) samples on the modes.
+    Eval(eval::Args),
+    /// Make (x0, x1) couplings with a teacher model, for reflow and distillation.
+    Pairs(pairs::Args),
     /// Time one network evaluation on the WGSL runtime, the CPU reference and burn's backends.
     Bench(bench::Args),
     /// Train a rectified flow from data (1-RF) and export it as a model file.
     #[cfg(feature = "train")]
     Train(train::Args),
+    /// Reflow: train a rectified flow on a teacher's pairs (2-RF; RF++ options: --init,
+    /// --time-dist u-shaped, --loss pseudo-huber).
+    #[cfg(feature = "train")]
+    Reflow(train::Args),
+    /// Distill a one-step generator from a teacher's pairs (regression at t = 0).
+    #[cfg(feature = "train")]
+    Distill(train::Args),
+    /// Train the digit classifier that judges generated images (`eval --classifier`).
+    #[cfg(feature = "train")]
+    TrainClassifier(train::ClassifierArgs),
     /// Not in this build: training needs the `train` cargo feature (burn).
     #[cfg(not(feature = "train"))]
     #[command(disable_help_flag = true)]
@@ -39,6 +56,30 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
         args: Vec<String>,
     },
+    /// Not in this build: reflow needs the `train` cargo feature (burn).
+    #[cfg(not(feature = "train"))]
+    #[command(disable_help_flag = true)]
+    Reflow {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+        args: Vec<String>,
+    },
+    /// Not in this build: distillation needs the `train` cargo feature (burn).
+    #[cfg(not(feature = "train"))]
+    #[command(disable_help_flag = true)]
+    Distill {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+        args: Vec<String>,
+    },
+}
+
+/// The error of a training command in a build without the `train` feature.
+#[cfg(not(feature = "train"))]
+fn needs_train_feature(command: &str) -> anyhow::Error {
+    exit::Usage(format!(
+        "this beeline was built without training; build it with the `train` feature (it compiles burn):\n  \
+         cargo run --release -p beeline-cli --features train -- {command} --help"
+    ))
+    .into()
 }
 
 fn main() -> std::process::ExitCode {
@@ -46,16 +87,23 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Generate(a) => generate::run(a),
         Command::Info(a) => info::run(a),
+        Command::Pairs(a) => pairs::run(a),
+        Command::Eval(a) => eval::run(a),
         Command::Bench(a) => bench::run(a),
         #[cfg(feature = "train")]
-        Command::Train(a) => train::run_cmd(a),
+        Command::Train(a) => train::run_cmd(a, beeline::train::Method::RectifiedFlow),
+        #[cfg(feature = "train")]
+        Command::Reflow(a) => train::run_cmd(a, beeline::train::Method::Reflow),
+        #[cfg(feature = "train")]
+        Command::Distill(a) => train::run_cmd(a, beeline::train::Method::Distill),
+        #[cfg(feature = "train")]
+        Command::TrainClassifier(a) => train::run_classifier(a),
         #[cfg(not(feature = "train"))]
-        Command::Train { .. } => Err(exit::Usage(
-            "this beeline was built without training; build it with the `train` feature (it compiles burn):\n  \
-             cargo run --release -p beeline-cli --features train -- train --help"
-                .into(),
-        )
-        .into()),
+        Command::Train { .. } => Err(needs_train_feature("train")),
+        #[cfg(not(feature = "train"))]
+        Command::Reflow { .. } => Err(needs_train_feature("reflow")),
+        #[cfg(not(feature = "train"))]
+        Command::Distill { .. } => Err(needs_train_feature("distill")),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,12 +1,17 @@
-//! `beeline train`: 1-rectified flow from data (cargo feature `train`, which brings in burn).
-//! The training itself is `beeline::train::trainer`; this is the command line around it.
+//! `beeline train` (1-rectified flow from data), `beeline reflow` (2-rectified flow from a
+//! teacher's pairs) and `beeline distill` (one-step distillation from pairs); cargo feature
+//! `train`, which brings in burn. The training itself is `beeline::train::trainer`; this is
+//! the command line around it.
 
 use crate::exit::Usage;
 use anyhow::{Context, Result};
 use beeline::train::checkpoint;
 use beeline::train::device::DeviceChoice;
 use beeline::train::toml;
-use beeline::train::{run, Event, Loss, TrainConfig, TrainOptions};
+use beeline::config::NetRole;
+use beeline::modelfile::ModelFile;
+use beeline::pairs::read_manifest;
+use beeline::train::{run, Event, Loss, Method, TrainConfig, TrainOptions};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 
@@ -86,6 +91,14 @@ pub struct Args {
     /// (burn's CPU backend).
     #[arg(long, default_value = "auto", value_parser = ["auto", "wgpu", "flex"])]
     pub device: String,
+    /// Reflow and distill: the pairs folder made by `beeline pairs` (its data set becomes
+    /// `--data`).
+    #[arg(long)]
+    pub pairs: Option<PathBuf>,
+    /// Start from this model file's velocity network (RF++: reflow from the 1-RF teacher)
+    /// instead of random weights; its architecture becomes the run's.
+    #[arg(long, value_name = "MODEL.safetensors")]
+    pub init: Option<PathBuf>,
     /// Output folder.
     #[arg(long, default_value = "beeline-train")]
     pub out: PathBuf,
@@ -134,18 +147,47 @@ fn flag_table(a: &Args) -> Result<toml::Table> {
     put("seed", int(a.seed)?);
     put("checkpoint_every", int(a.checkpoint_every)?);
     put("log_every", int(a.log_every)?);
+    put("pairs", a.pairs.as_ref().map(|p| toml::Value::String(p.display().to_string())));
+    put("init", a.init.as_ref().map(|p| toml::Value::String(p.display().to_string())));
     Ok(t)
 }
 
-pub fn run_cmd(a: Args) -> Result<()> {
+/// The layer under the config file for reflow and distill: the method, the pairs' data set,
+/// and the architecture of `--init` (else of the pairs' teacher, when its file is there).
+fn method_layer(a: &Args, method: Method) -> Result<toml::Table> {
+    let mut t = toml::Table::new();
+    t.insert("method".into(), toml::Value::String(method.name().into()));
+    let manifest = match &a.pairs {
+        Some(dir) => read_manifest(dir)?,
+        None => None,
+    };
+    if let Some(spec) = &manifest {
+        t.insert("data".into(), toml::Value::String(spec.data.clone()));
+    }
+    let arch_from = a.init.clone().or_else(|| manifest.as_ref().map(|s| PathBuf::from(&s.teacher)).filter(|p| p.exists()));
+    if let Some(path) = arch_from {
+        let file = ModelFile::read(&path).with_context(|| format!("loading {}", path.display()))?;
+        if let Some(arch) = file.config.networks.get(&NetRole::Velocity) {
+            let v = toml::Value::try_from(arch).map_err(|e| anyhow::anyhow!("{}: its architecture as TOML: {e}", path.display()))?;
+            t.insert("arch".into(), v);
+        }
+    }
+    Ok(t)
+}
+
+/// Runs `beeline train` (`Method::RectifiedFlow`), `reflow` or `distill`.
+pub fn run_cmd(a: Args, method: Method) -> Result<()> {
     let device: DeviceChoice = a.device.parse().map_err(|e: beeline::train::DeviceError| Usage(e.to_string()))?;
+    let base = if a.resume { checkpoint::read_meta(&a.out)?.map(|m| m.config) } else { None };
     let mut layers = Vec::new();
+    if method != Method::RectifiedFlow && base.is_none() {
+        layers.push(method_layer(&a, method)?);
+    }
     if let Some(path) = &a.config {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         layers.push(TrainConfig::parse_toml(&text, &path.display().to_string()).map_err(|e| Usage(e.to_string()))?);
     }
     layers.push(flag_table(&a)?);
-    let base = if a.resume { checkpoint::read_meta(&a.out)?.map(|m| m.config) } else { None };
     let config = TrainConfig::resolve(base.as_ref(), &layers).map_err(|e| Usage(e.to_string()))?;
     let opts = TrainOptions {
         out_dir: a.out.clone(),
@@ -186,5 +228,59 @@ pub fn run_cmd(a: Args) -> Result<()> {
         summary.steps_per_s,
         summary.device
     );
+    Ok(())
+}
+
+/// Train the digit classifier that `beeline eval --classifier` uses to judge generated images
+/// (an MLP with ReLU on the training split; accuracy on the test split is measured on the
+/// written file and stored in it).
+///
+/// Example:
+///   beeline train-classifier --data mnist --out models/mnist-classifier.safetensors
+#[derive(clap::Args, Debug)]
+pub struct ClassifierArgs {
+    /// Data set: mnist or fashion-mnist.
+    #[arg(long, default_value = "mnist")]
+    pub data: String,
+    /// Folder of the image data sets (default $BEELINE_DATA_DIR, else data/).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Hidden layer widths, comma-separated.
+    #[arg(long, default_value = "512,256", value_delimiter = ',')]
+    pub hidden: Vec<usize>,
+    /// Passes over the training set.
+    #[arg(long, default_value_t = 8)]
+    pub epochs: usize,
+    /// Images per step.
+    #[arg(long, default_value_t = 128)]
+    pub batch: usize,
+    /// Peak learning rate (AdamW, cosine decay).
+    #[arg(long, default_value_t = 1e-3)]
+    pub lr: f64,
+    /// Seed of the weights and the shuffles.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Where to train: auto, wgpu or flex.
+    #[arg(long, default_value = "auto", value_parser = ["auto", "wgpu", "flex"])]
+    pub device: String,
+    /// Output file.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+pub fn run_classifier(a: ClassifierArgs) -> Result<()> {
+    use beeline::data::images::{default_data_dir, ImageDataset};
+    use beeline::train::classifier::{train_classifier, ClassifierTraining};
+    let choice: DeviceChoice = a.device.parse().map_err(|e: beeline::train::DeviceError| Usage(e.to_string()))?;
+    let sel = beeline::train::select_device(choice).map_err(|e| beeline::Error::GpuUnavailable(e.to_string()))?;
+    let cfg = ClassifierTraining { dataset: ImageDataset::parse(&a.data)?, hidden: a.hidden.clone(), epochs: a.epochs, batch: a.batch, lr: a.lr, seed: a.seed };
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    let start = std::time::Instant::now();
+    let device = sel.device.autodiff();
+    let (bytes, acc) = train_classifier(&cfg, &a.data_dir.clone().unwrap_or_else(default_data_dir), &device, &command, &mut |epoch, loss| {
+        eprintln!("epoch {epoch}/{}: mean loss {loss:.4} ({:.0} s)", a.epochs, start.elapsed().as_secs_f64());
+    })?;
+    beeline::modelfile::write_atomic(&a.out, &bytes)?;
+    println!("wrote {} (test accuracy {:.2} % on {}; {:.0} s on {})", a.out.display(), acc * 100.0, a.data, start.elapsed().as_secs_f64(), sel.description);
     Ok(())
 }

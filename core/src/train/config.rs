@@ -49,6 +49,18 @@ pub enum Loss {
     PseudoHuber,
 }
 
+impl Method {
+    /// Parses `rectified-flow`, `reflow` or `distill`.
+    pub fn parse(s: &str) -> Result<Method> {
+        match s {
+            "rectified-flow" => Ok(Method::RectifiedFlow),
+            "reflow" => Ok(Method::Reflow),
+            "distill" => Ok(Method::Distill),
+            _ => Err(Error::InvalidInput(format!("unknown method {s:?}; use rectified-flow, reflow or distill"))),
+        }
+    }
+}
+
 impl Loss {
     /// Parses `l2` or `pseudo-huber` (also `huber`).
     pub fn parse(s: &str) -> Result<Loss> {
@@ -60,11 +72,47 @@ impl Loss {
     }
 }
 
+/// What a run trains.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Method {
+    /// 1-rectified flow: independent (noise, data) couplings (`beeline train`).
+    #[default]
+    RectifiedFlow,
+    /// Reflow (2-rectified flow): the teacher's couplings from a pairs folder, t from
+    /// `time_dist` (`beeline reflow`).
+    Reflow,
+    /// One-step distillation: the same couplings at t = 0 only, so `x0 + v(x0, 0)` regresses
+    /// onto `x1` (`beeline distill`).
+    Distill,
+}
+
+impl Method {
+    /// The name in configs and provenance.
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::RectifiedFlow => "rectified-flow",
+            Method::Reflow => "reflow",
+            Method::Distill => "distill",
+        }
+    }
+}
+
 /// Everything that decides a training run. A run is a pure function of this config (the seed
 /// included) and the step: see [`trainer`](super::trainer).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct TrainConfig {
+    /// `rectified-flow` (from data), `reflow` or `distill` (from `pairs`).
+    #[serde(default)]
+    pub method: Method,
+    /// The pairs folder made by `beeline pairs` (reflow and distill only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pairs: Option<PathBuf>,
+    /// Initial weights: the velocity network of this model file (RF++ initialises reflow from
+    /// the 1-rectified flow); its architecture must be `arch`. Default: random initialisation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init: Option<PathBuf>,
     /// The data: `rf-toy`, `8gaussians`, `moons`, `checkerboard` (2D, drawn fresh every step) or
     /// `mnist`, `fashion-mnist` (the 60 000 training images, in [-1, 1]).
     pub data: String,
@@ -150,6 +198,9 @@ impl TrainConfig {
     pub fn defaults_for(data: &str) -> Result<TrainConfig> {
         let kind = DataKind::parse(data)?;
         let common = |arch, steps, batch, lr, warmup, dropout, label_dropout, checkpoint_every, sample_steps| TrainConfig {
+            method: Method::RectifiedFlow,
+            pairs: None,
+            init: None,
             data: data.to_string(),
             data_dir: None,
             arch,
@@ -181,6 +232,21 @@ impl TrainConfig {
         })
     }
 
+    /// Changes the data set's defaults for `method`: reflow and distill train on fixed
+    /// couplings, so no label dropout or network dropout; distill trains at t = 0 only and
+    /// recommends one Euler step.
+    pub fn apply_method_defaults(&mut self, method: Method) {
+        self.method = method;
+        if method != Method::RectifiedFlow {
+            self.label_dropout = 0.0;
+            self.dropout = 0.0;
+        }
+        if method == Method::Distill {
+            self.time_dist = "0".into();
+            self.sample_steps = 1;
+        }
+    }
+
     /// The config from layers of TOML tables over a base: the defaults of the data set named by
     /// the last layer that names one (else `rf-toy`), or `base` (a resumed run's config, in which
     /// case only [`RESUMABLE_KEYS`] may change). Errors name the offending key or value.
@@ -192,7 +258,15 @@ impl TrainConfig {
                     toml::Value::String(s) => Ok(s.clone()),
                     other => Err(Error::InvalidInput(format!("`data` must be a string, not {}", other.type_str()))),
                 });
-                TrainConfig::defaults_for(&data.transpose()?.unwrap_or_else(|| "rf-toy".into()))?
+                let mut d = TrainConfig::defaults_for(&data.transpose()?.unwrap_or_else(|| "rf-toy".into()))?;
+                let method = layers.iter().rev().find_map(|l| l.get("method")).map(|v| match v {
+                    toml::Value::String(s) => Method::parse(s),
+                    other => Err(Error::InvalidInput(format!("`method` must be a string, not {}", other.type_str()))),
+                });
+                if let Some(m) = method.transpose()? {
+                    d.apply_method_defaults(m);
+                }
+                d
             }
         };
         let mut table = to_table(&base_config)?;
@@ -295,6 +369,14 @@ impl TrainConfig {
         }
         if self.sample_steps == 0 {
             return bad("`sample_steps` must be at least 1".into());
+        }
+        match (self.method, &self.pairs) {
+            (Method::RectifiedFlow, Some(_)) => return bad("`pairs` is for method reflow or distill".into()),
+            (Method::Reflow | Method::Distill, None) => return bad(format!("method {} needs `pairs` (a folder made by `beeline pairs`)", self.method.name())),
+            _ => {}
+        }
+        if self.method == Method::Distill && self.time_distribution()? != (TimeDist::Fixed { t: 0.0 }) {
+            return bad(format!("distill trains at t = 0 (time_dist = \"0\"), not {:?}", self.time_dist));
         }
         if self.arch.cond_numel() > 0 {
             return bad("arch: `beeline train` trains plain velocity fields; cond_dim / cond_channels must be 0".into());

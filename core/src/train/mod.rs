@@ -23,6 +23,7 @@
 //! See `docs/training-modules.md` and `docs/training.md`.
 
 pub mod checkpoint;
+pub mod classifier;
 pub mod config;
 pub mod convert;
 pub mod device;
@@ -38,7 +39,7 @@ mod trainer_tests;
 
 pub use burn;
 pub use toml;
-pub use config::{Loss, TrainConfig};
+pub use config::{Loss, Method, TrainConfig};
 pub use trainer::{run, Event, TrainOptions, TrainSummary, Trainer};
 pub use device::{select_device, Backend, DeviceChoice, DeviceError, SelectedDevice};
 pub use export::export;

@@ -47,7 +47,7 @@
 //! raw weights with `export_raw`). Every file is replaced atomically.
 
 use super::checkpoint::{Checkpoint, CheckpointMeta, ParamMeta, CHECKPOINT_VERSION};
-use super::config::{DataKind, Loss, TrainConfig};
+use super::config::{DataKind, Loss, Method, TrainConfig};
 use super::device::{select_device, DeviceChoice, SelectedDevice};
 use super::metrics::{MetricsLog, MetricsRecord};
 use super::modules::{class_rows, Net};
@@ -56,9 +56,10 @@ use crate::config::{ModelConfig, NetRole, Provenance};
 use crate::data::images::{ImageSet, Split};
 use crate::data::toys::Toy;
 use crate::error::{Error, Result};
+use crate::pairs::{PairDirection, PairSet};
 use crate::field::NULL_LABEL;
 use crate::modelfile::ModelFile;
-use crate::noise::{gaussian_batch, mix, Stream};
+use crate::noise::{gaussian_batch, mix, permutation, Stream};
 use crate::presets;
 use crate::recipe::schedule::{ema_decay, warmup_lr};
 use crate::recipe::time_dist::{pseudo_huber_c, TimeDist};
@@ -105,11 +106,29 @@ pub enum Data {
     Toy(Toy),
     /// An image set.
     Images(ImageSet),
+    /// A teacher's couplings (reflow and distill).
+    Pairs(PairSet),
 }
 
 impl Data {
-    /// Loads what `config` names (image sets from `config.data_dir()`).
+    /// Loads what `config` names (image sets from `config.data_dir()`, pairs from
+    /// `config.pairs`), checking that pairs fit the config's data and network.
     pub fn load(config: &TrainConfig) -> Result<Data> {
+        if let Some(dir) = &config.pairs {
+            let set = PairSet::load(dir)?;
+            let s = &set.spec;
+            let bad = |m: String| Err(Error::InvalidInput(format!("{}: {m}", dir.display())));
+            if s.data != config.data {
+                return bad(format!("the pairs are of {:?} data, the config trains on {:?}", s.data, config.data));
+            }
+            if s.shape != config.arch.sample_shape() {
+                return bad(format!("the pairs' samples have shape {:?}, the network's {:?}", s.shape, config.arch.sample_shape()));
+            }
+            if config.arch.num_classes() > 0 && s.num_classes != config.arch.num_classes() {
+                return bad(format!("the pairs have {} classes, the network {}", s.num_classes, config.arch.num_classes()));
+            }
+            return Ok(Data::Pairs(set));
+        }
         Ok(match config.data_kind()? {
             DataKind::Toy(t) => Data::Toy(t),
             DataKind::Images(d) => Data::Images(ImageSet::load(d, Split::Train, &config.data_dir())?),
@@ -121,6 +140,24 @@ impl Data {
         match self {
             Data::Toy(t) => format!("{} (2D, drawn fresh every step)", t.name()),
             Data::Images(s) => format!("{} (train, {} images)", s.dataset.name(), s.n),
+            Data::Pairs(p) => {
+                let s = &p.spec;
+                format!(
+                    "{} {} pairs of {} from teacher {} (digest {}; {:?}, {} steps, guidance {}, seed {})",
+                    s.num_pairs,
+                    match s.direction {
+                        PairDirection::NoiseToData => "noise-to-data",
+                        PairDirection::DataToNoise => "data-to-noise",
+                    },
+                    s.data,
+                    s.teacher,
+                    s.teacher_digest,
+                    s.sampler.solver,
+                    s.sampler.steps,
+                    s.sampler.guidance,
+                    s.seed
+                )
+            }
         }
     }
 }
@@ -163,8 +200,17 @@ pub struct Trainer {
     perm: Option<(u64, Vec<u32>)>,
 }
 
-/// The initial weights: `random_weights` with GroupNorm reset to 1/0.
+/// The initial weights: the `init` model file's velocity network, else `random_weights` with
+/// GroupNorm reset to 1/0.
 fn initial_net(config: &TrainConfig, device: &Device) -> Result<Net> {
+    if let Some(path) = &config.init {
+        let file = ModelFile::read(path)?;
+        let arch = file.config.networks.get(&NetRole::Velocity).ok_or_else(|| Error::InvalidInput(format!("init {}: the model has no velocity network", path.display())))?;
+        if arch != &config.arch {
+            return Err(Error::InvalidInput(format!("init {}: its network is not the configured `arch` (leave `arch` unset to take the init model's)", path.display())));
+        }
+        return Net::from_weights(arch, &file.weights, NetRole::Velocity.prefix(), config.dropout, device);
+    }
     let mut w = crate::nn::init::random_weights(&config.arch, "", seed_for(config.seed, purpose::INIT, 0));
     for (name, t) in w.tensors.iter_mut() {
         let mut parts = name.rsplit('.');
@@ -263,34 +309,42 @@ impl Trainer {
         self.config.arch.sample_shape().iter().product()
     }
 
-    fn permutation(&mut self, epoch: u64, n: usize) -> &[u32] {
-        if self.perm.as_ref().is_none_or(|(e, _)| *e != epoch) {
-            let s = Stream::new(seed_for(self.config.seed, purpose::PERM, 0), epoch);
-            let mut p: Vec<u32> = (0..n as u32).collect();
-            for i in (1..n).rev() {
-                let j = ((s.bits(i as u64) as u128 * (i as u128 + 1)) >> 64) as usize;
-                p.swap(i, j);
-            }
-            self.perm = Some((epoch, p));
-        }
-        &self.perm.as_ref().expect("just set").1
+    /// The data positions of step `step`'s samples: an endless sequence of epochs over `size`
+    /// items, each a permutation from stream `epoch` of `seed_for(PERM)`.
+    fn indices(&mut self, step: u64, size: usize) -> Vec<usize> {
+        let b = self.config.batch as u64;
+        (0..b)
+            .map(|k| {
+                let pos = step * b + k;
+                let epoch = pos / size as u64;
+                if self.perm.as_ref().is_none_or(|(e, _)| *e != epoch) {
+                    self.perm = Some((epoch, permutation(&Stream::new(seed_for(self.config.seed, purpose::PERM, 0), epoch), size)));
+                }
+                self.perm.as_ref().expect("just set").1[(pos % size as u64) as usize] as usize
+            })
+            .collect()
     }
 
     /// The batch of step `step` (a pure function of the config and `step`).
     pub fn batch(&mut self, step: u64) -> Batch {
         let (b, n, seed) = (self.config.batch, self.numel(), self.config.seed);
+        let mut x0 = None;
         let (x1, labels) = match &self.data {
             Data::Toy(t) => (t.sample(seed_for(seed, purpose::DATA, step), b), None),
-            Data::Images(_) => {
-                let size = match &self.data {
-                    Data::Images(s) => s.n,
-                    Data::Toy(_) => unreachable!(),
-                };
-                let mut idx = Vec::with_capacity(b);
-                for k in 0..b as u64 {
-                    let pos = step * b as u64 + k;
-                    idx.push(self.permutation(pos / size as u64, size)[(pos % size as u64) as usize] as usize);
+            Data::Pairs(set) => {
+                let idx = self.indices(step, set.pairs.len());
+                let Data::Pairs(set) = &self.data else { unreachable!() };
+                let p = &set.pairs;
+                let (mut a, mut z) = (Vec::with_capacity(b * n), Vec::with_capacity(b * n));
+                for &i in &idx {
+                    a.extend_from_slice(&p.x1[i * n..(i + 1) * n]);
+                    z.extend_from_slice(&p.x0[i * n..(i + 1) * n]);
                 }
+                x0 = Some(z);
+                (a, Some(idx.iter().map(|&i| p.labels[i]).collect()))
+            }
+            Data::Images(set) => {
+                let idx = self.indices(step, set.n);
                 let Data::Images(set) = &self.data else { unreachable!() };
                 let mut x1 = vec![0.0f32; b * n];
                 let flips = Stream::new(seed_for(seed, purpose::FLIP, 0), step);
@@ -305,7 +359,7 @@ impl Trainer {
                 (x1, Some(labels))
             }
         };
-        let x0 = gaussian_batch(seed_for(seed, purpose::NOISE, 0), step * b as u64, b, n);
+        let x0 = x0.unwrap_or_else(|| gaussian_batch(seed_for(seed, purpose::NOISE, 0), step * b as u64, b, n));
         let t: Vec<f32> = self.time_dist.sample(seed_for(seed, purpose::TIME, 0), step, b).into_iter().map(|v| v as f32).collect();
         let mut xt = vec![0.0f32; b * n];
         let mut target = vec![0.0f32; b * n];
@@ -384,16 +438,25 @@ impl Trainer {
     /// The model file of `net` (the EMA or the raw weights) with provenance.
     pub fn model_file(&self, net: &Net, weights: &str, command: &str) -> Result<ModelFile> {
         let c = &self.config;
-        let (data, classes) = match &self.data {
-            Data::Toy(t) => (presets::points2d(t.name(), t.half_width()), Vec::new()),
-            Data::Images(s) => {
-                let classes = if c.arch.num_classes() > 0 { s.dataset.classes() } else { Vec::new() };
-                (presets::images(s.dataset.name(), s.shape[0], s.shape[1]), classes)
+        let (data, classes) = match c.data_kind()? {
+            DataKind::Toy(t) => (presets::points2d(t.name(), t.half_width()), Vec::new()),
+            DataKind::Images(d) => {
+                let classes = if c.arch.num_classes() > 0 { d.classes() } else { Vec::new() };
+                let shape = c.arch.sample_shape();
+                (presets::images(d.name(), shape[0], shape[2]), classes)
             }
         };
         let mut config: ModelConfig = presets::velocity_model(c.arch.clone(), data, classes, presets::euler(c.sample_steps));
         let mut notes = std::collections::BTreeMap::new();
-        notes.insert("method".into(), "1-rectified flow (beeline train)".into());
+        let method = match c.method {
+            Method::RectifiedFlow => "1-rectified flow (beeline train)",
+            Method::Reflow => "reflow: rectified flow on a teacher's couplings (beeline reflow)",
+            Method::Distill => "one-step distillation at t = 0 on a teacher's couplings (beeline distill)",
+        };
+        notes.insert("method".into(), method.into());
+        if let Some(p) = &c.init {
+            notes.insert("init".into(), p.display().to_string());
+        }
         notes.insert("weights".into(), weights.into());
         notes.insert("seed".into(), c.seed.to_string());
         notes.insert("time_dist".into(), c.time_dist.clone());

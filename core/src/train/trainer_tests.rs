@@ -295,3 +295,51 @@ fn wgpu_training_matches_flex() {
     println!("after 40 steps: max |EMA weight difference| {worst:.2e}");
     assert!(worst < 1e-4, "{worst}");
 }
+
+/// Reflow and distill batches come from the pairs: every sample's target is one pair's
+/// `x1 − x0` and its input lies on that pair's line at its time; distill's times are all 0.
+#[test]
+fn pair_batches_follow_the_couplings() {
+    use crate::config::{SamplerDefaults, Solver, TimeGrid};
+    use crate::pairs::{PairDirection, PairSet, Pairs, PairsSpec, PAIRS_VERSION};
+    let n = 40;
+    let x0 = crate::noise::gaussian_batch(1, 0, n, 2);
+    let x1: Vec<f32> = x0.iter().map(|v| 3.0 * v + 1.0).collect();
+    let spec = PairsSpec {
+        version: PAIRS_VERSION,
+        teacher: "t".into(),
+        teacher_digest: "0".into(),
+        data: "moons".into(),
+        shape: vec![2],
+        num_classes: 0,
+        direction: PairDirection::NoiseToData,
+        sampler: SamplerDefaults { solver: Solver::Euler, steps: 4, guidance: 1.0, time_grid: TimeGrid::Uniform },
+        seed: 0,
+        num_pairs: n,
+        shard_size: n,
+    };
+    let set = PairSet { spec, pairs: Pairs { numel: 2, x0: x0.clone(), x1: x1.clone(), labels: vec![NULL_LABEL; n] } };
+    for (method, fixed_zero) in [("reflow", false), ("distill", true)] {
+        let t = TrainConfig::parse_toml(&format!("data = 'moons'\nmethod = '{method}'\npairs = 'p'\nbatch = 16\n[arch]\nhidden = 16\ndepth = 1\ntime_embed_dim = 8"), "test").unwrap();
+        let config = TrainConfig::resolve(None, &[t]).unwrap();
+        assert_eq!(config.label_dropout, 0.0);
+        let mut tr = Trainer::new(config, Data::Pairs(set.clone()), Device::flex().autodiff()).unwrap();
+        let mut seen = std::collections::BTreeSet::new();
+        for step in 0..5 {
+            let b = tr.batch(step);
+            for k in 0..16 {
+                let i = (0..n).find(|&i| (x1[2 * i] - x0[2 * i] - b.target[2 * k]).abs() < 1e-6 && (x1[2 * i + 1] - x0[2 * i + 1] - b.target[2 * k + 1]).abs() < 1e-6).expect("target is a pair's difference");
+                seen.insert(i);
+                let t = b.t[k];
+                assert!(fixed_zero == (t == 0.0), "{method}: t = {t}");
+                for e in 0..2 {
+                    let want = t * x1[2 * i + e] + (1.0 - t) * x0[2 * i + e];
+                    assert!((b.xt[2 * k + e] - want).abs() < 1e-5);
+                }
+            }
+        }
+        // 80 draws over 40 pairs in two epochs: every pair is used.
+        assert_eq!(seen.len(), n, "{method}");
+        assert!(tr.step().is_ok());
+    }
+}

@@ -1,0 +1,165 @@
+//! Measures of a flow and its samples, shared by `beeline eval`, the experiments and the tests.
+//!
+//! * [`straightness`]: the rectified-flow paper's `S = ∫₀¹ E‖(X1 − X0) − Ẋt‖² dt`, per scalar,
+//!   from recorded ODE trajectories (0 for straight paths).
+//! * [`sliced_w2`]: the sliced 2-Wasserstein distance between two sample sets.
+//! * [`mode_stats`]: where samples of a 2D Gaussian-mixture target land: on a mode (within
+//!   3σ of a component mean), and how the modes share them.
+
+use crate::error::{Error, Result};
+use crate::gmm::GaussianMixture;
+use crate::noise::Stream;
+
+pub mod classifier;
+
+/// Straightness of trajectories `trajectories[k]` (`[n, numel]`, the states at `times[k]`,
+/// from `times[0] = 0` to the end): per sample,
+/// `Σ_k (t_{k+1} − t_k)·‖(x_K − x_0) − (x_{k+1} − x_k)/(t_{k+1} − t_k)‖²`, divided by `numel`
+/// and averaged over the samples. With `x_{k+1} − x_k` from a fine solve this is the
+/// rectified-flow paper's `S(Z)` (its Eq. for straightness) per scalar; exact straight lines
+/// give 0.
+pub fn straightness(trajectories: &[Vec<f32>], times: &[f64], numel: usize) -> Result<f64> {
+    let k = trajectories.len();
+    if k < 2 || times.len() != k || numel == 0 {
+        return Err(Error::InvalidInput(format!("straightness needs ≥ 2 recorded states with their times, got {k} states and {} times", times.len())));
+    }
+    let len = trajectories[0].len();
+    if len == 0 || !len.is_multiple_of(numel) || trajectories.iter().any(|t| t.len() != len) {
+        return Err(Error::InvalidInput("trajectories of unequal or partial length".into()));
+    }
+    let (first, last) = (&trajectories[0], &trajectories[k - 1]);
+    let span = times[k - 1] - times[0];
+    let mut total = 0.0f64;
+    for w in 0..k - 1 {
+        let dt = times[w + 1] - times[w];
+        if dt.abs() < 1e-12 {
+            continue;
+        }
+        let (a, b) = (&trajectories[w], &trajectories[w + 1]);
+        let mut s = 0.0f64;
+        for e in 0..len {
+            let chord = (last[e] - first[e]) as f64 / span;
+            let vel = (b[e] - a[e]) as f64 / dt;
+            s += (chord - vel).powi(2);
+        }
+        total += dt.abs() * s;
+    }
+    Ok(total / len as f64)
+}
+
+/// Sliced 2-Wasserstein distance (squared, per projection, averaged) between the sample sets
+/// `a` and `b` (each `[n, dim]`, the same `n`): the mean over `projections` random unit
+/// directions θ (seeded) of `W2²` between the projected sets, which is the mean squared
+/// difference of their sorted projections. A shift by `s` gives `‖s‖²/dim`.
+pub fn sliced_w2(a: &[f32], b: &[f32], dim: usize, projections: usize, seed: u64) -> Result<f64> {
+    if dim == 0 || a.len() != b.len() || a.is_empty() || !a.len().is_multiple_of(dim) || projections == 0 {
+        return Err(Error::InvalidInput(format!("sliced W2 needs two equal non-empty sets of {dim}-vectors ({} and {} values)", a.len(), b.len())));
+    }
+    let n = a.len() / dim;
+    let mut total = 0.0;
+    let (mut pa, mut pb) = (vec![0.0f64; n], vec![0.0f64; n]);
+    for p in 0..projections {
+        let s = Stream::new(seed, p as u64);
+        let mut theta: Vec<f64> = (0..dim).map(|i| s.normal_pair(i as u64).0).collect();
+        let norm = theta.iter().map(|v| v * v).sum::<f64>().sqrt().max(1e-12);
+        theta.iter_mut().for_each(|v| *v /= norm);
+        for (dst, src) in [(&mut pa, a), (&mut pb, b)] {
+            for (o, row) in dst.iter_mut().zip(src.chunks_exact(dim)) {
+                *o = row.iter().zip(&theta).map(|(x, t)| *x as f64 * t).sum();
+            }
+            dst.sort_by(f64::total_cmp);
+        }
+        total += pa.iter().zip(&pb).map(|(x, y)| (x - y).powi(2)).sum::<f64>() / n as f64;
+    }
+    Ok(total / projections as f64)
+}
+
+/// Where samples of a Gaussian-mixture target land.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModeStats {
+    /// Share of samples within 3σ of their nearest component mean (σ of that component). For
+    /// samples of the mixture itself this is `1 − e^{−9/2}` = 0.989 in 2D.
+    pub on_mode: f64,
+    /// Share of the on-mode samples at each component (compare with the mixture weights).
+    pub per_mode: Vec<f64>,
+    /// Mean distance to the nearest component mean, in that component's σ.
+    pub mean_distance: f64,
+}
+
+/// [`ModeStats`] of `samples` (`[n, dim]`) against `target`.
+pub fn mode_stats(samples: &[f32], target: &GaussianMixture) -> Result<ModeStats> {
+    let dim = target.dim();
+    if samples.is_empty() || !samples.len().is_multiple_of(dim) {
+        return Err(Error::InvalidInput(format!("{} values are not whole {dim}-dimensional samples", samples.len())));
+    }
+    let k = target.weights().len();
+    let mut counts = vec![0usize; k];
+    let (mut on, mut dist_sum) = (0usize, 0.0f64);
+    let n = samples.len() / dim;
+    for x in samples.chunks_exact(dim) {
+        let (mut best, mut best_d) = (0, f64::INFINITY);
+        for (c, (m, s)) in target.means().iter().zip(target.stds()).enumerate() {
+            let d = x.iter().zip(m).map(|(a, b)| (*a as f64 - b).powi(2)).sum::<f64>().sqrt() / s;
+            if d < best_d {
+                (best, best_d) = (c, d);
+            }
+        }
+        dist_sum += best_d;
+        if best_d < 3.0 {
+            on += 1;
+            counts[best] += 1;
+        }
+    }
+    let per_mode = counts.iter().map(|&c| c as f64 / on.max(1) as f64).collect();
+    Ok(ModeStats { on_mode: on as f64 / n as f64, per_mode, mean_distance: dist_sum / n as f64 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn straight_lines_have_zero_straightness_and_bends_do_not() {
+        // Two samples moving on straight lines at constant speed, 4 steps.
+        let times = [0.0, 0.25, 0.5, 0.75, 1.0];
+        let line: Vec<Vec<f32>> = times.iter().map(|&t| vec![t as f32, 2.0 * t as f32, -3.0 * t as f32, 1.0]).collect();
+        assert!(straightness(&line, &times, 2).unwrap() < 1e-12);
+        // An L-shaped path: first half along x, second along y, from (0,0) to (1,1). The
+        // chord velocity is (1,1); the velocity is (2,0) then (0,2): ‖Δ‖² = 2 everywhere, so
+        // S = 2 per sample, 1 per scalar.
+        let l: Vec<Vec<f32>> = vec![vec![0.0, 0.0], vec![1.0, 0.0], vec![1.0, 1.0]];
+        let s = straightness(&l, &[0.0, 0.5, 1.0], 2).unwrap();
+        assert!((s - 1.0).abs() < 1e-12, "{s}");
+        assert!(straightness(&l[..1], &[0.0], 2).is_err());
+    }
+
+    #[test]
+    fn sliced_w2_of_a_shift_is_its_square_over_dim() {
+        let g = GaussianMixture::rf_toy();
+        let a: Vec<f32> = g.sample(1, 4000).into_iter().map(|v| v as f32).collect();
+        assert!(sliced_w2(&a, &a, 2, 16, 0).unwrap() < 1e-12);
+        let b: Vec<f32> = a.chunks(2).flat_map(|p| [p[0] + 3.0, p[1] + 4.0]).collect();
+        // Sorted projections of a shifted set differ by θ·s exactly; mean of (θ·s)² over
+        // random unit θ in 2D is ‖s‖²/2 = 12.5, to within the spread of 256 directions.
+        let w = sliced_w2(&a, &b, 2, 256, 0).unwrap();
+        assert!((w - 12.5).abs() < 1.5, "{w}");
+        assert!(sliced_w2(&a, &b[..10], 2, 4, 0).is_err());
+    }
+
+    #[test]
+    fn mixture_samples_are_on_its_modes() {
+        let g = GaussianMixture::rf_toy();
+        let x: Vec<f32> = g.sample(3, 20_000).into_iter().map(|v| v as f32).collect();
+        let st = mode_stats(&x, &g).unwrap();
+        // 1 − e^{−4.5} = 0.9889; binomial s.d. over 20 000 samples is 0.0007.
+        assert!((st.on_mode - 0.9889).abs() < 0.004, "{st:?}");
+        let total: f64 = g.weights().iter().sum();
+        for (p, w) in st.per_mode.iter().zip(g.weights()) {
+            assert!((p - w / total).abs() < 0.02, "{st:?}");
+        }
+        // Everything at the mixture's mean (what 1-RF's one step does): off every mode.
+        let mean: Vec<f64> = (0..2).map(|d| g.means().iter().zip(g.weights()).map(|(m, w)| m[d] * w / total).sum()).collect();
+        let at_mean: Vec<f32> = (0..100).flat_map(|_| [mean[0] as f32, mean[1] as f32]).collect();
+        assert_eq!(mode_stats(&at_mean, &g).unwrap().on_mode, 0.0);
+    }
+}

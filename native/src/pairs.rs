@@ -1,0 +1,163 @@
+//! `beeline pairs`: runs a teacher's ODE to make reflow couplings (see `beeline::pairs`).
+
+use crate::generate::{parse_grid, parse_solver};
+use crate::source::load_model;
+use anyhow::{Context, Result, bail};
+use beeline::backend::Backend;
+use beeline::config::SamplerDefaults;
+use beeline::data::images::{ImageDataset, ImageSet, Split, default_data_dir};
+use beeline::data::toys::Toy;
+use beeline::modelfile::read_bounded;
+use beeline::pairs::{self, PairData, PairDirection, PairsEvent, PairsSpec};
+use beeline::pipeline::{GenerateRequest, Generated, Progress};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::PathBuf;
+
+/// Make (x0, x1, label) couplings with a teacher model, for `beeline reflow` and `beeline
+/// distill`.
+///
+/// Pairs are written in shards to `--out`; a killed run is continued by running the same
+/// command again (finished shards are kept). The pairs depend only on the flags, not on
+/// `--batch` or the backend (to rounding).
+///
+/// Examples:
+///   beeline pairs --model runs/toy/model.safetensors --num-pairs 20000 --out runs/toy-pairs
+///   beeline pairs --model teacher.safetensors --steps 50 --solver euler --num-pairs 20000 --out pairs/
+///   beeline pairs --model teacher.safetensors --direction data-to-noise --num-pairs 10000 --out inv/
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The teacher's model file.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Output folder (pairs.json and shard-NNNNN.safetensors).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Number of pairs.
+    #[arg(long, default_value_t = 10_000)]
+    pub num_pairs: usize,
+    /// `noise-to-data` (sample the teacher from seeded noise) or `data-to-noise` (invert real
+    /// data with the teacher: Simple ReFlow's forward pairs).
+    #[arg(long, default_value = "noise-to-data")]
+    pub direction: String,
+    /// Sampler steps (default: the model's recommendation).
+    #[arg(long)]
+    pub steps: Option<usize>,
+    /// Solver: euler, midpoint, heun, rk4, fireflow (default: the model's).
+    #[arg(long)]
+    pub solver: Option<String>,
+    /// Time grid: `uniform`, `shift=S` or comma-separated times.
+    #[arg(long)]
+    pub time_grid: Option<String>,
+    /// Classifier-free guidance scale (default: the model's).
+    #[arg(long)]
+    pub guidance: Option<f32>,
+    /// Seed of the noise (noise-to-data) or of the order of the data (data-to-noise).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Pairs per shard file.
+    #[arg(long, default_value_t = 2048)]
+    pub shard_size: usize,
+    /// Largest batch integrated at once.
+    #[arg(long, default_value_t = 256)]
+    pub batch: usize,
+    /// Where the teacher runs: `auto`, `gpu` or `cpu` (as for `generate`).
+    #[arg(long, default_value = "auto", value_parser = ["auto", "gpu", "cpu"])]
+    pub backend: String,
+    /// Where the image data sets are (data-to-noise; default `$BEELINE_DATA_DIR`, else `data/`).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Print a JSON summary on stdout instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(a: Args) -> Result<()> {
+    let want: Backend = a.backend.parse()?;
+    let direction = PairDirection::parse(&a.direction)?;
+    let bytes = read_bounded(&a.model).with_context(|| format!("reading {}", a.model.display()))?;
+    let (mut source, choice) = load_model(&a.model, want)?;
+    let config = source.config().expect("a model file").clone();
+    let mut sampler = SamplerDefaults { guidance: a.guidance.unwrap_or(config.sampler.guidance), ..config.sampler.clone() };
+    if let Some(s) = &a.solver {
+        sampler.solver = parse_solver(s)?;
+    }
+    if let Some(n) = a.steps {
+        sampler.steps = u32::try_from(n).map_err(|_| beeline::Error::InvalidInput(format!("--steps {n} is too large")))?;
+    }
+    if let Some(g) = &a.time_grid {
+        sampler.time_grid = parse_grid(g)?;
+    }
+    let spec = PairsSpec {
+        version: pairs::PAIRS_VERSION,
+        teacher: a.model.display().to_string(),
+        teacher_digest: pairs::digest(&bytes),
+        data: config.data.name.clone(),
+        shape: config.data.shape.clone(),
+        num_classes: config.classes.len(),
+        direction,
+        sampler,
+        seed: a.seed,
+        num_pairs: a.num_pairs,
+        shard_size: a.shard_size,
+    };
+    drop(bytes);
+    let images;
+    let data = match direction {
+        PairDirection::NoiseToData => None,
+        PairDirection::DataToNoise => {
+            if let Ok(t) = Toy::parse(&spec.data) {
+                Some(PairData::Toy(t))
+            } else if let Ok(d) = ImageDataset::parse(&spec.data) {
+                images = ImageSet::load(d, Split::Train, &a.data_dir.clone().unwrap_or_else(default_data_dir))?;
+                Some(PairData::Images(&images))
+            } else {
+                bail!(beeline::Error::InvalidInput(format!(
+                    "the teacher was trained on {:?}, which is not a data set Beeline can load for data-to-noise pairs",
+                    spec.data
+                )));
+            }
+        }
+    };
+
+    let bar = if a.json { ProgressBar::hidden() } else { ProgressBar::new(spec.num_pairs as u64) };
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} pairs ({elapsed}, eta {eta})")
+            .map_err(|e| anyhow::anyhow!(e))?
+            .progress_chars("=> "),
+    );
+    let mut transport = |req: &GenerateRequest, x: Vec<f32>, p: &mut dyn FnMut(Progress)| -> beeline::Result<Generated> { source.transport_from(req, x, p) };
+    let shard_start = |i: usize| (i * spec.shard_size) as u64;
+    let mut on_event = |e: PairsEvent| match e {
+        PairsEvent::Kept { index, pairs } => bar.set_position(shard_start(index) + pairs as u64),
+        PairsEvent::Progress { index, progress } => {
+            bar.set_position(shard_start(index) + progress.samples_done as u64);
+            bar.set_message(format!("shard {index}, step {}/{}", progress.step, progress.steps));
+        }
+        PairsEvent::Written { index, pairs, .. } => bar.set_position(shard_start(index) + pairs as u64),
+    };
+    let summary = pairs::make_pairs(&a.out, &spec, data, a.batch, &mut transport, &mut on_event)?;
+    bar.finish_and_clear();
+    let per_s = summary.made as f64 / summary.seconds.max(1e-9);
+    if a.json {
+        let j = serde_json::json!({
+            "out": a.out, "num_pairs": spec.num_pairs, "made": summary.made, "kept": summary.kept,
+            "seconds": summary.seconds, "pairs_per_s": per_s, "nfe": summary.nfe,
+            "backend": choice.kind(), "backend_reason": choice.reason,
+        });
+        println!("{j}");
+    } else {
+        println!(
+            "{} pairs in {} ({} made, {} kept); {:?} {} steps = {} NFE per pair; {:.1} pairs/s; backend {}",
+            spec.num_pairs,
+            a.out.display(),
+            summary.made,
+            summary.kept,
+            spec.sampler.solver,
+            spec.sampler.steps,
+            summary.nfe,
+            per_s,
+            choice.reason
+        );
+    }
+    Ok(())
+}
