@@ -15,8 +15,8 @@ use std::time::Instant;
 
 /// Generate samples and write them as a PNG.
 ///
-/// With no `--model`, samples the exact velocity field of the rectified-flow paper's 3-Gaussian
-/// target (no training needed) and plots samples with their trajectories.
+/// With no `--model`, samples the bundled default model (see `--model`); `--analytic` samples
+/// an exact Gaussian-mixture velocity field instead (no training involved).
 ///
 /// Examples:
 ///   beeline generate --steps 4 --solver fireflow --out toy.png
@@ -24,12 +24,14 @@ use std::time::Instant;
 ///   beeline generate --model mnist.safetensors --backend gpu
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Model file (.safetensors). Without it, the analytic field named by `--analytic` is used.
-    #[arg(long)]
+    /// Model file (.safetensors), or the name of a bundled model (compiled into the binary):
+    /// mnist-onestep (default), mnist-teacher, rf-toy-1rf, rf-toy-2rf.
+    #[arg(long, conflicts_with = "analytic")]
     pub model: Option<PathBuf>,
-    /// Analytic field used without `--model`: `rf-toy` (3 Gaussians) or `8gaussians`.
-    #[arg(long, default_value = "rf-toy")]
-    pub analytic: String,
+    /// Sample an exact analytic field instead of a model: `rf-toy` (the independent coupling of
+    /// N(0, I) and the 3-Gaussian toy) or `8gaussians`.
+    #[arg(long)]
+    pub analytic: Option<String>,
     /// Number of sampler steps N (default: the model's recommendation; 8 for analytic fields).
     #[arg(long)]
     pub steps: Option<usize>,
@@ -116,24 +118,25 @@ fn parse_labels(s: Option<&str>, classes: &[String]) -> Result<Labels> {
 
 pub fn run(a: Args) -> Result<()> {
     let want: Backend = a.backend.parse()?;
-    let (mut source, name, choice_reason, adapter, kind) = match &a.model {
-        Some(p) => {
-            let (source, choice) = load_model(p, want)?;
+    let (mut source, name, choice_reason, adapter, kind) = match &a.analytic {
+        None => {
+            let p = a.model.clone().unwrap_or_else(|| PathBuf::from(crate::bundled::DEFAULT_MODEL));
+            let (source, choice) = load_model(&p, want)?;
             (source, p.display().to_string(), choice.reason.clone(), choice.adapter(), choice.kind())
         }
-        None => {
+        Some(analytic) => {
             if want == Backend::Gpu {
                 bail!(beeline::Error::InvalidInput(
                     "the analytic fields are evaluated on the CPU only; --backend gpu needs --model".into()
                 ));
             }
-            let g = match a.analytic.as_str() {
+            let g = match analytic.as_str() {
                 "rf-toy" => GaussianMixture::rf_toy(),
                 "8gaussians" => GaussianMixture::eight_gaussians(),
                 other => bail!(beeline::Error::InvalidInput(format!("unknown analytic field {other:?}; use rf-toy or 8gaussians"))),
             };
             let reason = "cpu: the analytic field is evaluated on the CPU".to_string();
-            (Source::Analytic(g), format!("analytic:{}", a.analytic), reason, None, "cpu")
+            (Source::Analytic(g), format!("analytic:{analytic}"), reason, None, "cpu")
         }
     };
 

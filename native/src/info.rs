@@ -17,7 +17,7 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<()> {
-    let bytes = modelfile::read_bounded(&a.file)?;
+    let (bytes, _) = crate::bundled::model_bytes(&a.file)?;
     // List what the container holds even when the model itself does not validate.
     let (config_json, tensors) = modelfile::inspect(&bytes).with_context(|| format!("reading {}", a.file.display()))?;
     let validated = ModelFile::from_bytes(&bytes);

@@ -3,6 +3,8 @@
 //! each command's flags and an example.
 
 mod bench;
+mod bundled;
+mod convert;
 mod eval;
 mod exit;
 mod generate;
@@ -32,6 +34,8 @@ enum Command {
     Info(info::Args),
     /// Measure a model: straightness, few-step error, and (2D toys) samples on the modes.
     Eval(eval::Args),
+    /// Rewrite a model file with f16 or f32 tensors.
+    Convert(convert::Args),
     /// Make (x0, x1) couplings with a teacher model, for reflow and distillation.
     Pairs(pairs::Args),
     /// Time one network evaluation on the WGSL runtime, the CPU reference and burn's backends.
@@ -89,6 +93,7 @@ fn main() -> std::process::ExitCode {
         Command::Info(a) => info::run(a),
         Command::Pairs(a) => pairs::run(a),
         Command::Eval(a) => eval::run(a),
+        Command::Convert(a) => convert::run(a),
         Command::Bench(a) => bench::run(a),
         #[cfg(feature = "train")]
         Command::Train(a) => train::run_cmd(a, beeline::train::Method::RectifiedFlow),

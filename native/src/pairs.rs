@@ -2,12 +2,11 @@
 
 use crate::generate::{parse_grid, parse_solver};
 use crate::source::load_model;
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use beeline::backend::Backend;
 use beeline::config::SamplerDefaults;
 use beeline::data::images::{ImageDataset, ImageSet, Split, default_data_dir};
 use beeline::data::toys::Toy;
-use beeline::modelfile::read_bounded;
 use beeline::pairs::{self, PairData, PairDirection, PairsEvent, PairsSpec};
 use beeline::pipeline::{GenerateRequest, Generated, Progress};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -74,7 +73,7 @@ pub struct Args {
 pub fn run(a: Args) -> Result<()> {
     let want: Backend = a.backend.parse()?;
     let direction = PairDirection::parse(&a.direction)?;
-    let bytes = read_bounded(&a.model).with_context(|| format!("reading {}", a.model.display()))?;
+    let (bytes, _) = crate::bundled::model_bytes(&a.model)?;
     let (mut source, choice) = load_model(&a.model, want)?;
     let config = source.config().expect("a model file").clone();
     let mut sampler = SamplerDefaults { guidance: a.guidance.unwrap_or(config.sampler.guidance), ..config.sampler.clone() };

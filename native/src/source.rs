@@ -21,10 +21,12 @@ pub enum Source {
     Analytic(GaussianMixture),
 }
 
-/// Loads the model file at `path` and puts it on the backend `want` asks for; also returns the
-/// backend choice with its reason.
+/// Loads the model file at `path` (or the bundled model of that name, see
+/// [`crate::bundled`]) and puts it on the backend `want` asks for; also returns the backend
+/// choice with its reason.
 pub fn load_model(path: &Path, want: Backend) -> Result<(Source, Choice)> {
-    let file = ModelFile::read(path).with_context(|| format!("loading {}", path.display()))?;
+    let (bytes, name) = crate::bundled::model_bytes(path)?;
+    let file = ModelFile::from_bytes(&bytes).with_context(|| format!("loading {name}"))?;
     let choice = pollster::block_on(backend::choose(want))?;
     let source = match &choice.selected {
         Selected::Cpu => Source::Model(Box::new(Model::new(&file)?)),
