@@ -1,4 +1,5 @@
-//! `beeline convert`: rewrites a model file with every tensor stored as f16 or f32.
+//! `beeline convert`: rewrites a model file with every tensor stored as f16 or f32, and
+//! optionally another recommended sampler.
 
 use anyhow::{Context, Result};
 use beeline::modelfile::ModelFile;
@@ -20,6 +21,12 @@ pub struct Args {
     /// f16 or f32.
     #[arg(long, value_parser = ["f16", "f32"])]
     pub dtype: String,
+    /// Set the recommended number of sampler steps (what `generate` uses by default).
+    #[arg(long)]
+    pub steps: Option<u32>,
+    /// Set the recommended solver.
+    #[arg(long)]
+    pub solver: Option<String>,
     /// Output file.
     #[arg(long)]
     pub out: PathBuf,
@@ -27,7 +34,13 @@ pub struct Args {
 
 pub fn run(a: Args) -> Result<()> {
     let (bytes, name) = crate::bundled::model_bytes(&a.model)?;
-    let file = ModelFile::from_bytes(&bytes).with_context(|| format!("loading {name}"))?;
+    let mut file = ModelFile::from_bytes(&bytes).with_context(|| format!("loading {name}"))?;
+    if let Some(n) = a.steps {
+        file.config.sampler.steps = n;
+    }
+    if let Some(s) = &a.solver {
+        file.config.sampler.solver = crate::generate::parse_solver(s)?;
+    }
     let dtype = if a.dtype == "f16" { StoredDtype::F16 } else { StoredDtype::F32 };
     file.write(&a.out, Some(dtype)).with_context(|| format!("writing {}", a.out.display()))?;
     ModelFile::read(&a.out).with_context(|| format!("reading back {}", a.out.display()))?;

@@ -40,13 +40,40 @@ fn stderr(o: &Output) -> String {
 }
 
 #[test]
-fn generate_default_writes_the_toy_plot() {
-    let d = scratch("default");
+fn generate_analytic_writes_the_toy_plot() {
+    let d = scratch("analytic");
     let out = d.join("toy.png");
-    let o = beeline(&["generate", "--num-samples", "300", "--out", out.to_str().unwrap()]);
+    let o = beeline(&["generate", "--analytic", "rf-toy", "--num-samples", "300", "--out", out.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(png_size(&out), (800, 800));
     assert!(String::from_utf8_lossy(&o.stdout).contains("8 NFE"));
+    let o = beeline(&["generate", "--analytic", "rf-toy", "--model", "x.safetensors"]);
+    assert_eq!(o.status.code(), Some(2), "--model and --analytic exclude each other");
+}
+
+/// The bundled 2D models: the 2-RF's one step lands on the modes, the 1-RF's collapses to the
+/// mean (docs/reflow.md), straight from the binary with no file around.
+#[test]
+fn bundled_toy_models_show_what_reflow_does() {
+    let d = scratch("bundled");
+    let on_mode = |model: &str| -> f64 {
+        let o = beeline(&["eval", "--model", model, "--steps", "1", "--solver", "euler", "--num-samples", "1000", "--reference-steps", "4", "--backend", "cpu", "--json"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        j["samples"]["on_mode"].as_f64().unwrap()
+    };
+    // Measured 88.5 % and 0 % on 4000 samples; the bounds leave room for another draw.
+    assert!(on_mode("rf-toy-2rf") > 0.8);
+    assert!(on_mode("rf-toy-1rf") < 0.02);
+    let out = d.join("toy.png");
+    let o = beeline(&["generate", "--model", "rf-toy-2rf", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("1 NFE"), "the 2-RF recommends one step");
+    let o = beeline(&["info", "rf-toy-1rf", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = beeline(&["generate", "--model", "no-such-model"]);
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    assert!(stderr(&o).contains("bundled models: "), "{}", stderr(&o));
 }
 
 #[test]
@@ -103,12 +130,12 @@ fn bad_inputs_exit_4() {
     let model = write_unet_model(&d);
     let m = model.to_str().unwrap();
     let cases: [&[&str]; 6] = [
-        &["generate", "--backend", "gpu"],
+        &["generate", "--analytic", "rf-toy", "--backend", "gpu"],
         &["generate", "--model", m, "--label", "7"],
         &["generate", "--model", m, "--solver", "warp"],
         &["generate", "--model", m, "--steps", "0"],
         &["generate", "--model", m, "--solver", "caf"],
-        &["generate", "--guidance", "3"],
+        &["generate", "--model", "rf-toy-2rf", "--guidance", "3"],
     ];
     for args in cases {
         let o = beeline(args);
