@@ -27,6 +27,9 @@ pub struct Args {
     /// Set the recommended solver.
     #[arg(long)]
     pub solver: Option<String>,
+    /// Set the recommended classifier-free guidance scale.
+    #[arg(long)]
+    pub guidance: Option<f32>,
     /// Output file.
     #[arg(long)]
     pub out: PathBuf,
@@ -40,6 +43,9 @@ pub fn run(a: Args) -> Result<()> {
     }
     if let Some(s) = &a.solver {
         file.config.sampler.solver = crate::generate::parse_solver(s)?;
+    }
+    if let Some(g) = a.guidance {
+        file.config.sampler.guidance = g;
     }
     let dtype = if a.dtype == "f16" { StoredDtype::F16 } else { StoredDtype::F32 };
     file.write(&a.out, Some(dtype)).with_context(|| format!("writing {}", a.out.display()))?;

@@ -40,6 +40,9 @@ pub struct Args {
     /// Time grid of the evaluated sampler.
     #[arg(long)]
     pub time_grid: Option<String>,
+    /// Classifier-free guidance scale of both solves (default: the model's).
+    #[arg(long)]
+    pub guidance: Option<f32>,
     /// Euler steps of the reference solve (and of the straightness integral).
     #[arg(long, default_value_t = 100)]
     pub reference_steps: usize,
@@ -86,7 +89,7 @@ pub fn run(a: Args) -> Result<()> {
         num_samples: n,
         batch: a.batch,
         labels: labels.clone(),
-        guidance: config.sampler.guidance,
+        guidance: a.guidance.unwrap_or(config.sampler.guidance),
         sampler,
         record_trajectories: record,
     };
@@ -100,7 +103,7 @@ pub fn run(a: Args) -> Result<()> {
 
     let mut out = json!({
         "model": a.model, "backend": choice.kind(), "num_samples": n, "seed": a.seed,
-        "solver": spec.solver, "steps": spec.steps, "nfe": few.nfe,
+        "solver": spec.solver, "steps": spec.steps, "nfe": few.nfe, "guidance": a.guidance.unwrap_or(config.sampler.guidance),
         "reference_steps": reference_spec.steps,
         "straightness": s,
         "mse_to_reference": gap,

@@ -25,7 +25,7 @@ use std::time::Instant;
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Model file (.safetensors), or the name of a bundled model (compiled into the binary):
-    /// mnist-onestep (default), mnist-teacher, rf-toy-1rf, rf-toy-2rf.
+    /// mnist-onestep (default), mnist-2rf, rf-toy-1rf, rf-toy-2rf.
     #[arg(long, conflicts_with = "analytic")]
     pub model: Option<PathBuf>,
     /// Sample an exact analytic field instead of a model: `rf-toy` (the independent coupling of
