@@ -44,7 +44,8 @@ pub struct Args {
     /// Noise seed: the same seed gives the same samples on every backend and batch size.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// Number of samples (default: 16 images, or 2000 points for 2D data).
+    /// Number of samples (default: 4 per class for class-conditional models, 16 other images,
+    /// 2000 points for 2D data).
     #[arg(long)]
     pub num_samples: Option<usize>,
     /// Largest batch evaluated at once.
@@ -162,7 +163,7 @@ pub fn run(a: Args) -> Result<()> {
         spec.grid = parse_grid(g)?;
     }
     let is_points = shape.len() == 1;
-    let num_samples = a.num_samples.unwrap_or(if is_points { 2000 } else { 16 });
+    let num_samples = a.num_samples.unwrap_or(if is_points { 2000 } else if !classes.is_empty() { 4 * classes.len() } else { 16 });
     let req = GenerateRequest {
         seed: a.seed,
         num_samples,

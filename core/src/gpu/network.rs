@@ -654,19 +654,7 @@ mod tests {
 
     #[allow(clippy::too_many_arguments)]
     fn unet(channels: usize, size: usize, base: usize, mult: &[usize], attention: bool, heads: usize, groups: usize, cond_channels: usize, num_classes: usize) -> UnetConfig {
-        UnetConfig {
-            channels,
-            height: size,
-            width: size,
-            base_channels: base,
-            channel_mult: mult.to_vec(),
-            num_res_blocks: 1,
-            attention,
-            attention_heads: heads,
-            groups,
-            cond_channels,
-            num_classes,
-        }
+        UnetConfig { attention_heads: heads, groups, cond_channels, ..crate::presets::unet(channels, size, base, mult, 1, attention, num_classes) }
     }
 
     /// Runs `arch` with random weights on the CPU reference and on the GPU for the same inputs

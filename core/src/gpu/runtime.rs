@@ -154,19 +154,7 @@ mod tests {
     use crate::config::ArchConfig;
 
     fn tiny_unet(cond_channels: usize, num_classes: usize) -> ArchConfig {
-        ArchConfig::Unet(UnetConfig {
-            channels: 1,
-            height: 8,
-            width: 8,
-            base_channels: 8,
-            channel_mult: vec![1, 2],
-            num_res_blocks: 1,
-            attention: true,
-            attention_heads: 2,
-            groups: 4,
-            cond_channels,
-            num_classes,
-        })
+        ArchConfig::Unet(UnetConfig { attention_heads: 2, groups: 4, cond_channels, ..presets::unet(1, 8, 8, &[1, 2], 1, true, num_classes) })
     }
 
     /// A model file with random weights: a velocity model, or a CAF pair (the acceleration net
