@@ -11,6 +11,8 @@ if [[ -z ${BEELINE:-} ]]; then
   cargo build --release --locked -p beeline-cli --features train
 fi
 B=${BEELINE:-target/release/beeline}
+# BEELINE_SAMPLE=path/to/beeline runs pairs, eval and generate (no `train` feature needed).
+S=${BEELINE_SAMPLE:-$B}
 R=runs/mnist
 C=models/mnist-classifier.safetensors
 mkdir -p "$R"
@@ -20,7 +22,7 @@ mkdir -p "$R"
   touch $R/teacher/.done
 }
 # Guided (scale 3) couplings: midpoint, 10 steps (20 guided evaluations per pair).
-$B pairs --model $R/teacher/model.safetensors --num-pairs 6000 --solver midpoint --steps 10 --guidance 3 --backend cpu --out $R/pairs
+$S pairs --model $R/teacher/model.safetensors --num-pairs 6000 --solver midpoint --steps 10 --guidance 3 --backend cpu --out $R/pairs
 [[ -f $R/2rf/.done ]] || {
   $B reflow --pairs $R/pairs --init $R/teacher/model.safetensors --steps 1200 --batch 32 --lr 5e-4 --warmup 50 --checkpoint-every 200 --device flex --quiet --resume --out $R/2rf
   touch $R/2rf/.done
@@ -30,26 +32,26 @@ $B pairs --model $R/teacher/model.safetensors --num-pairs 6000 --solver midpoint
   touch $R/distill/.done
 }
 for n in 1 2 4 50; do
-  $B eval --model $R/teacher/model.safetensors --solver euler --steps $n --guidance 3 --num-samples 500 --reference-steps 50 --classifier $C --backend cpu --json > $R/eval-teacher-$n.json
+  $S eval --model $R/teacher/model.safetensors --solver euler --steps $n --guidance 3 --num-samples 500 --reference-steps 50 --classifier $C --backend cpu --json > $R/eval-teacher-$n.json
 done
 for n in 1 2 4; do
-  $B eval --model $R/2rf/model.safetensors --solver euler --steps $n --num-samples 500 --reference-steps 50 --classifier $C --backend cpu --json > $R/eval-2rf-$n.json
+  $S eval --model $R/2rf/model.safetensors --solver euler --steps $n --num-samples 500 --reference-steps 50 --classifier $C --backend cpu --json > $R/eval-2rf-$n.json
 done
-$B eval --model $R/distill/model.safetensors --solver euler --steps 1 --num-samples 500 --reference-steps 50 --classifier $C --backend cpu --json > $R/eval-distill-1.json
+$S eval --model $R/distill/model.safetensors --solver euler --steps 1 --num-samples 500 --reference-steps 50 --classifier $C --backend cpu --json > $R/eval-distill-1.json
 mkdir -p docs/img
-$B generate --model $R/teacher/model.safetensors --steps 50 --guidance 3 --num-samples 40 --backend cpu --out docs/img/mnist-teacher-50steps.png
+$S generate --model $R/teacher/model.safetensors --steps 50 --guidance 3 --num-samples 40 --backend cpu --out docs/img/mnist-teacher-50steps.png
 for n in 1 2; do
-  $B generate --model $R/teacher/model.safetensors --steps $n --guidance 3 --num-samples 40 --backend cpu --out docs/img/mnist-teacher-${n}step.png
-  $B generate --model $R/2rf/model.safetensors --steps $n --num-samples 40 --backend cpu --out docs/img/mnist-2rf-${n}step.png
+  $S generate --model $R/teacher/model.safetensors --steps $n --guidance 3 --num-samples 40 --backend cpu --out docs/img/mnist-teacher-${n}step.png
+  $S generate --model $R/2rf/model.safetensors --steps $n --num-samples 40 --backend cpu --out docs/img/mnist-2rf-${n}step.png
 done
-$B generate --model $R/distill/model.safetensors --steps 1 --num-samples 40 --backend cpu --out docs/img/mnist-distill-1step.png
+$S generate --model $R/distill/model.safetensors --steps 1 --num-samples 40 --backend cpu --out docs/img/mnist-distill-1step.png
 python3 - "$R" <<'PY'
 import json, sys
 r = sys.argv[1]
-print("| model | Euler steps | NFE | classifier accuracy | MSE to the 50-step solve | straightness |")
-print("|---|---|---|---|---|---|")
+print("| model | Euler steps | NFE | Fréchet distance | classifier accuracy | MSE to the 50-step solve | straightness |")
+print("|---|---|---|---|---|---|---|")
 rows = [("teacher", n) for n in (1, 2, 4, 50)] + [("2rf", n) for n in (1, 2, 4)] + [("distill", 1)]
 for m, n in rows:
     j = json.load(open(f"{r}/eval-{m}-{n}.json"))
-    print(f"| {m} | {n} | {j['nfe']} | {100*j['classifier']['samples']:.1f} % | {j['mse_to_reference']:.4f} | {j['straightness']:.4f} |")
+    print(f"| {m} | {n} | {j['nfe']} | {j['fd']['samples']:.1f} | {100*j['classifier']['samples']:.1f} % | {j['mse_to_reference']:.4f} | {j['straightness']:.4f} |")
 PY

@@ -6,7 +6,9 @@ use anyhow::Result;
 use beeline::backend::Backend;
 use beeline::config::Solver;
 use beeline::data::toys::Toy;
+use beeline::data::images::{ImageDataset, ImageSet, Split, default_data_dir};
 use beeline::eval::classifier::Classifier;
+use beeline::eval::frechet::{GaussianFit, frechet_distance};
 use beeline::eval::{mode_stats, sliced_w2, straightness};
 use beeline::pipeline::{GenerateRequest, Generated, Labels};
 use beeline::sampling::SamplerSpec;
@@ -21,7 +23,10 @@ use std::path::PathBuf;
 /// straightness `S = ∫ E‖(X1 − X0) − Ẋt‖² dt` per scalar (rectified-flow paper; 0 = straight),
 /// the few-step samples' mean squared distance per scalar to the fine solve's, and for the 2D
 /// toys whose density is a known Gaussian mixture (rf-toy, 8gaussians) the share of samples on
-/// a mode, the share per mode, and the sliced W2 to as many true samples.
+/// a mode, the share per mode, and the sliced W2 to as many true samples. With `--classifier`
+/// (class-conditional image models): the share of samples classified as the class asked for,
+/// and the Fréchet distance between the classifier's last-hidden-layer features of the samples
+/// and of the data set's 10 000 test images (FID's formula with an MNIST feature map).
 ///
 /// Examples:
 ///   beeline eval --model runs/toy-1rf/model.safetensors --steps 1
@@ -62,6 +67,10 @@ pub struct Args {
     /// samples it classifies as the class asked for.
     #[arg(long)]
     pub classifier: Option<PathBuf>,
+    /// Where the image data sets are (the test images of the Fréchet distance; default
+    /// `$BEELINE_DATA_DIR`, else `data/`).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
     /// Print JSON on stdout instead of text.
     #[arg(long)]
     pub json: bool,
@@ -132,6 +141,17 @@ pub fn run(a: Args) -> Result<()> {
             "samples": c.accuracy(&few.samples, &few.labels)?,
             "reference": c.accuracy(&reference.samples, &reference.labels)?,
         });
+        // Fréchet distance in the classifier's feature space to the data set's test images.
+        let d = ImageDataset::parse(&c.meta.data)?;
+        let test = ImageSet::load(d, Split::Test, &a.data_dir.clone().unwrap_or_else(default_data_dir))?;
+        let mut x = vec![0.0f32; test.n * test.numel()];
+        for (i, row) in x.chunks_mut(test.numel()).enumerate() {
+            test.image_f32(i, row);
+        }
+        let width = c.feature_width();
+        let real = GaussianFit::fit(&c.features(&x)?, width)?;
+        let fd = |s: &[f32]| -> Result<f64> { Ok(frechet_distance(&GaussianFit::fit(&c.features(s)?, width)?, &real)?) };
+        out["fd"] = json!({ "samples": fd(&few.samples)?, "reference": fd(&reference.samples)?, "test_images": test.n });
     }
     if a.json {
         println!("{out}");
@@ -140,6 +160,15 @@ pub fn run(a: Args) -> Result<()> {
     println!("{}: {:?} {} steps ({} NFE), {} samples, seed {}, backend {}", a.model.display(), spec.solver, spec.steps, few.nfe, n, a.seed, choice.reason);
     println!("  straightness (Euler {} steps)        {s:.5}", reference_spec.steps);
     println!("  mean sq. distance to that solve      {gap:.5}");
+    if let Some(f) = out.get("fd") {
+        println!(
+            "  Fréchet distance to the test set     {:.2} at {} steps, {:.2} at Euler {} steps (classifier features)",
+            f["samples"].as_f64().unwrap_or(f64::NAN),
+            spec.steps,
+            f["reference"].as_f64().unwrap_or(f64::NAN),
+            reference_spec.steps
+        );
+    }
     if let Some(c) = out.get("classifier") {
         println!(
             "  classifier accuracy (asked class)    {:.1} % at {} steps, {:.1} % at Euler {} steps (classifier's test accuracy {:.1} %)",

@@ -108,8 +108,9 @@ impl Classifier {
         safetensors::serialize(views, Some(meta_map)).map_err(|e| Error::InvalidInput(format!("classifier: {e}")))
     }
 
-    /// Logits `[n, classes]` of images `x` `[n, numel]` in `[-1, 1]`.
-    pub fn logits(&self, x: &[f32]) -> Result<Vec<f32>> {
+    /// The first `layers` layers on images `x` `[n, numel]` in `[-1, 1]` (ReLU after every
+    /// layer but the last of the network).
+    fn forward_to(&self, x: &[f32], layers: usize) -> Result<Vec<f32>> {
         let numel = self.meta.widths[0];
         if x.is_empty() || !x.len().is_multiple_of(numel) {
             return Err(Error::InvalidInput(format!("{} values are not whole {numel}-value images", x.len())));
@@ -117,7 +118,7 @@ impl Classifier {
         let n = x.len() / numel;
         let mut ws = Workspace::new();
         let mut h = x.to_vec();
-        for (i, l) in self.layers.iter().enumerate() {
+        for (i, l) in self.layers.iter().enumerate().take(layers) {
             let mut out = vec![0.0f32; n * l.fout];
             l.forward(&h, n, &mut out, &mut ws);
             if i + 1 < self.layers.len() {
@@ -126,6 +127,22 @@ impl Classifier {
             h = out;
         }
         Ok(h)
+    }
+
+    /// Logits `[n, classes]` of images `x` `[n, numel]` in `[-1, 1]`.
+    pub fn logits(&self, x: &[f32]) -> Result<Vec<f32>> {
+        self.forward_to(x, self.layers.len())
+    }
+
+    /// Width of [`features`](Self::features).
+    pub fn feature_width(&self) -> usize {
+        self.meta.widths[self.meta.widths.len() - 2]
+    }
+
+    /// The last hidden layer's activations `[n, feature_width]`: the feature map of the
+    /// Fréchet distance ([`super::frechet`]) between generated and real images.
+    pub fn features(&self, x: &[f32]) -> Result<Vec<f32>> {
+        self.forward_to(x, self.layers.len() - 1)
     }
 
     /// The predicted class of each image.
@@ -170,6 +187,7 @@ mod tests {
         assert_eq!(c.predict(&[2.0, -1.0, 0.0, 5.0]).unwrap(), vec![0, 1]);
         assert_eq!(c.accuracy(&[2.0, -1.0, 0.0, 5.0], &[1, 1]).unwrap(), 0.5);
         assert!(c.logits(&[1.0]).is_err());
+        assert_eq!((c.features(&[2.0, -1.0]).unwrap(), c.feature_width()), (vec![2.0, 0.0, 3.5], 3));
     }
 
     #[test]

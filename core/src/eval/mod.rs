@@ -3,6 +3,7 @@
 //! * [`straightness`]: the rectified-flow paper's `S = ∫₀¹ E‖(X1 − X0) − Ẋt‖² dt`, per scalar,
 //!   from recorded ODE trajectories (0 for straight paths).
 //! * [`sliced_w2`]: the sliced 2-Wasserstein distance between two sample sets.
+//! * [`frechet::frechet_distance`]: FID's formula, here on the digit classifier's features.
 //! * [`mode_stats`]: where samples of a 2D Gaussian-mixture target land: on a mode (within
 //!   3σ of a component mean), and how the modes share them.
 
@@ -11,6 +12,7 @@ use crate::gmm::GaussianMixture;
 use crate::noise::Stream;
 
 pub mod classifier;
+pub mod frechet;
 
 /// Straightness of trajectories `trajectories[k]` (`[n, numel]`, the states at `times[k]`,
 /// from `times[0] = 0` to the end): per sample,
