@@ -17,12 +17,14 @@ pub struct Bundled {
 
 /// Every bundled model.
 pub const BUNDLED: &[Bundled] = &[
+    Bundled { name: "mnist-onestep", about: "class-conditional MNIST digits in one network evaluation (distilled 2-RF)", bytes: include_bytes!("../../models/mnist-onestep.safetensors") },
+    Bundled { name: "mnist-2rf", about: "class-conditional MNIST 2-rectified flow; recommends 2 Euler steps", bytes: include_bytes!("../../models/mnist-2rf.safetensors") },
     Bundled { name: "rf-toy-1rf", about: "1-rectified flow on the 3-Gaussian toy (MLP)", bytes: include_bytes!("../../models/rf-toy-1rf.safetensors") },
     Bundled { name: "rf-toy-2rf", about: "2-rectified flow (reflow of rf-toy-1rf): straight enough for one step", bytes: include_bytes!("../../models/rf-toy-2rf.safetensors") },
 ];
 
 /// The model `generate` uses without `--model`.
-pub const DEFAULT_MODEL: &str = "rf-toy-2rf";
+pub const DEFAULT_MODEL: &str = "mnist-onestep";
 
 /// The bytes of the model file `spec`: the file at that path if it exists, else the bundled
 /// model of that name; also a display name.
