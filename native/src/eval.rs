@@ -151,7 +151,14 @@ pub fn run(a: Args) -> Result<()> {
         let width = c.feature_width();
         let real = GaussianFit::fit(&c.features(&x)?, width)?;
         let fd = |s: &[f32]| -> Result<f64> { Ok(frechet_distance(&GaussianFit::fit(&c.features(s)?, width)?, &real)?) };
-        out["fd"] = json!({ "samples": fd(&few.samples)?, "reference": fd(&reference.samples)?, "test_images": test.n });
+        // The floor: as many real training images as samples (the distance shrinks with the
+        // sample count, so only equal counts compare).
+        let train = ImageSet::load(d, Split::Train, &a.data_dir.clone().unwrap_or_else(default_data_dir))?;
+        let mut t = vec![0.0f32; n.min(train.n) * train.numel()];
+        for (i, row) in t.chunks_mut(train.numel()).enumerate() {
+            train.image_f32(i, row);
+        }
+        out["fd"] = json!({ "samples": fd(&few.samples)?, "reference": fd(&reference.samples)?, "train_images": fd(&t)?, "test_images": test.n });
     }
     if a.json {
         println!("{out}");
@@ -162,11 +169,12 @@ pub fn run(a: Args) -> Result<()> {
     println!("  mean sq. distance to that solve      {gap:.5}");
     if let Some(f) = out.get("fd") {
         println!(
-            "  Fréchet distance to the test set     {:.2} at {} steps, {:.2} at Euler {} steps (classifier features)",
+            "  Fréchet distance to the test set     {:.2} at {} steps, {:.2} at Euler {} steps, {:.2} for as many training images (classifier features)",
             f["samples"].as_f64().unwrap_or(f64::NAN),
             spec.steps,
             f["reference"].as_f64().unwrap_or(f64::NAN),
-            reference_spec.steps
+            reference_spec.steps,
+            f["train_images"].as_f64().unwrap_or(f64::NAN)
         );
     }
     if let Some(c) = out.get("classifier") {
