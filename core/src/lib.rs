@@ -16,6 +16,7 @@ pub mod image;
 pub mod model;
 pub mod modelfile;
 pub mod nn;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod pairs;
 pub mod noise;
 pub mod pipeline;
