@@ -6,10 +6,10 @@ use std::path::PathBuf;
 
 /// Print a model file's config and tensor table.
 ///
-/// Example: `beeline info models/mnist-1step.safetensors`
+/// Example: `beeline info mnist-onestep` (a bundled model) or `beeline info runs/toy/model.safetensors`
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The model file (.safetensors).
+    /// The model file (.safetensors), or a bundled model's name.
     pub file: PathBuf,
     /// Print JSON (config and tensors) instead of text.
     #[arg(long)]
