@@ -87,6 +87,13 @@ fn needs_train_feature(command: &str) -> anyhow::Error {
 }
 
 fn main() -> std::process::ExitCode {
+    // Output piped into `head` and closed early ends the process quietly, as for other Unix
+    // tools, instead of a panic in `println!` (Rust ignores SIGPIPE by default).
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of SIGPIPE at start-up, before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Generate(a) => generate::run(a),

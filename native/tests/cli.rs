@@ -252,3 +252,18 @@ fn gpu_backend_without_adapter_exits_4() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(String::from_utf8_lossy(&o.stdout).contains("backend cpu: no WebGPU/wgpu adapter found"), "{}", String::from_utf8_lossy(&o.stdout));
 }
+
+/// Output cut short by the reader (`beeline info … | head -1`) ends the process quietly, not
+/// with a panic.
+#[cfg(unix)]
+#[test]
+fn closed_stdout_is_not_a_panic() {
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_beeline")).args(["info", "mnist-onestep"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    // Close the reading end at once: the child's first write finds no reader (it is still
+    // parsing the model then), which without the SIGPIPE reset panicked in `println!`.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+}
