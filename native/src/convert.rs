@@ -2,6 +2,7 @@
 //! optionally another recommended sampler.
 
 use anyhow::{Context, Result};
+use crate::sampler_args::SamplerArgs;
 use beeline::modelfile::ModelFile;
 use beeline::weights::StoredDtype;
 use std::path::PathBuf;
@@ -21,15 +22,10 @@ pub struct Args {
     /// f16 or f32.
     #[arg(long, value_parser = ["f16", "f32"])]
     pub dtype: String,
-    /// Set the recommended number of sampler steps (what `generate` uses by default).
-    #[arg(long)]
-    pub steps: Option<u32>,
-    /// Set the recommended solver.
-    #[arg(long)]
-    pub solver: Option<String>,
-    /// Set the recommended classifier-free guidance scale.
-    #[arg(long)]
-    pub guidance: Option<f32>,
+    /// A new recommended sampler (what `generate` uses by default); flags left out keep the
+    /// file's.
+    #[command(flatten)]
+    pub sampler: SamplerArgs,
     /// Output file.
     #[arg(long)]
     pub out: PathBuf,
@@ -38,15 +34,7 @@ pub struct Args {
 pub fn run(a: Args) -> Result<()> {
     let (bytes, name) = crate::bundled::model_bytes(&a.model)?;
     let mut file = ModelFile::from_bytes(&bytes).with_context(|| format!("loading {name}"))?;
-    if let Some(n) = a.steps {
-        file.config.sampler.steps = n;
-    }
-    if let Some(s) = &a.solver {
-        file.config.sampler.solver = crate::generate::parse_solver(s)?;
-    }
-    if let Some(g) = a.guidance {
-        file.config.sampler.guidance = g;
-    }
+    a.sampler.apply_defaults(&mut file.config.sampler)?;
     let dtype = if a.dtype == "f16" { StoredDtype::F16 } else { StoredDtype::F32 };
     file.write(&a.out, Some(dtype)).with_context(|| format!("writing {}", a.out.display()))?;
     ModelFile::read(&a.out).with_context(|| format!("reading back {}", a.out.display()))?;

@@ -1,6 +1,6 @@
 //! `beeline eval`: how straight a model's flow is and how good its few-step samples are.
 
-use crate::generate::{parse_grid, parse_solver};
+use crate::sampler_args::SamplerArgs;
 use crate::source::load_model;
 use anyhow::Result;
 use beeline::backend::Backend;
@@ -36,18 +36,9 @@ pub struct Args {
     /// Model file.
     #[arg(long)]
     pub model: PathBuf,
-    /// Sampler steps N of the evaluated sampler (default: the model's).
-    #[arg(long)]
-    pub steps: Option<usize>,
-    /// Solver of the evaluated sampler (default: the model's).
-    #[arg(long)]
-    pub solver: Option<String>,
-    /// Time grid of the evaluated sampler.
-    #[arg(long)]
-    pub time_grid: Option<String>,
-    /// Classifier-free guidance scale of both solves (default: the model's).
-    #[arg(long)]
-    pub guidance: Option<f32>,
+    /// The evaluated sampler (its guidance applies to both solves).
+    #[command(flatten)]
+    pub sampler: SamplerArgs,
     /// Euler steps of the reference solve (and of the straightness integral).
     #[arg(long, default_value_t = 100)]
     pub reference_steps: usize,
@@ -81,15 +72,8 @@ pub fn run(a: Args) -> Result<()> {
     let (mut source, choice) = load_model(&a.model, want)?;
     let config = source.config().expect("a model file").clone();
     let mut spec = SamplerSpec::from_defaults(&config.sampler, &config.parameterization);
-    if let Some(s) = &a.solver {
-        spec.solver = parse_solver(s)?;
-    }
-    if let Some(n) = a.steps {
-        spec.steps = n;
-    }
-    if let Some(g) = &a.time_grid {
-        spec.grid = parse_grid(g)?;
-    }
+    a.sampler.apply(&mut spec)?;
+    let guidance = a.sampler.guidance.unwrap_or(config.sampler.guidance);
     let is_points = config.data.shape.len() == 1;
     let n = a.num_samples.unwrap_or(if is_points { 4000 } else { 256 });
     let labels = if config.classes.is_empty() { Labels::Unconditional } else { Labels::Cycle };
@@ -98,7 +82,7 @@ pub fn run(a: Args) -> Result<()> {
         num_samples: n,
         batch: a.batch,
         labels: labels.clone(),
-        guidance: a.guidance.unwrap_or(config.sampler.guidance),
+        guidance,
         sampler,
         record_trajectories: record,
     };
@@ -112,7 +96,7 @@ pub fn run(a: Args) -> Result<()> {
 
     let mut out = json!({
         "model": a.model, "backend": choice.kind(), "num_samples": n, "seed": a.seed,
-        "solver": spec.solver, "steps": spec.steps, "nfe": few.nfe, "guidance": a.guidance.unwrap_or(config.sampler.guidance),
+        "solver": spec.solver, "steps": spec.steps, "nfe": few.nfe, "guidance": guidance,
         "reference_steps": reference_spec.steps,
         "straightness": s,
         "mse_to_reference": gap,
@@ -143,21 +127,14 @@ pub fn run(a: Args) -> Result<()> {
         });
         // Fréchet distance in the classifier's feature space to the data set's test images.
         let d = ImageDataset::parse(&c.meta.data)?;
-        let test = ImageSet::load(d, Split::Test, &a.data_dir.clone().unwrap_or_else(default_data_dir))?;
-        let mut x = vec![0.0f32; test.n * test.numel()];
-        for (i, row) in x.chunks_mut(test.numel()).enumerate() {
-            test.image_f32(i, row);
-        }
+        let dir = a.data_dir.clone().unwrap_or_else(default_data_dir);
+        let test = ImageSet::load(d, Split::Test, &dir)?;
         let width = c.feature_width();
-        let real = GaussianFit::fit(&c.features(&x)?, width)?;
+        let real = GaussianFit::fit(&c.features(&test.first_f32(test.n))?, width)?;
         let fd = |s: &[f32]| -> Result<f64> { Ok(frechet_distance(&GaussianFit::fit(&c.features(s)?, width)?, &real)?) };
         // The floor: as many real training images as samples (the distance shrinks with the
         // sample count, so only equal counts compare).
-        let train = ImageSet::load(d, Split::Train, &a.data_dir.clone().unwrap_or_else(default_data_dir))?;
-        let mut t = vec![0.0f32; n.min(train.n) * train.numel()];
-        for (i, row) in t.chunks_mut(train.numel()).enumerate() {
-            train.image_f32(i, row);
-        }
+        let t = ImageSet::load(d, Split::Train, &dir)?.first_f32(n);
         out["fd"] = json!({ "samples": fd(&few.samples)?, "reference": fd(&reference.samples)?, "train_images": fd(&t)?, "test_images": test.n });
     }
     if a.json {

@@ -2,9 +2,10 @@
 
 use crate::plot::{Canvas, colors, write_png};
 use anyhow::{Context, Result, bail};
+use crate::sampler_args::SamplerArgs;
 use crate::source::{Source, load_model};
 use beeline::backend::Backend;
-use beeline::config::{Solver, TimeGrid};
+use beeline::config::Solver;
 use beeline::gmm::GaussianMixture;
 use beeline::image;
 use beeline::pipeline::{GenerateRequest, Generated, Labels, Progress};
@@ -32,15 +33,9 @@ pub struct Args {
     /// N(0, I) and the 3-Gaussian toy) or `8gaussians`.
     #[arg(long)]
     pub analytic: Option<String>,
-    /// Number of sampler steps N (default: the model's recommendation; 8 for analytic fields).
-    #[arg(long)]
-    pub steps: Option<usize>,
-    /// Solver: euler, midpoint, heun, rk4, fireflow, rfpp-new, perflow, caf (default: the model's).
-    #[arg(long)]
-    pub solver: Option<String>,
-    /// Time grid: `uniform`, `shift=S` (diffusers/FLUX shift), or comma-separated times 0,…,1.
-    #[arg(long)]
-    pub time_grid: Option<String>,
+    /// The sampler (analytic fields: Euler, 8 steps, unless given).
+    #[command(flatten)]
+    pub sampler: SamplerArgs,
     /// Noise seed: the same seed gives the same samples on every backend and batch size.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
@@ -55,9 +50,6 @@ pub struct Args {
     /// conditional models), or `none` for the null class.
     #[arg(long)]
     pub label: Option<String>,
-    /// Classifier-free guidance scale (default: the model's).
-    #[arg(long)]
-    pub guidance: Option<f32>,
     /// Trajectories drawn on 2D plots.
     #[arg(long, default_value_t = 64)]
     pub trajectories: usize,
@@ -73,34 +65,6 @@ pub struct Args {
     /// only used when asked for). `WGPU_BACKEND` and `WGPU_ADAPTER_NAME` pick the adapter.
     #[arg(long, default_value = "auto", value_parser = ["auto", "gpu", "cpu"])]
     pub backend: String,
-}
-
-/// Parses a solver name (kebab or snake case).
-pub fn parse_solver(s: &str) -> Result<Solver> {
-    let v = serde_json::Value::String(s.replace('-', "_"));
-    serde_json::from_value(v).map_err(|_| {
-        beeline::Error::InvalidInput(format!(
-            "unknown solver {s:?}; use euler, midpoint, heun, rk4, fireflow, rfpp-new, perflow or caf"
-        ))
-        .into()
-    })
-}
-
-/// Parses `uniform`, `shift=S` or a comma-separated list of times.
-pub fn parse_grid(s: &str) -> Result<TimeGrid> {
-    let bad = |m: String| -> anyhow::Error { beeline::Error::InvalidInput(m).into() };
-    if s == "uniform" {
-        return Ok(TimeGrid::Uniform);
-    }
-    if let Some(v) = s.strip_prefix("shift=") {
-        let shift: f64 = v.parse().map_err(|_| bad(format!("shift {v:?} is not a number")))?;
-        return Ok(TimeGrid::Shifted { shift });
-    }
-    let times: Vec<f64> = s
-        .split(',')
-        .map(|p| p.trim().parse::<f64>().map_err(|_| bad(format!("time grid entry {p:?} is not a number"))))
-        .collect::<Result<_>>()?;
-    Ok(TimeGrid::Custom { times })
 }
 
 fn parse_labels(s: Option<&str>, classes: &[String]) -> Result<Labels> {
@@ -153,15 +117,7 @@ pub fn run(a: Args) -> Result<()> {
             (SamplerSpec::new(Solver::Euler, 8), 1.0, Vec::new(), vec![g.dim()], [-half as f32, half as f32])
         }
     };
-    if let Some(s) = &a.solver {
-        spec.solver = parse_solver(s)?;
-    }
-    if let Some(n) = a.steps {
-        spec.steps = n;
-    }
-    if let Some(g) = &a.time_grid {
-        spec.grid = parse_grid(g)?;
-    }
+    a.sampler.apply(&mut spec)?;
     let is_points = shape.len() == 1;
     let num_samples = a.num_samples.unwrap_or(if is_points { 2000 } else if !classes.is_empty() { 4 * classes.len() } else { 16 });
     let req = GenerateRequest {
@@ -169,7 +125,7 @@ pub fn run(a: Args) -> Result<()> {
         num_samples,
         batch: a.batch,
         labels: parse_labels(a.label.as_deref(), &classes)?,
-        guidance: a.guidance.unwrap_or(guidance),
+        guidance: a.sampler.guidance.unwrap_or(guidance),
         sampler: spec.clone(),
         record_trajectories: is_points && a.trajectories > 0,
     };

@@ -11,6 +11,7 @@ mod generate;
 mod info;
 mod pairs;
 mod plot;
+mod sampler_args;
 mod source;
 #[cfg(feature = "train")]
 mod train;

@@ -1,10 +1,9 @@
 //! `beeline pairs`: runs a teacher's ODE to make reflow couplings (see `beeline::pairs`).
 
-use crate::generate::{parse_grid, parse_solver};
-use crate::source::load_model;
+use crate::sampler_args::SamplerArgs;
+use crate::source::load_model_bytes;
 use anyhow::{Result, bail};
 use beeline::backend::Backend;
-use beeline::config::SamplerDefaults;
 use beeline::data::images::{ImageDataset, ImageSet, Split, default_data_dir};
 use beeline::data::toys::Toy;
 use beeline::pairs::{self, PairData, PairDirection, PairsEvent, PairsSpec};
@@ -38,18 +37,9 @@ pub struct Args {
     /// data with the teacher: Simple ReFlow's forward pairs).
     #[arg(long, default_value = "noise-to-data")]
     pub direction: String,
-    /// Sampler steps (default: the model's recommendation).
-    #[arg(long)]
-    pub steps: Option<usize>,
-    /// Solver: euler, midpoint, heun, rk4, fireflow (default: the model's).
-    #[arg(long)]
-    pub solver: Option<String>,
-    /// Time grid: `uniform`, `shift=S` or comma-separated times.
-    #[arg(long)]
-    pub time_grid: Option<String>,
-    /// Classifier-free guidance scale (default: the model's).
-    #[arg(long)]
-    pub guidance: Option<f32>,
+    /// The teacher's sampler.
+    #[command(flatten)]
+    pub sampler: SamplerArgs,
     /// Seed of the noise (noise-to-data) or of the order of the data (data-to-noise).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -73,19 +63,11 @@ pub struct Args {
 pub fn run(a: Args) -> Result<()> {
     let want: Backend = a.backend.parse()?;
     let direction = PairDirection::parse(&a.direction)?;
-    let (bytes, _) = crate::bundled::model_bytes(&a.model)?;
-    let (mut source, choice) = load_model(&a.model, want)?;
+    let (bytes, name) = crate::bundled::model_bytes(&a.model)?;
+    let (mut source, choice) = load_model_bytes(&bytes, &name, want)?;
     let config = source.config().expect("a model file").clone();
-    let mut sampler = SamplerDefaults { guidance: a.guidance.unwrap_or(config.sampler.guidance), ..config.sampler.clone() };
-    if let Some(s) = &a.solver {
-        sampler.solver = parse_solver(s)?;
-    }
-    if let Some(n) = a.steps {
-        sampler.steps = u32::try_from(n).map_err(|_| beeline::Error::InvalidInput(format!("--steps {n} is too large")))?;
-    }
-    if let Some(g) = &a.time_grid {
-        sampler.time_grid = parse_grid(g)?;
-    }
+    let mut sampler = config.sampler.clone();
+    a.sampler.apply_defaults(&mut sampler)?;
     let spec = PairsSpec {
         version: pairs::PAIRS_VERSION,
         teacher: a.model.display().to_string(),

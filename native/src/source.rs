@@ -26,7 +26,13 @@ pub enum Source {
 /// choice with its reason.
 pub fn load_model(path: &Path, want: Backend) -> Result<(Source, Choice)> {
     let (bytes, name) = crate::bundled::model_bytes(path)?;
-    let file = ModelFile::from_bytes(&bytes).with_context(|| format!("loading {name}"))?;
+    load_model_bytes(&bytes, &name, want)
+}
+
+/// [`load_model`] from a model file's bytes (`name` for messages), for callers that also
+/// need the bytes.
+pub fn load_model_bytes(bytes: &[u8], name: &str, want: Backend) -> Result<(Source, Choice)> {
+    let file = ModelFile::from_bytes(bytes).with_context(|| format!("loading {name}"))?;
     let choice = pollster::block_on(backend::choose(want))?;
     let source = match &choice.selected {
         Selected::Cpu => Source::Model(Box::new(Model::new(&file)?)),

@@ -130,6 +130,16 @@ impl ImageSet {
         self.shape.iter().product()
     }
 
+    /// The first `count` images (all of them if fewer), scaled to `[-1, 1]`, `[count, numel]`.
+    pub fn first_f32(&self, count: usize) -> Vec<f32> {
+        let n = self.numel();
+        let mut out = vec![0.0f32; count.min(self.n) * n];
+        for (i, row) in out.chunks_mut(n).enumerate() {
+            self.image_f32(i, row);
+        }
+        out
+    }
+
     /// Image `i` scaled to `[-1, 1]` into `out` (`numel` values).
     pub fn image_f32(&self, i: usize, out: &mut [f32]) {
         let n = self.numel();

@@ -119,10 +119,7 @@ pub fn train_classifier(cfg: &ClassifierTraining, data_dir: &Path, device: &Devi
         provenance: format!("{command} (epochs {}, batch {}, lr {}, seed {})", cfg.epochs, cfg.batch, cfg.lr, cfg.seed),
     };
     let c = Classifier::from_bytes(&Classifier::to_bytes(&meta, &layers)?)?;
-    let mut tx = vec![0.0f32; test.n * numel];
-    for (i, row) in tx.chunks_mut(numel).enumerate() {
-        test.image_f32(i, row);
-    }
+    let tx = test.first_f32(test.n);
     let labels: Vec<u32> = test.labels.iter().map(|&l| l as u32).collect();
     meta.test_accuracy = c.accuracy(&tx, &labels)?;
     Ok((Classifier::to_bytes(&meta, &layers)?, meta.test_accuracy))
