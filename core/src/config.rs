@@ -563,6 +563,14 @@ impl ArchConfig {
             ArchConfig::Unet(u) => u.num_classes,
         }
     }
+    /// The same network with (`true`) or without CAF's conditioning input: one extra sample's
+    /// worth of input (`cond_dim = dim`, `cond_channels = channels`), or none.
+    pub fn with_cond(&self, cond: bool) -> ArchConfig {
+        match self {
+            ArchConfig::Mlp(m) => ArchConfig::Mlp(MlpConfig { cond_dim: if cond { m.dim } else { 0 }, ..m.clone() }),
+            ArchConfig::Unet(u) => ArchConfig::Unet(UnetConfig { cond_channels: if cond { u.channels } else { 0 }, ..u.clone() }),
+        }
+    }
 }
 
 impl ModelConfig {

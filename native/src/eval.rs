@@ -4,12 +4,13 @@ use crate::sampler_args::SamplerArgs;
 use crate::source::load_model;
 use anyhow::Result;
 use beeline::backend::Backend;
-use beeline::config::Solver;
+use beeline::config::{Parameterization, Solver};
 use beeline::data::toys::Toy;
 use beeline::data::images::{ImageDataset, ImageSet, Split, default_data_dir};
 use beeline::eval::classifier::Classifier;
 use beeline::eval::frechet::{GaussianFit, frechet_distance};
-use beeline::eval::{mode_stats, sliced_w2, straightness};
+use beeline::eval::{mode_stats, mse_psnr, sliced_w2, straightness};
+use beeline::pairs::PairSet;
 use beeline::pipeline::{GenerateRequest, Generated, Labels};
 use beeline::sampling::SamplerSpec;
 use serde_json::json;
@@ -19,14 +20,18 @@ use std::path::PathBuf;
 /// ODE solve and (2D toys) against the true distribution.
 ///
 /// From the same seeded noise, samples with the sampler asked for (default: the model's) and
-/// with a fine Euler solve (`--reference-steps`, trajectories recorded), then reports:
+/// with a fine solve (`--reference-steps` of Euler; of the CAF sampler for CAF models;
+/// trajectories recorded), then reports:
 /// straightness `S = ∫ E‖(X1 − X0) − Ẋt‖² dt` per scalar (rectified-flow paper; 0 = straight),
 /// the few-step samples' mean squared distance per scalar to the fine solve's, and for the 2D
 /// toys whose density is a known Gaussian mixture (rf-toy, 8gaussians) the share of samples on
 /// a mode, the share per mode, and the sliced W2 to as many true samples. With `--classifier`
 /// (class-conditional image models): the share of samples classified as the class asked for,
 /// and the Fréchet distance between the classifier's last-hidden-layer features of the samples
-/// and of the data set's 10 000 test images (FID's formula with an MNIST feature map).
+/// and of the data set's 10 000 test images (FID's formula with an MNIST feature map). With
+/// `--pairs` (a folder of `beeline pairs`, e.g. the couplings the model was trained on):
+/// coupling preservation, the MSE and PSNR between the model's samples from the pairs' noise
+/// (with their labels) and the pairs' data.
 ///
 /// Examples:
 ///   beeline eval --model runs/toy-1rf/model.safetensors --steps 1
@@ -54,6 +59,10 @@ pub struct Args {
     /// Where the networks run: auto, gpu or cpu.
     #[arg(long, default_value = "auto", value_parser = ["auto", "gpu", "cpu"])]
     pub backend: String,
+    /// A pairs folder: measure how well the model keeps these couplings (MSE, PSNR of its
+    /// samples from the pairs' x0 against their x1; the first --num-samples pairs).
+    #[arg(long, value_name = "DIR")]
+    pub pairs: Option<PathBuf>,
     /// A classifier file (`beeline train-classifier`): report the share of class-conditional
     /// samples it classifies as the class asked for.
     #[arg(long)]
@@ -86,7 +95,8 @@ pub fn run(a: Args) -> Result<()> {
         sampler,
         record_trajectories: record,
     };
-    let reference_spec = SamplerSpec::new(Solver::Euler, a.reference_steps.max(1));
+    let reference_solver = if matches!(config.parameterization, Parameterization::Caf { .. }) { Solver::Caf } else { Solver::Euler };
+    let reference_spec = SamplerSpec::new(reference_solver, a.reference_steps.max(1));
     let reference: Generated = source.generate(&request(reference_spec.clone(), true), &mut |_| {})?;
     let times = reference_spec.plan()?.times().to_vec();
     let numel = config.data.numel();
@@ -101,6 +111,19 @@ pub fn run(a: Args) -> Result<()> {
         "straightness": s,
         "mse_to_reference": gap,
     });
+    if let Some(dir) = &a.pairs {
+        let set = PairSet::load(dir)?;
+        if set.spec.shape != config.data.shape {
+            anyhow::bail!(beeline::Error::InvalidInput(format!("the pairs' samples have shape {:?}, the model's {:?}", set.spec.shape, config.data.shape)));
+        }
+        let m = n.min(set.pairs.len());
+        let p = &set.pairs;
+        let pair_labels = if config.classes.is_empty() { Labels::Unconditional } else { Labels::PerSample(p.labels[..m].to_vec()) };
+        let req = GenerateRequest { labels: pair_labels, ..request(spec.clone(), false) };
+        let got = source.transport_from(&req, p.x0[..m * numel].to_vec(), &mut |_| {})?;
+        let (mse, psnr) = mse_psnr(&got.samples, &p.x1[..m * numel], config.data.range)?;
+        out["coupling"] = json!({ "pairs": dir, "num_pairs": m, "mse": mse, "psnr": psnr });
+    }
     let mixture = Toy::parse(&config.data.name).ok().and_then(|t| t.mixture());
     if let Some(g) = mixture.filter(|g| g.dim() == numel) {
         let truth: Vec<f32> = g.sample(a.seed ^ 0x7275_7468, n).into_iter().map(|v| v as f32).collect();
@@ -142,7 +165,15 @@ pub fn run(a: Args) -> Result<()> {
         return Ok(());
     }
     println!("{}: {:?} {} steps ({} NFE), {} samples, seed {}, backend {}", a.model.display(), spec.solver, spec.steps, few.nfe, n, a.seed, choice.reason);
-    println!("  straightness (Euler {} steps)        {s:.5}", reference_spec.steps);
+    println!("  straightness ({:?} {} steps)        {s:.5}", reference_spec.solver, reference_spec.steps);
+    if let Some(c) = out.get("coupling") {
+        println!(
+            "  coupling preservation                MSE {:.5}, PSNR {:.2} dB on {} pairs",
+            c["mse"].as_f64().unwrap_or(f64::NAN),
+            c["psnr"].as_f64().unwrap_or(f64::NAN),
+            c["num_pairs"]
+        );
+    }
     println!("  mean sq. distance to that solve      {gap:.5}");
     if let Some(f) = out.get("fd") {
         println!(

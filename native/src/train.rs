@@ -11,9 +11,9 @@ use beeline::train::toml;
 use beeline::config::NetRole;
 use beeline::modelfile::ModelFile;
 use beeline::pairs::read_manifest;
-use beeline::train::{run, Event, Loss, Method, TrainConfig, TrainOptions};
+use beeline::train::{run, Event, Loss, Method, TrainConfig, TrainOptions, TrainSummary};
 use indicatif::{ProgressBar, ProgressStyle};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Train a rectified flow (1-RF) from data and export it as a model file.
 ///
@@ -99,6 +99,25 @@ pub struct Args {
     /// instead of random weights; its architecture becomes the run's.
     #[arg(long, value_name = "MODEL.safetensors")]
     pub init: Option<PathBuf>,
+    /// Simple ReFlow's per-sample loss normalisation: divide each sample's loss by its own
+    /// value with the gradient stopped.
+    #[arg(long)]
+    pub loss_normalization: bool,
+    /// Horizontal flips (flip-invariant data only, e.g. fashion-mnist): per image from data,
+    /// per batch of pairs (x0 and x1 together, SlimFlow) for reflow.
+    #[arg(long)]
+    pub hflip: bool,
+    /// Reflow: SlimFlow's annealing, the fraction of --steps over which the pairs' noise goes
+    /// from fresh (β = 1) to the teacher's (β = 0).
+    #[arg(long)]
+    pub anneal: Option<f64>,
+    /// The teacher evaluated while training: PeRFlow's window solves; for distill, SlimFlow's
+    /// 2-step regulariser (flow-guided distillation).
+    #[arg(long, value_name = "MODEL.safetensors")]
+    pub teacher: Option<PathBuf>,
+    /// The teacher's classifier-free guidance (1 = none).
+    #[arg(long)]
+    pub teacher_guidance: Option<f32>,
     /// Output folder.
     #[arg(long, default_value = "beeline-train")]
     pub out: PathBuf,
@@ -149,6 +168,19 @@ fn flag_table(a: &Args) -> Result<toml::Table> {
     put("log_every", int(a.log_every)?);
     put("pairs", a.pairs.as_ref().map(|p| toml::Value::String(p.display().to_string())));
     put("init", a.init.as_ref().map(|p| toml::Value::String(p.display().to_string())));
+    put("loss_normalization", a.loss_normalization.then_some(toml::Value::Boolean(true)));
+    put("hflip", a.hflip.then_some(toml::Value::Boolean(true)));
+    put("anneal", a.anneal.map(toml::Value::Float));
+    if let Some(model) = &a.teacher {
+        let mut teacher = toml::Table::new();
+        teacher.insert("model".into(), toml::Value::String(model.display().to_string()));
+        if let Some(g) = a.teacher_guidance {
+            teacher.insert("guidance".into(), toml::Value::Float(g.into()));
+        }
+        t.insert("teacher".into(), toml::Value::Table(teacher));
+    } else if a.teacher_guidance.is_some() {
+        return Err(Usage("--teacher-guidance needs --teacher".into()).into());
+    }
     Ok(t)
 }
 
@@ -177,20 +209,31 @@ fn method_layer(a: &Args, method: Method) -> Result<toml::Table> {
 
 /// Runs `beeline train` (`Method::RectifiedFlow`), `reflow` or `distill`.
 pub fn run_cmd(a: Args, method: Method) -> Result<()> {
+    train_stage(&a, method, toml::Table::new(), &a.out).map(|_| ())
+}
+
+/// Trains one run of `method` into `out`: the config from the method's layer, `--config`, the
+/// flags, then `stage` (keys a multi-stage command fixes); prints progress and the result.
+fn train_stage(a: &Args, method: Method, stage: toml::Table, out: &Path) -> Result<TrainSummary> {
     let device: DeviceChoice = a.device.parse().map_err(|e: beeline::train::DeviceError| Usage(e.to_string()))?;
-    let base = if a.resume { checkpoint::read_meta(&a.out)?.map(|m| m.config) } else { None };
+    let base = if a.resume { checkpoint::read_meta(out)?.map(|m| m.config) } else { None };
     let mut layers = Vec::new();
     if method != Method::RectifiedFlow && base.is_none() {
-        layers.push(method_layer(&a, method)?);
+        layers.push(method_layer(a, method)?);
     }
     if let Some(path) = &a.config {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         layers.push(TrainConfig::parse_toml(&text, &path.display().to_string()).map_err(|e| Usage(e.to_string()))?);
     }
-    layers.push(flag_table(&a)?);
+    let mut flags = flag_table(a)?;
+    for k in stage.keys() {
+        flags.remove(k);
+    }
+    layers.push(flags);
+    layers.push(stage);
     let config = TrainConfig::resolve(base.as_ref(), &layers).map_err(|e| Usage(e.to_string()))?;
     let opts = TrainOptions {
-        out_dir: a.out.clone(),
+        out_dir: out.to_path_buf(),
         resume: a.resume,
         device,
         command: std::env::args().collect::<Vec<_>>().join(" "),
@@ -228,6 +271,72 @@ pub fn run_cmd(a: Args, method: Method) -> Result<()> {
         summary.steps_per_s,
         summary.device
     );
+    Ok(summary)
+}
+
+/// Constant Acceleration Flow from a teacher's pairs, in two stages written under `--out`:
+///
+/// 1. `initial-velocity/`: the network v(x_t, t) → h·(x1 − x0), trained at every t on
+///    x_t = (1 − t²)·x0 + t²·x1 + v0·(t − t²) (the CAF paper's "reflow for the initial
+///    velocity"); `--init` starts it from a model file (e.g. the 1-RF teacher).
+/// 2. `acceleration/`: the network a(concat[x_t, v̂0], t) → 2(x1 − x0) − 2v̂0 with
+///    v̂0 = v(x0, 0) from stage 1 (frozen), initialised from stage 1 with zero weights on the
+///    v̂0 input (the paper's choice; its code starts from random weights).
+///
+/// `model.safetensors` holds both networks (parameterization `caf`, one CAF step recommended:
+/// 2 evaluations). Every training flag applies to both stages; `--resume` continues whichever
+/// stage was interrupted.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:
+  beeline pairs --model runs/2d/1rf/model.safetensors --num-pairs 20000 --out runs/2d/pairs
+  beeline caf --pairs runs/2d/pairs --h 2 --steps 2000 --out runs/2d/caf
+  beeline generate --model runs/2d/caf/model.safetensors --steps 1 --out caf.png
+
+Method and constants: docs/caf.md")]
+pub struct CafArgs {
+    #[command(flatten)]
+    pub train: Args,
+    /// The initial-velocity scale h: 1 = straight paths (zero acceleration), > 1 decelerating,
+    /// < 1 accelerating (the paper: 1.5 for images, 2 best in 2D).
+    #[arg(long, default_value_t = 1.5)]
+    pub h: f64,
+    /// Optimiser steps of stage 2 (default: --steps).
+    #[arg(long)]
+    pub acceleration_steps: Option<u64>,
+}
+
+/// Runs `beeline caf` (see [`CafArgs`]).
+pub fn run_caf(a: CafArgs) -> Result<()> {
+    let out = &a.train.out;
+    let (v_dir, a_dir) = (out.join("initial-velocity"), out.join("acceleration"));
+    let float = toml::Value::Float;
+    let path = |p: &Path| toml::Value::String(p.display().to_string());
+    let mut stage1 = toml::Table::new();
+    stage1.insert("caf_h".into(), float(a.h));
+    if !a.train.quiet {
+        println!("CAF stage 1 of 2: the initial-velocity network (h = {})", a.h);
+    }
+    let s1 = train_stage(&a.train, Method::CafVelocity, stage1.clone(), &v_dir)?;
+    let v_model = s1.model.ok_or_else(|| anyhow::anyhow!("stage 1 stopped before its end"))?;
+    let v_file = ModelFile::read(&v_model).with_context(|| format!("loading {}", v_model.display()))?;
+    let v_arch = v_file.config.networks.get(&NetRole::Velocity).ok_or_else(|| anyhow::anyhow!("{}: no velocity network", v_model.display()))?;
+    let mut stage2 = stage1;
+    stage2.insert("initial_velocity".into(), path(&v_model));
+    stage2.insert("init".into(), path(&v_model));
+    let arch = toml::Value::try_from(v_arch.with_cond(true)).map_err(|e| anyhow::anyhow!("architecture as TOML: {e}"))?;
+    stage2.insert("arch".into(), arch);
+    if let Some(n) = a.acceleration_steps {
+        stage2.insert("steps".into(), toml::Value::Integer(i64::try_from(n).map_err(|_| Usage(format!("{n} is too large")))?));
+    }
+    if !a.train.quiet {
+        println!("CAF stage 2 of 2: the acceleration network, conditioned on stage 1's v̂0");
+    }
+    let s2 = train_stage(&a.train, Method::CafAcceleration, stage2, &a_dir)?;
+    let a_model = s2.model.ok_or_else(|| anyhow::anyhow!("stage 2 stopped before its end"))?;
+    let bytes = std::fs::read(&a_model).with_context(|| format!("reading {}", a_model.display()))?;
+    let dst = out.join(beeline::train::trainer::MODEL_FILE);
+    beeline::modelfile::write_atomic(&dst, &bytes)?;
+    println!("wrote {} (CAF, h = {}: both networks; sample with --solver caf, 1 step = 2 evaluations)", dst.display(), a.h);
     Ok(())
 }
 
@@ -282,5 +391,120 @@ pub fn run_classifier(a: ClassifierArgs) -> Result<()> {
     })?;
     beeline::modelfile::write_atomic(&a.out, &bytes)?;
     println!("wrote {} (test accuracy {:.2} % on {}; {:.0} s on {})", a.out.display(), acc * 100.0, a.data, start.elapsed().as_secs_f64(), sel.description);
+    Ok(())
+}
+
+/// PeRFlow: straighten the teacher piecewise over K time windows, from real data.
+///
+/// Each training sample takes a real image (or 2D point) and a time t; in t's window
+/// [t_s, t_e) the window start is the data noised to t_s, the window end the teacher's solve
+/// from there to t_e (`--teacher-solver`, `--teacher-steps`, `--teacher-guidance`; labels
+/// dropped to null are solved unconditionally), and the student, initialised from the teacher,
+/// learns the straight velocity between them. The model file recommends the PeRFlow sampler
+/// with one step per window.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:
+  beeline perflow --teacher runs/mnist/teacher/model.safetensors --windows 4 \\
+      --teacher-solver midpoint --teacher-steps 2 --teacher-guidance 3 --steps 1200 --out runs/mnist/perflow
+  beeline generate --model runs/mnist/perflow/model.safetensors --solver perflow --steps 4
+
+Method and constants: docs/perflow.md")]
+pub struct PerflowArgs {
+    /// Every training flag; --teacher (required) is the model solved inside the windows, and
+    /// its data set and network become the student's.
+    #[command(flatten)]
+    pub train: Args,
+    /// Number of time windows K.
+    #[arg(long, default_value_t = 4)]
+    pub windows: usize,
+    /// The teacher's solver inside a window: euler, midpoint, heun, rk4 or fireflow.
+    #[arg(long, default_value = "midpoint")]
+    pub teacher_solver: String,
+    /// The teacher's steps inside a window.
+    #[arg(long, default_value_t = 2)]
+    pub teacher_steps: u32,
+}
+
+/// Runs `beeline perflow` (see [`PerflowArgs`]).
+pub fn run_perflow(a: PerflowArgs) -> Result<()> {
+    let teacher_path = a.train.teacher.clone().ok_or_else(|| Usage("perflow needs --teacher MODEL.safetensors".into()))?;
+    let file = ModelFile::read(&teacher_path).with_context(|| format!("loading {}", teacher_path.display()))?;
+    let arch = file.config.networks.get(&NetRole::Velocity).ok_or_else(|| Usage(format!("{}: the teacher must be a velocity model", teacher_path.display())))?;
+    let path = |p: &Path| toml::Value::String(p.display().to_string());
+    let mut teacher = toml::Table::new();
+    teacher.insert("model".into(), path(&teacher_path));
+    teacher.insert("solver".into(), toml::Value::String(a.teacher_solver.clone()));
+    teacher.insert("steps".into(), toml::Value::Integer(a.teacher_steps.into()));
+    teacher.insert("guidance".into(), toml::Value::Float(a.train.teacher_guidance.unwrap_or(1.0).into()));
+    let mut stage = toml::Table::new();
+    stage.insert("teacher".into(), toml::Value::Table(teacher));
+    stage.insert("windows".into(), toml::Value::Integer(i64::try_from(a.windows).map_err(|_| Usage("--windows is too large".into()))?));
+    stage.insert("sample_steps".into(), toml::Value::Integer(i64::try_from(a.windows).unwrap_or(i64::MAX)));
+    stage.insert("data".into(), toml::Value::String(file.config.data.name.clone()));
+    stage.insert("init".into(), path(a.train.init.as_ref().unwrap_or(&teacher_path)));
+    stage.insert("arch".into(), toml::Value::try_from(arch).map_err(|e| anyhow::anyhow!("architecture as TOML: {e}"))?);
+    train_stage(&a.train, Method::Perflow, stage, &a.train.out).map(|_| ())
+}
+
+/// SlimFlow: a smaller one-step student from a teacher's pairs, in two stages under `--out`:
+///
+/// 1. `reflow/`: annealing reflow from scratch into the network of `--config`/the flags (give
+///    a smaller `[arch]` than the teacher's): the pairs' noise is `√(1 − β²)·z0 + β·ε` with β
+///    falling from 1 to 0 over `--anneal` of the steps, and with `--hflip` (flip-invariant
+///    data only) each batch's pairs are mirrored together with probability ½.
+/// 2. `distill/`: flow-guided distillation from stage 1 (initialised from it): one-step
+///    regression on the pairs plus the 2-step regulariser with stage 1 as the teacher
+///    (`--no-regularizer` drops it, for the ablation).
+///
+/// `model.safetensors` is the one-step student.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:
+  beeline slimflow --pairs runs/fashion/pairs --config docs/configs/slimflow-student.toml \\
+      --anneal 0.5 --hflip --steps 1200 --distill-steps 600 --out runs/fashion/slimflow
+  beeline generate --model runs/fashion/slimflow/model.safetensors --steps 1
+
+Method and constants: docs/slimflow.md")]
+pub struct SlimflowArgs {
+    #[command(flatten)]
+    pub train: Args,
+    /// Optimiser steps of the distillation stage (default: --steps).
+    #[arg(long)]
+    pub distill_steps: Option<u64>,
+    /// Distil without the 2-step regulariser (plain one-step regression).
+    #[arg(long)]
+    pub no_regularizer: bool,
+}
+
+/// Runs `beeline slimflow` (see [`SlimflowArgs`]).
+pub fn run_slimflow(a: SlimflowArgs) -> Result<()> {
+    if a.train.teacher.is_some() || a.train.init.is_some() {
+        return Err(Usage("slimflow trains its student from scratch and distils with its own reflow stage as the teacher; drop --teacher and --init".into()).into());
+    }
+    let out = &a.train.out;
+    if !a.train.quiet {
+        println!("SlimFlow stage 1 of 2: annealing reflow into the student");
+    }
+    let s1 = train_stage(&a.train, Method::Reflow, toml::Table::new(), &out.join("reflow"))?;
+    let flow = s1.model.ok_or_else(|| anyhow::anyhow!("stage 1 stopped before its end"))?;
+    let path = toml::Value::String(flow.display().to_string());
+    let mut stage2 = toml::Table::new();
+    stage2.insert("init".into(), path.clone());
+    stage2.insert("anneal".into(), toml::Value::Float(0.0));
+    if !a.no_regularizer {
+        stage2.insert("teacher".into(), toml::Value::Table(toml::Table::from_iter([("model".to_string(), path)])));
+    }
+    if let Some(n) = a.distill_steps {
+        stage2.insert("steps".into(), toml::Value::Integer(i64::try_from(n).map_err(|_| Usage(format!("{n} is too large")))?));
+    }
+    if !a.train.quiet {
+        let how = if a.no_regularizer { "one-step regression only" } else { "with the 2-step regulariser" };
+        println!("SlimFlow stage 2 of 2: flow-guided distillation ({how})");
+    }
+    let s2 = train_stage(&a.train, Method::Distill, stage2, &out.join("distill"))?;
+    let model = s2.model.ok_or_else(|| anyhow::anyhow!("stage 2 stopped before its end"))?;
+    let bytes = std::fs::read(&model).with_context(|| format!("reading {}", model.display()))?;
+    let dst = out.join(beeline::train::trainer::MODEL_FILE);
+    beeline::modelfile::write_atomic(&dst, &bytes)?;
+    println!("wrote {} (SlimFlow one-step student)", dst.display());
     Ok(())
 }

@@ -4,6 +4,7 @@
 //!   from recorded ODE trajectories (0 for straight paths).
 //! * [`sliced_w2`]: the sliced 2-Wasserstein distance between two sample sets.
 //! * [`frechet::frechet_distance`]: FID's formula, here on the digit classifier's features.
+//! * [`mse_psnr`]: reconstruction and coupling-preservation error.
 //! * [`mode_stats`]: where samples of a 2D Gaussian-mixture target land: on a mode (within
 //!   3σ of a component mean), and how the modes share them.
 
@@ -13,6 +14,18 @@ use crate::noise::Stream;
 
 pub mod classifier;
 pub mod frechet;
+
+/// Mean squared error between two equally long sample batches, and the PSNR in dB for data of
+/// value range `range` (`[lo, hi]`; images in [-1, 1] give the usual PSNR of [0, 1] pixels):
+/// `10·log10((hi − lo)²/MSE)`. Errors if the lengths differ or are 0.
+pub fn mse_psnr(a: &[f32], b: &[f32], range: [f32; 2]) -> Result<(f64, f64)> {
+    if a.len() != b.len() || a.is_empty() {
+        return Err(Error::InvalidInput(format!("MSE of {} and {} values", a.len(), b.len())));
+    }
+    let mse = a.iter().zip(b).map(|(x, y)| ((x - y) as f64).powi(2)).sum::<f64>() / a.len() as f64;
+    let peak = (range[1] - range[0]) as f64;
+    Ok((mse, 10.0 * (peak * peak / mse).log10()))
+}
 
 /// Straightness of trajectories `trajectories[k]` (`[n, numel]`, the states at `times[k]`,
 /// from `times[0] = 0` to the end): per sample,
@@ -119,6 +132,17 @@ pub fn mode_stats(samples: &[f32], target: &GaussianMixture) -> Result<ModeStats
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mse_and_psnr_of_a_known_error() {
+        // Every value off by 0.2 in [-1, 1]: MSE 0.04, PSNR 10·log10(4/0.04) = 20 dB.
+        let a = [0.0f32, 0.5, -1.0, 1.0];
+        let b: Vec<f32> = a.iter().map(|v| v + 0.2).collect();
+        let (mse, psnr) = mse_psnr(&a, &b, [-1.0, 1.0]).unwrap();
+        assert!((mse - 0.04).abs() < 1e-7 && (psnr - 20.0).abs() < 1e-5, "{mse} {psnr}");
+        assert!(mse_psnr(&a, &b[..3], [-1.0, 1.0]).is_err());
+        assert!(mse_psnr(&[], &[], [-1.0, 1.0]).is_err());
+    }
 
     #[test]
     fn straight_lines_have_zero_straightness_and_bends_do_not() {

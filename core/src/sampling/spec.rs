@@ -116,6 +116,21 @@ impl SamplerSpec {
         if self.direction == Direction::Invert {
             times.reverse();
         }
+        self.plan_over(times)
+    }
+
+    /// The plan of this spec's grid mapped affinely onto `[t_start, t_end]` instead of `[0, 1]`
+    /// (`0 ≤ t_start < t_end ≤ 1`): a teacher solve inside one time window (PeRFlow's window
+    /// ends). Generation direction only.
+    pub fn plan_between(&self, t_start: f64, t_end: f64) -> Result<Plan> {
+        if !(0.0..1.0).contains(&t_start) || !(t_end > t_start && t_end <= 1.0) || self.direction != Direction::Generate {
+            return Err(Error::InvalidInput(format!("a sub-interval plan needs 0 ≤ t_start < t_end ≤ 1 and generation, got [{t_start}, {t_end}]")));
+        }
+        let times = self.generation_times()?.iter().map(|&u| if u == 1.0 { t_end } else { t_start + (t_end - t_start) * u }).collect();
+        self.plan_over(times)
+    }
+
+    fn plan_over(&self, times: Vec<f64>) -> Result<Plan> {
         let mut ops = vec![Op::Record { step: 0, t: times[0] }];
         solvers::prologue(self.solver, times[0], &mut ops);
         for (i, w) in times.windows(2).enumerate() {
@@ -308,5 +323,29 @@ mod tests {
         let spec = SamplerSpec::from_defaults(&d, &Parameterization::Perflow { windows: 4 });
         assert_eq!(spec.windows, Some(4));
         assert_eq!(spec.plan().unwrap().nfe(), 6);
+    }
+
+    /// A sub-interval plan runs the same grid inside the window: on the straight, constant-speed
+    /// affine flow (h = 1) RK4 lands exactly on the path point at `t_end`, x0 + t_end·d, from the
+    /// one at `t_start`; bad intervals are refused.
+    #[test]
+    fn plan_between_solves_inside_a_window() {
+        use crate::sampling::{AffineFlow, run};
+        let mut field = AffineFlow::new(vec![0.5, 1.8], vec![1.0, -2.0], 1.0).unwrap();
+        let x0 = [0.3f64, -1.1, 0.7, 0.2];
+        let d: Vec<f64> = field.endpoint(&x0).iter().zip(&x0).map(|(a, b)| a - b).collect();
+        let at = |t: f64| x0.iter().zip(&d).map(|(x, d)| x + t * d).collect::<Vec<f64>>();
+        let spec = SamplerSpec::new(Solver::Rk4, 3);
+        let plan = spec.plan_between(0.25, 0.5).unwrap();
+        assert_eq!(plan.times().first().copied(), Some(0.25));
+        assert_eq!(plan.times().last().copied(), Some(0.5));
+        let got = run(&plan, &mut field, &at(0.25), None).unwrap();
+        for (g, w) in got.iter().zip(at(0.5)) {
+            assert!((g - w).abs() < 1e-12);
+        }
+        for (a, b) in [(0.5, 0.5), (-0.1, 0.5), (0.5, 1.2), (f64::NAN, 0.5)] {
+            assert!(spec.plan_between(a, b).is_err(), "[{a}, {b}]");
+        }
+        assert!(spec.clone().with_direction(Direction::Invert).plan_between(0.0, 0.5).is_err());
     }
 }

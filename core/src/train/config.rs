@@ -27,7 +27,7 @@
 //! base_channels = 64
 //! ```
 
-use crate::config::ArchConfig;
+use crate::config::{ArchConfig, Solver};
 use crate::data::images::{default_data_dir, ImageDataset};
 use crate::data::toys::Toy;
 use crate::error::{Error, Result};
@@ -50,14 +50,12 @@ pub enum Loss {
 }
 
 impl Method {
-    /// Parses `rectified-flow`, `reflow` or `distill`.
+    /// Parses a method name ([`Method::name`]).
     pub fn parse(s: &str) -> Result<Method> {
-        match s {
-            "rectified-flow" => Ok(Method::RectifiedFlow),
-            "reflow" => Ok(Method::Reflow),
-            "distill" => Ok(Method::Distill),
-            _ => Err(Error::InvalidInput(format!("unknown method {s:?}; use rectified-flow, reflow or distill"))),
-        }
+        Method::ALL.iter().copied().find(|m| m.name() == s).ok_or_else(|| {
+            let names: Vec<&str> = Method::ALL.iter().map(|m| m.name()).collect();
+            Error::InvalidInput(format!("unknown method {s:?}; use {}", names.join(", ")))
+        })
     }
 }
 
@@ -85,16 +83,73 @@ pub enum Method {
     /// One-step distillation: the same couplings at t = 0 only, so `x0 + v(x0, 0)` regresses
     /// onto `x1` (`beeline distill`).
     Distill,
+    /// Constant Acceleration Flow, stage 1: the initial-velocity network on a teacher's
+    /// couplings, target `h·(x1 − x0)` at every t, on `x_t = (1 − t²)·x0 + t²·x1 + v0·(t − t²)`
+    /// built with the true `v0 = h·(x1 − x0)` (`beeline caf`).
+    CafVelocity,
+    /// Constant Acceleration Flow, stage 2: the acceleration network `a(concat[x_t, v̂0], t)`
+    /// with `v̂0` from the frozen stage-1 network at t = 0, target `2(x1 − x0) − 2v̂0`, on
+    /// `x_t = x0 + v̂0·t + ½a·t²` (`beeline caf`).
+    CafAcceleration,
+    /// PeRFlow: K time windows; each sample's window start is its real data point noised to
+    /// the window's start time, its window end the `teacher`'s solve inside the window, and the
+    /// student regresses the straight velocity between them (`beeline perflow`).
+    Perflow,
+}
+
+/// The teacher a method solves with during training (PeRFlow's window ends).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TeacherConfig {
+    /// The teacher's model file (a velocity model of the same data).
+    pub model: PathBuf,
+    /// The solver inside each window.
+    #[serde(default = "default_teacher_solver")]
+    pub solver: Solver,
+    /// Steps inside each window.
+    #[serde(default = "default_teacher_steps")]
+    pub steps: u32,
+    /// Classifier-free guidance of the teacher (1 = none; > 1 "CFG-fixed": the student learns
+    /// the guided field for its labels).
+    #[serde(default = "default_teacher_guidance")]
+    pub guidance: f32,
+}
+
+fn default_teacher_solver() -> Solver {
+    Solver::Midpoint
+}
+fn default_teacher_steps() -> u32 {
+    2
+}
+fn default_teacher_guidance() -> f32 {
+    1.0
 }
 
 impl Method {
+    /// Every method, in the order of the docs.
+    pub const ALL: [Method; 6] = [Method::RectifiedFlow, Method::Reflow, Method::Distill, Method::CafVelocity, Method::CafAcceleration, Method::Perflow];
+
     /// The name in configs and provenance.
     pub fn name(self) -> &'static str {
         match self {
             Method::RectifiedFlow => "rectified-flow",
             Method::Reflow => "reflow",
             Method::Distill => "distill",
+            Method::CafVelocity => "caf-velocity",
+            Method::CafAcceleration => "caf-acceleration",
+            Method::Perflow => "perflow",
         }
+    }
+
+    /// Whether the method trains on a teacher's couplings (`pairs`).
+    pub fn needs_pairs(self) -> bool {
+        !matches!(self, Method::RectifiedFlow | Method::Perflow)
+    }
+
+    /// Whether the method learns a teacher's deterministic map (no label or network dropout
+    /// by default).
+    pub fn distils(self) -> bool {
+        self != Method::RectifiedFlow
     }
 }
 
@@ -103,9 +158,35 @@ impl Method {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct TrainConfig {
-    /// `rectified-flow` (from data), `reflow` or `distill` (from `pairs`).
+    /// `rectified-flow` (from data); `reflow`, `distill`, `caf-velocity` or `caf-acceleration`
+    /// (from `pairs`).
     #[serde(default)]
     pub method: Method,
+    /// CAF's initial-velocity scale h (1 = rectified flow, a = 0; > 1 decelerating paths; the
+    /// CAF paper uses 1.5 for images and finds 2 best in 2D). CAF methods only.
+    #[serde(default = "default_caf_h")]
+    pub caf_h: f64,
+    /// CAF stage 2: the model file written by stage 1 (`caf-velocity`), whose network gives
+    /// `v̂0 = v(x0, 0)` and is stored beside the trained acceleration network in the export.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initial_velocity: Option<PathBuf>,
+    /// Simple ReFlow's per-sample loss normalisation: each sample's loss is divided by its own
+    /// value with the gradient stopped, `ℓ_i / (sg[ℓ_i] + 1e-3)`, so every sample pulls with the
+    /// same weight whatever its scale.
+    #[serde(default)]
+    pub loss_normalization: bool,
+    /// PeRFlow's number of time windows K (the sampler spreads its steps over them).
+    #[serde(default = "default_windows")]
+    pub windows: usize,
+    /// The teacher evaluated during training: PeRFlow solves it inside each window; `distill`
+    /// with a teacher adds SlimFlow's 2-step regulariser (flow-guided distillation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub teacher: Option<TeacherConfig>,
+    /// SlimFlow's annealing reflow: the fraction of `steps` over which β falls linearly from 1
+    /// to 0, the pair's noise being `√(1 − β²)·z0 + β·ε` with fresh ε (0 = plain reflow).
+    /// Reflow only.
+    #[serde(default)]
+    pub anneal: f64,
     /// The pairs folder made by `beeline pairs` (reflow and distill only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pairs: Option<PathBuf>,
@@ -152,7 +233,9 @@ pub struct TrainConfig {
     /// Dropout probability inside the network (training only).
     pub dropout: f64,
     /// Random horizontal flips of images (only for data sets whose distribution is
-    /// flip-invariant, e.g. Fashion-MNIST; refused for MNIST digits).
+    /// flip-invariant, e.g. Fashion-MNIST; refused for MNIST digits): each image with
+    /// probability ½ when training from data; on pairs (SlimFlow), the whole batch's `x0` and
+    /// `x1` together with probability ½.
     pub hflip: bool,
     /// The seed: initialisation, data order, noise, times, label dropout and dropout masks.
     pub seed: u64,
@@ -166,6 +249,13 @@ pub struct TrainConfig {
     pub export_raw: bool,
     /// Euler steps recommended in the exported model file.
     pub sample_steps: u32,
+}
+
+fn default_caf_h() -> f64 {
+    1.5
+}
+fn default_windows() -> usize {
+    4
 }
 
 /// Keys that may differ from the checkpoint's config when a run is resumed: they do not change
@@ -199,6 +289,12 @@ impl TrainConfig {
         let kind = DataKind::parse(data)?;
         let common = |arch, steps, batch, lr, warmup, dropout, label_dropout, checkpoint_every, sample_steps| TrainConfig {
             method: Method::RectifiedFlow,
+            caf_h: default_caf_h(),
+            initial_velocity: None,
+            loss_normalization: false,
+            windows: default_windows(),
+            teacher: None,
+            anneal: 0.0,
             pairs: None,
             init: None,
             data: data.to_string(),
@@ -232,17 +328,24 @@ impl TrainConfig {
         })
     }
 
-    /// Changes the data set's defaults for `method`: reflow and distill train on fixed
-    /// couplings, so no label dropout or network dropout; distill trains at t = 0 only and
-    /// recommends one Euler step.
+    /// Changes the data set's defaults for `method`: methods on fixed couplings use no label
+    /// dropout or network dropout; distill trains at t = 0 only and recommends one Euler step;
+    /// CAF's acceleration network takes `concat[x_t, v̂0]` and recommends one CAF step.
     pub fn apply_method_defaults(&mut self, method: Method) {
         self.method = method;
-        if method != Method::RectifiedFlow {
+        if method.distils() {
             self.label_dropout = 0.0;
             self.dropout = 0.0;
         }
+        if method == Method::Perflow {
+            self.sample_steps = default_windows() as u32;
+        }
         if method == Method::Distill {
             self.time_dist = "0".into();
+            self.sample_steps = 1;
+        }
+        if method == Method::CafAcceleration {
+            self.arch = self.arch.with_cond(true);
             self.sample_steps = 1;
         }
     }
@@ -370,16 +473,62 @@ impl TrainConfig {
         if self.sample_steps == 0 {
             return bad("`sample_steps` must be at least 1".into());
         }
-        match (self.method, &self.pairs) {
-            (Method::RectifiedFlow, Some(_)) => return bad("`pairs` is for method reflow or distill".into()),
-            (Method::Reflow | Method::Distill, None) => return bad(format!("method {} needs `pairs` (a folder made by `beeline pairs`)", self.method.name())),
+        match (self.method.needs_pairs(), &self.pairs) {
+            (false, Some(_)) => return bad("`pairs` is for the methods that train on a teacher's couplings (reflow, distill, caf-*)".into()),
+            (true, None) => return bad(format!("method {} needs `pairs` (a folder made by `beeline pairs`)", self.method.name())),
             _ => {}
         }
         if self.method == Method::Distill && self.time_distribution()? != (TimeDist::Fixed { t: 0.0 }) {
             return bad(format!("distill trains at t = 0 (time_dist = \"0\"), not {:?}", self.time_dist));
         }
-        if self.arch.cond_numel() > 0 {
-            return bad("arch: `beeline train` trains plain velocity fields; cond_dim / cond_channels must be 0".into());
+        let is_caf = matches!(self.method, Method::CafVelocity | Method::CafAcceleration);
+        if !(self.caf_h.is_finite() && (0.0..=100.0).contains(&self.caf_h)) {
+            return bad(format!("`caf_h` must be in [0, 100], got {}", self.caf_h));
+        }
+        if !is_caf && self.caf_h != default_caf_h() {
+            return bad("`caf_h` is for the caf-* methods".into());
+        }
+        match (self.method == Method::CafAcceleration, &self.initial_velocity) {
+            (false, Some(_)) => return bad("`initial_velocity` is for method caf-acceleration".into()),
+            (true, None) => return bad("method caf-acceleration needs `initial_velocity` (the model file of stage caf-velocity)".into()),
+            _ => {}
+        }
+        let is_perflow = self.method == Method::Perflow;
+        if !(self.anneal.is_finite() && (0.0..=1.0).contains(&self.anneal)) || (self.anneal > 0.0 && self.method != Method::Reflow) {
+            return bad(format!("`anneal` is the fraction of training that SlimFlow's annealing reflow takes, in [0, 1] (method reflow only), got {}", self.anneal));
+        }
+        match (is_perflow || self.method == Method::Distill, &self.teacher) {
+            (false, Some(_)) => return bad("`teacher` is for methods perflow and distill (flow-guided distillation)".into()),
+            (true, None) if is_perflow => return bad("method perflow needs a `teacher` table (model, solver, steps, guidance)".into()),
+            (true, Some(t)) => {
+                if t.steps == 0 || t.steps > 1000 {
+                    return bad(format!("teacher.steps must be in 1..=1000, got {}", t.steps));
+                }
+                if !(t.guidance.is_finite() && t.guidance >= 0.0) {
+                    return bad(format!("teacher.guidance must be finite and ≥ 0, got {}", t.guidance));
+                }
+                if matches!(t.solver, Solver::Caf | Solver::Perflow | Solver::RfppNew) {
+                    return bad(format!("teacher.solver {:?} cannot solve inside a window; use euler, midpoint, heun, rk4 or fireflow", t.solver));
+                }
+            }
+            _ => {}
+        }
+        if !(1..=100).contains(&self.windows) || (!is_perflow && self.windows != default_windows()) {
+            return bad(format!("`windows` is PeRFlow's window count, in 1..=100 (method perflow only), got {}", self.windows));
+        }
+        if is_perflow && (self.sample_steps as usize) < self.windows {
+            return bad(format!("PeRFlow samples with at least one step per window: sample_steps {} < windows {}", self.sample_steps, self.windows));
+        }
+        if is_caf && self.hflip {
+            return bad("`hflip` with CAF: v̂0 is computed once per pair, not per flip".into());
+        }
+        let want_cond = if self.method == Method::CafAcceleration { self.arch.sample_shape().iter().product() } else { 0 };
+        if self.arch.cond_numel() != want_cond {
+            return bad(if want_cond > 0 {
+                format!("arch: CAF's acceleration network takes concat[x_t, v̂0]; cond_dim / cond_channels must match the sample ({want_cond} scalars)")
+            } else {
+                "arch: this method trains a plain velocity field; cond_dim / cond_channels must be 0".into()
+            });
         }
         let shape = self.arch.sample_shape();
         match kind {

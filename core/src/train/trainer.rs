@@ -52,19 +52,22 @@ use super::device::{select_device, DeviceChoice, SelectedDevice};
 use super::metrics::{MetricsLog, MetricsRecord};
 use super::modules::{class_rows, Net};
 use super::optim::{adamw_step, ema_update, flat_params, global_grad_norm, param_infos, set_params, to_host, Moments, ParamInfo};
-use crate::config::{ModelConfig, NetRole, Provenance};
+use crate::config::{ArchConfig, ModelConfig, NetRole, Parameterization, Provenance, SamplerDefaults, Solver, TimeGrid};
 use crate::data::images::{ImageSet, Split};
 use crate::data::toys::Toy;
 use crate::error::{Error, Result};
 use crate::pairs::{PairDirection, PairSet};
-use crate::field::NULL_LABEL;
+use crate::field::{VelocityField, NULL_LABEL};
+use crate::model::Model;
 use crate::modelfile::ModelFile;
+use crate::sampling::{run as run_plan, Guided, SamplerSpec};
+use crate::weights::Weights;
 use crate::noise::{gaussian_batch, mix, permutation, Stream};
 use crate::presets;
 use crate::recipe::schedule::{ema_decay, warmup_lr};
 use crate::recipe::time_dist::{pseudo_huber_c, TimeDist};
 use burn::optim::{AdamW, AdamWConfig, GradientsParams};
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -86,6 +89,12 @@ pub mod purpose {
     pub const DROPOUT: u64 = 7;
     /// Horizontal flips.
     pub const FLIP: u64 = 8;
+    /// SlimFlow's annealing noise ε.
+    pub const ANNEAL: u64 = 9;
+    /// The fresh noise of flow-guided distillation's 2-step regulariser.
+    pub const FGD_NOISE: u64 = 10;
+    /// The time t' of flow-guided distillation's 2-step regulariser.
+    pub const FGD_TIME: u64 = 11;
 }
 
 /// The seed of random stream family `purpose` at step `step` of a run seeded `seed`.
@@ -167,8 +176,11 @@ impl Data {
 pub struct Batch {
     /// `x_t`, `[batch, numel]`.
     pub xt: Vec<f32>,
-    /// `x1 − x0`, `[batch, numel]`.
+    /// The regression target, `[batch, numel]`: `x1 − x0` (rectified flow, reflow, distill),
+    /// `h·(x1 − x0)` (CAF stage 1) or `2(x1 − x0) − 2v̂0` (CAF stage 2).
     pub target: Vec<f32>,
+    /// The network's conditioning input, `[batch, numel]`: CAF stage 2's `v̂0`, else `None`.
+    pub cond: Option<Vec<f32>>,
     /// Times.
     pub t: Vec<f32>,
     /// Labels after label dropout (`None` for unconditional networks).
@@ -198,18 +210,68 @@ pub struct Trainer {
     adam: AdamW,
     step: u64,
     perm: Option<(u64, Vec<u32>)>,
+    /// CAF stage 2: `v̂0 = v(x0, 0)` of every pair from the frozen stage-1 network,
+    /// `[num_pairs, numel]`.
+    v0hat: Option<Vec<f32>>,
+    /// PeRFlow: the teacher solved inside each window (CPU reference).
+    teacher: Option<Model>,
 }
 
-/// The initial weights: the `init` model file's velocity network, else `random_weights` with
-/// GroupNorm reset to 1/0.
+/// The velocity network of a model file: its architecture and its weights under bare names.
+fn velocity_net_of(path: &Path, what: &str) -> Result<(ArchConfig, Weights)> {
+    let file = ModelFile::read(path)?;
+    let arch = file.config.networks.get(&NetRole::Velocity).cloned().ok_or_else(|| Error::InvalidInput(format!("{what} {}: the model has no velocity network", path.display())))?;
+    let prefix = format!("{}.", NetRole::Velocity.prefix());
+    let mut weights = Weights::default();
+    for (name, t) in file.weights.tensors {
+        if let Some(bare) = name.strip_prefix(&prefix) {
+            weights.tensors.insert(bare.to_string(), t);
+        }
+    }
+    Ok((arch, weights))
+}
+
+/// `weights` of `from` (bare names) made to fit `to`, which may take CAF's conditioning input
+/// where `from` does not: the input layer (`input.weight` `[hidden, dim]` of an MLP,
+/// `conv_in.weight` `[C, channels, 3, 3]` of a UNet) gets zero columns for the extra inputs, so
+/// the widened network computes exactly what `from` did whatever the conditioning (the CAF
+/// paper initialises the acceleration network from the initial-velocity network).
+fn widen_input(from: &ArchConfig, weights: &Weights, to: &ArchConfig) -> Result<Weights> {
+    if from.with_cond(false) != to.with_cond(false) || from.cond_numel() > to.cond_numel() {
+        return Err(Error::InvalidInput("its network is not the configured `arch` (leave `arch` unset to take the init model's)".into()));
+    }
+    let mut out = Weights::default();
+    for spec in to.params() {
+        let t = weights.tensors.get(&spec.name).ok_or_else(|| Error::MissingTensor(spec.name.clone()))?;
+        let data = if t.shape == spec.shape {
+            t.data.clone()
+        } else {
+            // Only dim 1 (inputs) may grow; the new inputs come last (concat[x, cond]).
+            let (old, new) = (t.shape[1], spec.shape[1]);
+            let inner: usize = spec.shape[2..].iter().product();
+            let same_rest = t.shape.len() == spec.shape.len() && t.shape[0] == spec.shape[0] && t.shape[2..] == spec.shape[2..];
+            if !same_rest || old > new {
+                return Err(Error::WrongShape { name: spec.name.clone(), expected: spec.shape.clone(), found: t.shape.clone() });
+            }
+            let mut d = vec![0.0f32; spec.shape.iter().product()];
+            for o in 0..spec.shape[0] {
+                d[o * new * inner..(o * new + old) * inner].copy_from_slice(&t.data[o * old * inner..(o + 1) * old * inner]);
+            }
+            d
+        };
+        out.insert(spec.name.clone(), spec.shape.clone(), data)?;
+    }
+    Ok(out)
+}
+
+/// The initial weights: the `init` model file's velocity network (widened with zero weights
+/// for CAF's conditioning input when the configured network takes one), else
+/// `random_weights` with GroupNorm reset to 1/0.
 fn initial_net(config: &TrainConfig, device: &Device) -> Result<Net> {
     if let Some(path) = &config.init {
-        let file = ModelFile::read(path)?;
-        let arch = file.config.networks.get(&NetRole::Velocity).ok_or_else(|| Error::InvalidInput(format!("init {}: the model has no velocity network", path.display())))?;
-        if arch != &config.arch {
-            return Err(Error::InvalidInput(format!("init {}: its network is not the configured `arch` (leave `arch` unset to take the init model's)", path.display())));
-        }
-        return Net::from_weights(arch, &file.weights, NetRole::Velocity.prefix(), config.dropout, device);
+        let (arch, weights) = velocity_net_of(path, "init")?;
+        let weights = widen_input(&arch, &weights, &config.arch).map_err(|e| Error::InvalidInput(format!("init {}: {e}", path.display())))?;
+        return Net::from_weights(&config.arch, &weights, "", config.dropout, device);
     }
     let mut w = crate::nn::init::random_weights(&config.arch, "", seed_for(config.seed, purpose::INIT, 0));
     for (name, t) in w.tensors.iter_mut() {
@@ -275,7 +337,16 @@ impl Trainer {
             .with_weight_decay(config.weight_decay as f32)
             .build();
         let infos = param_infos(&model);
-        Ok(Trainer { time_dist: config.time_distribution()?, config, data, device, model, ema, moments, infos, adam, step, perm: None })
+        let v0hat = match (&config.initial_velocity, &data) {
+            (Some(path), Data::Pairs(set)) => Some(initial_velocities(path, &config.arch, set)?),
+            (Some(_), _) => return Err(Error::InvalidInput("caf-acceleration trains on pairs".into())),
+            (None, _) => None,
+        };
+        let teacher = match &config.teacher {
+            Some(tc) => Some(load_teacher(&tc.model, &config)?),
+            None => None,
+        };
+        Ok(Trainer { time_dist: config.time_distribution()?, config, data, device, model, ema, moments, infos, adam, step, perm: None, v0hat, teacher })
     }
 
     /// Steps done.
@@ -325,20 +396,33 @@ impl Trainer {
             .collect()
     }
 
-    /// The batch of step `step` (a pure function of the config and `step`).
-    pub fn batch(&mut self, step: u64) -> Batch {
+    /// The batch of step `step` (a pure function of the config and `step`). Errors only from
+    /// PeRFlow's teacher solve.
+    pub fn batch(&mut self, step: u64) -> Result<Batch> {
         let (b, n, seed) = (self.config.batch, self.numel(), self.config.seed);
         let mut x0 = None;
+        let mut cond = None;
         let (x1, labels) = match &self.data {
             Data::Toy(t) => (t.sample(seed_for(seed, purpose::DATA, step), b), None),
             Data::Pairs(set) => {
                 let idx = self.indices(step, set.pairs.len());
                 let Data::Pairs(set) = &self.data else { unreachable!() };
                 let p = &set.pairs;
-                let (mut a, mut z) = (Vec::with_capacity(b * n), Vec::with_capacity(b * n));
-                for &i in &idx {
-                    a.extend_from_slice(&p.x1[i * n..(i + 1) * n]);
-                    z.extend_from_slice(&p.x0[i * n..(i + 1) * n]);
+                let rows = |src: &[f32]| idx.iter().flat_map(|&i| src[i * n..(i + 1) * n].iter().copied()).collect::<Vec<f32>>();
+                let (mut z, mut a) = (rows(&p.x0), rows(&p.x1));
+                cond = self.v0hat.as_deref().map(rows);
+                // SlimFlow: flip the whole batch's pairs together with probability ½ …
+                let shape = self.config.arch.sample_shape();
+                if self.config.hflip && Stream::new(seed_for(seed, purpose::FLIP, 0), step).uniform(0) < 0.5 {
+                    z.chunks_mut(shape[shape.len() - 1]).for_each(|r| r.reverse());
+                    a.chunks_mut(shape[shape.len() - 1]).for_each(|r| r.reverse());
+                }
+                // … and anneal the noise: √(1 − β²)·z0 + β·ε, β falling from 1 to 0.
+                let beta = anneal_beta(self.config.anneal, self.config.steps, step);
+                if beta > 0.0 {
+                    let eps = gaussian_batch(seed_for(seed, purpose::ANNEAL, 0), step * b as u64, b, n);
+                    let keep = (1.0 - beta * beta).sqrt() as f32;
+                    z.iter_mut().zip(&eps).for_each(|(z, e)| *z = keep * *z + beta as f32 * e);
                 }
                 x0 = Some(z);
                 (a, Some(idx.iter().map(|&i| p.labels[i]).collect()))
@@ -361,14 +445,6 @@ impl Trainer {
         };
         let x0 = x0.unwrap_or_else(|| gaussian_batch(seed_for(seed, purpose::NOISE, 0), step * b as u64, b, n));
         let t: Vec<f32> = self.time_dist.sample(seed_for(seed, purpose::TIME, 0), step, b).into_iter().map(|v| v as f32).collect();
-        let mut xt = vec![0.0f32; b * n];
-        let mut target = vec![0.0f32; b * n];
-        for k in 0..b {
-            for e in k * n..(k + 1) * n {
-                xt[e] = t[k] * x1[e] + (1.0 - t[k]) * x0[e];
-                target[e] = x1[e] - x0[e];
-            }
-        }
         let labels = if self.config.arch.num_classes() > 0 {
             let drop = Stream::new(seed_for(seed, purpose::LABELS, 0), step);
             let mut l = labels.unwrap_or_else(|| vec![NULL_LABEL; b]);
@@ -381,7 +457,79 @@ impl Trainer {
         } else {
             None
         };
-        Batch { xt, target, t, labels }
+        if self.config.method == Method::Perflow {
+            return self.perflow_batch(x0, x1, t, labels);
+        }
+        let mut xt = vec![0.0f32; b * n];
+        let mut target = vec![0.0f32; b * n];
+        let h = self.config.caf_h as f32;
+        for k in 0..b {
+            let t = t[k];
+            for e in k * n..(k + 1) * n {
+                let d = x1[e] - x0[e];
+                (xt[e], target[e]) = match (self.config.method, &cond) {
+                    (Method::CafVelocity, _) => {
+                        let v0 = h * d;
+                        ((1.0 - t * t) * x0[e] + t * t * x1[e] + v0 * (t - t * t), v0)
+                    }
+                    (Method::CafAcceleration, Some(v0hat)) => {
+                        let a = 2.0 * (d - v0hat[e]);
+                        (x0[e] + v0hat[e] * t + 0.5 * a * t * t, a)
+                    }
+                    _ => (t * x1[e] + (1.0 - t) * x0[e], d),
+                };
+            }
+        }
+        Ok(Batch { xt, target, cond, t, labels })
+    }
+
+    /// PeRFlow's batch from data `x1`, noise `x0`, times `t` and the student's labels (see
+    /// [`Method::Perflow`]): sample `k` lies in window `w = ⌊t·K⌋` = `[t_s, t_e)`; its window
+    /// start is `z_s = t_s·x1 + (1 − t_s)·x0` (real data noised to `t_s`), its window end `z_e`
+    /// the teacher's solve from `z_s` over `[t_s, t_e]` with the same labels (null labels for
+    /// dropped ones, so a guided teacher gives the unconditional branch there), and
+    /// `x_t = z_s + (t − t_s)/(t_e − t_s)·(z_e − z_s)`, target `(z_e − z_s)/(t_e − t_s)`.
+    fn perflow_batch(&mut self, x0: Vec<f32>, x1: Vec<f32>, t: Vec<f32>, labels: Option<Vec<u32>>) -> Result<Batch> {
+        let (b, n, k_windows) = (self.config.batch, self.numel(), self.config.windows);
+        let tc = self.config.teacher.clone().ok_or_else(|| Error::InvalidInput("perflow needs a teacher".into()))?;
+        let teacher = self.teacher.as_mut().ok_or_else(|| Error::InvalidInput("perflow: the teacher is not loaded".into()))?;
+        let window = |t: f32| ((t as f64 * k_windows as f64).floor() as usize).min(k_windows - 1);
+        let bounds = |w: usize| (w as f64 / k_windows as f64, (w + 1) as f64 / k_windows as f64);
+        let all_labels = labels.clone().unwrap_or_else(|| vec![NULL_LABEL; b]);
+        let mut zs = vec![0.0f32; b * n];
+        let mut ze = vec![0.0f32; b * n];
+        for w in 0..k_windows {
+            let members: Vec<usize> = (0..b).filter(|&k| window(t[k]) == w).collect();
+            if members.is_empty() {
+                continue;
+            }
+            let (ts, te) = bounds(w);
+            let mut start = Vec::with_capacity(members.len() * n);
+            for &k in &members {
+                let r = k * n..(k + 1) * n;
+                start.extend(x1[r.clone()].iter().zip(&x0[r]).map(|(a, z)| ts as f32 * a + (1.0 - ts as f32) * z));
+            }
+            let plan = SamplerSpec::new(tc.solver, tc.steps as usize).plan_between(ts, te)?;
+            let member_labels = members.iter().map(|&k| all_labels[k]).collect();
+            let mut guided = Guided::new(&mut *teacher, member_labels, tc.guidance)?;
+            let end = run_plan(&plan, &mut guided, &start, None)?;
+            for (j, &k) in members.iter().enumerate() {
+                zs[k * n..(k + 1) * n].copy_from_slice(&start[j * n..(j + 1) * n]);
+                ze[k * n..(k + 1) * n].copy_from_slice(&end[j * n..(j + 1) * n]);
+            }
+        }
+        let mut xt = vec![0.0f32; b * n];
+        let mut target = vec![0.0f32; b * n];
+        for k in 0..b {
+            let (ts, te) = bounds(window(t[k]));
+            let (frac, inv) = (((t[k] as f64 - ts) / (te - ts)) as f32, (1.0 / (te - ts)) as f32);
+            for e in k * n..(k + 1) * n {
+                let d = ze[e] - zs[e];
+                xt[e] = zs[e] + frac * d;
+                target[e] = inv * d;
+            }
+        }
+        Ok(Batch { xt, target, cond: None, t, labels })
     }
 
     /// One optimiser step (see the module docs).
@@ -389,7 +537,7 @@ impl Trainer {
         let s = self.step;
         let c = &self.config;
         let (b, n) = (c.batch, self.numel());
-        let batch = self.batch(s);
+        let batch = self.batch(s)?;
         let c = &self.config;
         let dev = &self.device;
         if c.dropout > 0.0 {
@@ -397,13 +545,19 @@ impl Trainer {
         }
         let x = Tensor::<2>::from_data(TensorData::new(batch.xt, [b, n]), dev);
         let target = Tensor::<2>::from_data(TensorData::new(batch.target, [b, n]), dev);
+        let cond = batch.cond.map(|v| Tensor::<2>::from_data(TensorData::new(v, [b, n]), dev));
         let features = self.model.time_features(&batch.t, dev);
         let labels = match &batch.labels {
             Some(l) => Some(class_rows(l, c.arch.num_classes(), dev)?),
             None => None,
         };
-        let diff = self.model.forward_flat(x, None, features, labels) - target;
-        let loss = loss_of(diff, c.loss);
+        let diff = self.model.forward_flat(x, cond, features, labels.clone()) - target;
+        let mut loss = loss_of(diff, c.loss, c.loss_normalization);
+        if c.method == Method::Distill && c.teacher.is_some() {
+            let batch_labels = batch.labels.clone().unwrap_or_else(|| vec![NULL_LABEL; b]);
+            loss = loss + self.two_step_regulariser(s, batch_labels, labels)?;
+        }
+        let c = &self.config;
         let loss_value = loss.clone().inner();
         let mut grads = GradientsParams::from_grads(loss.backward(), &self.model);
         let norm = global_grad_norm(&self.model, &grads).ok_or_else(|| Error::InvalidInput("no parameter received a gradient".into()))?;
@@ -415,6 +569,29 @@ impl Trainer {
         ema_update(&mut self.ema, &self.model, decay);
         self.step += 1;
         Ok(StepOutput { loss: loss_value, grad_norm: norm, lr })
+    }
+
+    /// SlimFlow's 2-step regulariser of flow-guided distillation at step `s`: for fresh noise
+    /// ε, the student's one-step velocity `u = v(ε, 0)` (with gradient); without gradient,
+    /// `x_t' = ε + t'·u` and the teacher's estimate `x̂1 = x_t' + (1 − t')·v_T(x_t', t')`; the
+    /// loss between `ε + u` and `x̂1`. SlimFlow's code draws t' ~ U(0.2, 0.8) per sample; here
+    /// one t' per step (the teacher runs on the CPU reference, one time per evaluation).
+    fn two_step_regulariser(&mut self, s: u64, host_labels: Vec<u32>, labels: Option<Tensor<1, Int>>) -> Result<Tensor<1>> {
+        let (b, n, seed) = (self.config.batch, self.numel(), self.config.seed);
+        let tc = self.config.teacher.clone().ok_or_else(|| Error::InvalidInput("flow-guided distillation needs a teacher".into()))?;
+        let dev = &self.device;
+        let eps = gaussian_batch(seed_for(seed, purpose::FGD_NOISE, 0), s * b as u64, b, n);
+        let tp = 0.2 + 0.6 * Stream::new(seed_for(seed, purpose::FGD_TIME, 0), s).uniform(0);
+        let eps_t = Tensor::<2>::from_data(TensorData::new(eps.clone(), [b, n]), dev);
+        let u = self.model.forward_flat(eps_t.clone(), None, self.model.time_features(&vec![0.0; b], dev), labels);
+        let u_host: Vec<f32> = u.clone().inner().into_data().try_into_vec_as::<f32>().map_err(|e| Error::InvalidInput(format!("{e:?}")))?;
+        let x_tp: Vec<f32> = eps.iter().zip(&u_host).map(|(e, u)| e + tp as f32 * u).collect();
+        let teacher = self.teacher.as_mut().ok_or_else(|| Error::InvalidInput("the teacher is not loaded".into()))?;
+        let mut v = vec![0.0f32; b * n];
+        Guided::new(&mut *teacher, host_labels, tc.guidance)?.eval(NetRole::Velocity, &x_tp, None, tp, &mut v)?;
+        let x1_hat: Vec<f32> = x_tp.iter().zip(&v).map(|(x, v)| x + (1.0 - tp as f32) * v).collect();
+        let x1_hat = Tensor::<2>::from_data(TensorData::new(x1_hat, [b, n]), dev);
+        Ok(loss_of(eps_t + u - x1_hat, self.config.loss, self.config.loss_normalization))
     }
 
     /// The run's state as a checkpoint (reads every tensor back to the host).
@@ -449,11 +626,28 @@ impl Trainer {
         let mut config: ModelConfig = presets::velocity_model(c.arch.clone(), data, classes, presets::euler(c.sample_steps));
         let mut notes = std::collections::BTreeMap::new();
         let method = match c.method {
-            Method::RectifiedFlow => "1-rectified flow (beeline train)",
-            Method::Reflow => "reflow: rectified flow on a teacher's couplings (beeline reflow)",
-            Method::Distill => "one-step distillation at t = 0 on a teacher's couplings (beeline distill)",
+            Method::RectifiedFlow => "1-rectified flow (beeline train)".to_string(),
+            Method::Reflow => "reflow: rectified flow on a teacher's couplings (beeline reflow)".to_string(),
+            Method::Distill => "one-step distillation at t = 0 on a teacher's couplings (beeline distill)".to_string(),
+            Method::CafVelocity => format!(
+                "Constant Acceleration Flow stage 1 (beeline caf): the initial-velocity network, predicting h·(x1 − x0) with h = {}; not a sampler on its own, see the stage-2 model",
+                c.caf_h
+            ),
+            Method::CafAcceleration => format!("Constant Acceleration Flow (beeline caf), h = {}: initial-velocity and acceleration networks", c.caf_h),
+            Method::Perflow => format!("PeRFlow (beeline perflow): {} windows straightened piecewise on real data noised to each window's start", c.windows),
         };
-        notes.insert("method".into(), method.into());
+        if let Some(tc) = &c.teacher {
+            notes.insert("teacher".into(), format!("{} ({:?}, {} steps per window, guidance {})", tc.model.display(), tc.solver, tc.steps, tc.guidance));
+        }
+        notes.insert("method".into(), method);
+        let v_net = match &c.initial_velocity {
+            Some(path) => {
+                notes.insert("initial_velocity".into(), path.display().to_string());
+                let (arch, w) = velocity_net_of(path, "initial_velocity")?;
+                Some(Net::from_weights(&arch, &w, "", 0.0, &self.device.clone().inner())?)
+            }
+            None => None,
+        };
         if let Some(p) = &c.init {
             notes.insert("init".into(), p.display().to_string());
         }
@@ -474,23 +668,101 @@ impl Trainer {
         if c.arch.num_classes() > 0 {
             notes.insert("label_dropout".into(), c.label_dropout.to_string());
         }
+        if c.loss_normalization {
+            notes.insert("loss_normalization".into(), "per sample, 1/sg[loss] (Simple ReFlow)".into());
+        }
         config.provenance = Provenance { command: command.to_string(), data: self.data.describe(), steps: self.step, notes };
-        super::export(&[(NetRole::Velocity, net)], config)
+        match &v_net {
+            Some(v) => {
+                let velocity = config.networks.remove(&NetRole::Velocity).expect("velocity_model has one network");
+                config.networks.insert(NetRole::InitialVelocity, v.arch());
+                config.networks.insert(NetRole::Acceleration, velocity);
+                config.parameterization = Parameterization::Caf { h: c.caf_h as f32 };
+                config.sampler = SamplerDefaults { solver: Solver::Caf, steps: c.sample_steps, guidance: 1.0, time_grid: TimeGrid::Uniform };
+                super::export(&[(NetRole::InitialVelocity, v), (NetRole::Acceleration, net)], config)
+            }
+            None => {
+                if c.method == Method::Perflow {
+                    config.parameterization = Parameterization::Perflow { windows: c.windows };
+                    config.sampler = SamplerDefaults { solver: Solver::Perflow, steps: c.sample_steps, guidance: 1.0, time_grid: TimeGrid::Uniform };
+                }
+                super::export(&[(NetRole::Velocity, net)], config)
+            }
+        }
     }
 }
 
-/// The loss of the prediction error `diff` `[B, d]` (prediction − target), `[1]`: `l2` is the
-/// mean of `diff²` over every scalar; `pseudo-huber` is per sample `(√(‖diff‖² + c²) − c)/d`
-/// with `c = 0.00054·d` ([`pseudo_huber_c`]), then the batch mean.
-pub fn loss_of(diff: Tensor<2>, loss: Loss) -> Tensor<1> {
-    match loss {
-        Loss::L2 => diff.square().mean(),
+/// The loss of the prediction error `diff` `[B, d]` (prediction − target), `[1]`, the batch
+/// mean of a per-sample loss `ℓ_i`: `l2` is the mean of `diff²` over the sample's scalars (so
+/// the mean over every scalar of the batch); `pseudo-huber` is `(√(‖diff‖² + c²) − c)/d` with
+/// `c = 0.00054·d` ([`pseudo_huber_c`]). With `normalize` (Simple ReFlow) each `ℓ_i` is
+/// divided by `sg[ℓ_i] + 1e-3`: the value is ≈ 1 per sample and the gradient of sample `i` is
+/// its plain gradient over its own loss.
+pub fn loss_of(diff: Tensor<2>, loss: Loss, normalize: bool) -> Tensor<1> {
+    let d = diff.dims()[1];
+    let per_sample: Tensor<1> = match loss {
+        Loss::L2 => diff.square().mean_dim(1),
         Loss::PseudoHuber => {
-            let d = diff.dims()[1];
             let c = pseudo_huber_c(d);
-            diff.square().sum_dim(1).add_scalar(c * c).sqrt().sub_scalar(c).div_scalar(d as f64).mean()
+            diff.square().sum_dim(1).add_scalar(c * c).sqrt().sub_scalar(c).div_scalar(d as f64)
         }
     }
+    .squeeze_dim(1);
+    let per_sample = if normalize { per_sample.clone() / per_sample.detach().add_scalar(1e-3) } else { per_sample };
+    per_sample.mean()
+}
+
+/// SlimFlow's annealing coefficient at `step`: `β = 1 − min(1, step/(anneal·steps))`, and 0 when
+/// `anneal` is 0 (plain reflow).
+pub fn anneal_beta(anneal: f64, steps: u64, step: u64) -> f64 {
+    if anneal <= 0.0 {
+        return 0.0;
+    }
+    1.0 - (step as f64 / (anneal * steps as f64)).min(1.0)
+}
+
+/// The teacher model file at `path` on the CPU reference, checked to be a velocity model of
+/// the configured network's samples and classes.
+fn load_teacher(path: &Path, config: &TrainConfig) -> Result<Model> {
+    let model = Model::load(path)?;
+    let mc = model.config();
+    let bad = |m: String| Err(Error::InvalidInput(format!("teacher {}: {m}", path.display())));
+    if !matches!(mc.parameterization, Parameterization::Velocity | Parameterization::Perflow { .. }) {
+        return bad("PeRFlow's teacher must be a velocity model (rectified flow, reflow, …)".into());
+    }
+    if mc.data.shape != config.arch.sample_shape() {
+        return bad(format!("its samples have shape {:?}, the network's {:?}", mc.data.shape, config.arch.sample_shape()));
+    }
+    let classes = config.arch.num_classes();
+    if classes > 0 && mc.classes.len() != classes {
+        return bad(format!("it has {} classes, the network {classes}", mc.classes.len()));
+    }
+    Ok(model)
+}
+
+/// CAF stage 2's `v̂0 = v(x0, 0)` for every pair, `[num_pairs, numel]`: the velocity network of
+/// the stage-1 model file at `path` (the CPU reference, with the pairs' labels), checked to be
+/// the configured acceleration network without its conditioning input.
+fn initial_velocities(path: &Path, arch: &ArchConfig, set: &PairSet) -> Result<Vec<f32>> {
+    let (v_arch, weights) = velocity_net_of(path, "initial_velocity")?;
+    if v_arch != arch.with_cond(false) {
+        return Err(Error::InvalidInput(format!(
+            "initial_velocity {}: the acceleration network must be its network with a conditioning input (leave `arch` unset)",
+            path.display()
+        )));
+    }
+    let net = crate::nn::Network::new(&v_arch, &weights, "")?;
+    let p = &set.pairs;
+    let n = v_arch.sample_shape().iter().product::<usize>();
+    let mut out = vec![0.0f32; p.x0.len()];
+    let mut ws = crate::nn::Workspace::new();
+    const CHUNK: usize = 256;
+    for (k, (x0, dst)) in p.x0.chunks(CHUNK * n).zip(out.chunks_mut(CHUNK * n)).enumerate() {
+        let m = x0.len() / n;
+        let labels = (v_arch.num_classes() > 0).then(|| &p.labels[k * CHUNK..k * CHUNK + m]);
+        net.forward(x0, None, &vec![0.0; m], labels, dst, &mut ws)?;
+    }
+    Ok(out)
 }
 
 fn toml_of(config: &TrainConfig) -> Result<toml::Table> {

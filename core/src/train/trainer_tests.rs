@@ -87,16 +87,16 @@ fn loss_decreases_on_a_2d_toy() {
 fn batches_are_a_function_of_seed_and_step() {
     let mut a = toy_trainer(toy_config(5));
     let mut b = toy_trainer(toy_config(5));
-    assert_eq!(a.batch(3), b.batch(3));
-    assert_ne!(a.batch(3), a.batch(4));
-    let x = a.batch(7);
+    assert_eq!(a.batch(3).unwrap(), b.batch(3).unwrap());
+    assert_ne!(a.batch(3).unwrap(), a.batch(4).unwrap());
+    let x = a.batch(7).unwrap();
     // x_t and the target are t·x1 + (1 − t)·x0 and x1 − x0 of the same x0, x1.
     assert_eq!(x.t.len(), 64);
     assert!(x.t.iter().all(|t| (0.0..=1.0).contains(t)));
     assert!(x.labels.is_none());
     let mut c = toy_config(5);
     c.seed = 1;
-    assert_ne!(toy_trainer(c).batch(3), a.batch(3));
+    assert_ne!(toy_trainer(c).batch(3).unwrap(), a.batch(3).unwrap());
 }
 
 /// 100 fake 28×28 images of 10 classes.
@@ -125,7 +125,7 @@ fn image_batches_walk_epoch_permutations_with_label_dropout() {
     let mut nulls = 0;
     let mut total = 0;
     for s in 0..5 {
-        let b = tr.batch(s);
+        let b = tr.batch(s).unwrap();
         let labels = b.labels.unwrap();
         nulls += labels.iter().filter(|&&l| l == NULL_LABEL).count();
         total += labels.len();
@@ -143,12 +143,30 @@ fn pseudo_huber_and_grad_norm_are_what_the_docs_say() {
     let device = Device::flex();
     let diff = vec![0.5f32, -1.0, 2.0, 0.0, 0.25, 3.0];
     let t = Tensor::<2>::from_data(TensorData::new(diff.clone(), [2, 3]), &device);
-    let got = scalar(loss_of(t.clone(), Loss::PseudoHuber));
+    let got = scalar(loss_of(t.clone(), Loss::PseudoHuber, false));
     let c = 0.00054 * 3.0;
     let want = diff.chunks(3).map(|r| ((r.iter().map(|v| (v * v) as f64).sum::<f64>() + c * c).sqrt() - c) / 3.0).sum::<f64>() / 2.0;
     assert!((got as f64 - want).abs() < 1e-6, "{got} vs {want}");
-    let l2 = scalar(loss_of(t, Loss::L2));
+    let l2 = scalar(loss_of(t.clone(), Loss::L2, false));
     assert!((l2 as f64 - diff.iter().map(|v| (v * v) as f64).sum::<f64>() / 6.0).abs() < 1e-6);
+    // Normalised: each sample's loss over itself (+1e-3) is ≈ 1 in value …
+    for loss in [Loss::L2, Loss::PseudoHuber] {
+        let n = scalar(loss_of(t.clone(), loss, true)) as f64;
+        assert!((n - 1.0).abs() < 2e-3, "{loss:?}: {n}");
+    }
+    // … and the gradient of sample i is its plain gradient divided by its loss: for l2,
+    // d/d(diff) of mean_i(ℓ_i/sg[ℓ_i]) is (2·diff/d)/(B·ℓ_i).
+    let ad = Device::flex().autodiff();
+    let leaf = Tensor::<2>::from_data(TensorData::new(diff.clone(), [2, 3]), &ad).require_grad();
+    let grads = loss_of(leaf.clone(), Loss::L2, true).backward();
+    let g = leaf.grad(&grads).unwrap().into_data().try_into_vec_as::<f32>().unwrap();
+    for (i, row) in diff.chunks(3).enumerate() {
+        let li = row.iter().map(|v| v * v).sum::<f32>() / 3.0;
+        for (e, v) in row.iter().enumerate() {
+            let want = (2.0 * v / 3.0) / (2.0 * (li + 1e-3));
+            assert!((g[3 * i + e] - want).abs() < 1e-5, "sample {i}: {} vs {want}", g[3 * i + e]);
+        }
+    }
 
     // The global norm is the norm of all gradients together.
     let ad = Device::flex().autodiff();
@@ -296,13 +314,10 @@ fn wgpu_training_matches_flex() {
     assert!(worst < 1e-4, "{worst}");
 }
 
-/// Reflow and distill batches come from the pairs: every sample's target is one pair's
-/// `x1 − x0` and its input lies on that pair's line at its time; distill's times are all 0.
-#[test]
-fn pair_batches_follow_the_couplings() {
+/// `n` unlabelled 2D pairs `x1 = 3·x0 + 1` of "moons".
+fn line_pairs(n: usize) -> crate::pairs::PairSet {
     use crate::config::{SamplerDefaults, Solver, TimeGrid};
     use crate::pairs::{PairDirection, PairSet, Pairs, PairsSpec, PAIRS_VERSION};
-    let n = 40;
     let x0 = crate::noise::gaussian_batch(1, 0, n, 2);
     let x1: Vec<f32> = x0.iter().map(|v| 3.0 * v + 1.0).collect();
     let spec = PairsSpec {
@@ -318,7 +333,16 @@ fn pair_batches_follow_the_couplings() {
         num_pairs: n,
         shard_size: n,
     };
-    let set = PairSet { spec, pairs: Pairs { numel: 2, x0: x0.clone(), x1: x1.clone(), labels: vec![NULL_LABEL; n] } };
+    PairSet { spec, pairs: Pairs { numel: 2, x0, x1, labels: vec![NULL_LABEL; n] } }
+}
+
+/// Reflow and distill batches come from the pairs: every sample's target is one pair's
+/// `x1 − x0` and its input lies on that pair's line at its time; distill's times are all 0.
+#[test]
+fn pair_batches_follow_the_couplings() {
+    let n = 40;
+    let set = line_pairs(n);
+    let (x0, x1) = (set.pairs.x0.clone(), set.pairs.x1.clone());
     for (method, fixed_zero) in [("reflow", false), ("distill", true)] {
         let t = TrainConfig::parse_toml(&format!("data = 'moons'\nmethod = '{method}'\npairs = 'p'\nbatch = 16\n[arch]\nhidden = 16\ndepth = 1\ntime_embed_dim = 8"), "test").unwrap();
         let config = TrainConfig::resolve(None, &[t]).unwrap();
@@ -326,7 +350,7 @@ fn pair_batches_follow_the_couplings() {
         let mut tr = Trainer::new(config, Data::Pairs(set.clone()), Device::flex().autodiff()).unwrap();
         let mut seen = std::collections::BTreeSet::new();
         for step in 0..5 {
-            let b = tr.batch(step);
+            let b = tr.batch(step).unwrap();
             for k in 0..16 {
                 let i = (0..n).find(|&i| (x1[2 * i] - x0[2 * i] - b.target[2 * k]).abs() < 1e-6 && (x1[2 * i + 1] - x0[2 * i + 1] - b.target[2 * k + 1]).abs() < 1e-6).expect("target is a pair's difference");
                 seen.insert(i);
@@ -342,4 +366,168 @@ fn pair_batches_follow_the_couplings() {
         assert_eq!(seen.len(), n, "{method}");
         assert!(tr.step().is_ok());
     }
+}
+
+/// The index of the pair whose `x0` is batch row `k` of `x0` rows `rows`.
+fn pair_of(set: &crate::pairs::PairSet, rows: &[f32], k: usize) -> usize {
+    let p = &set.pairs.x0;
+    (0..set.pairs.len()).find(|&i| p[2 * i] == rows[2 * k] && p[2 * i + 1] == rows[2 * k + 1]).expect("a pair's x0")
+}
+
+/// CAF, both stages on a tiny MLP: stage 1's inputs and targets are the paper's
+/// (`x_t = (1 − t²)x0 + t²x1 + v0(t − t²)`, target `v0 = h(x1 − x0)`); stage 2 conditions on
+/// `v̂0` = the stage-1 network at t = 0 (checked against the CPU reference), regresses
+/// `2(x1 − x0) − 2v̂0` on `x_t = x0 + v̂0·t + ½a·t²`, starts as stage 1's network whatever the
+/// conditioning (zero-widened input layer), and exports one CAF model file that the CAF sampler
+/// runs.
+#[test]
+fn caf_stages_build_the_papers_batches_and_export_one_model() {
+    use crate::config::{NetRole, Parameterization, Solver};
+    use crate::sampling::{run, SamplerSpec};
+    let n = 32;
+    let h = 1.5f32;
+    let set = line_pairs(n);
+    let dir = scratch("caf");
+    let cfg = |extra: &str| {
+        let t = TrainConfig::parse_toml(&format!("data = 'moons'\npairs = 'p'\nbatch = 8\ncaf_h = {h}\n{extra}\n[arch]\nhidden = 16\ndepth = 1\ntime_embed_dim = 8"), "test").unwrap();
+        TrainConfig::resolve(None, &[t]).unwrap()
+    };
+    let c1 = cfg("method = 'caf-velocity'");
+    let mut tr = Trainer::new(c1.clone(), Data::Pairs(set.clone()), Device::flex().autodiff()).unwrap();
+    let b = tr.batch(3).unwrap();
+    assert!(b.cond.is_none());
+    let (x0s, x1s) = (&set.pairs.x0, &set.pairs.x1);
+    // Rows of x0 in the batch: recover each pair from the target h·(x1 − x0) = h·(2·x0 + 1).
+    let rows: Vec<f32> = b.target.iter().map(|v| (v / h - 1.0) / 2.0).collect();
+    for k in 0..8 {
+        let i = pair_of(&set, &rows, k);
+        let t = b.t[k];
+        for e in 0..2 {
+            let (a, z) = (x1s[2 * i + e], x0s[2 * i + e]);
+            let want = (1.0 - t * t) * z + t * t * a + h * (a - z) * (t - t * t);
+            assert!((b.xt[2 * k + e] - want).abs() < 1e-5);
+        }
+    }
+    for _ in 0..5 {
+        tr.step().unwrap();
+    }
+    let v_path = dir.join("v.safetensors");
+    let v_file = tr.model_file(&tr.ema_net(), "ema", "test").unwrap();
+    assert_eq!(v_file.config.parameterization, Parameterization::Velocity);
+    v_file.write(&v_path, None).unwrap();
+
+    // Stage 2.
+    let p = v_path.display();
+    let c2 = cfg(&format!("method = 'caf-acceleration'\ninitial_velocity = '{p}'\ninit = '{p}'"));
+    assert_eq!(c2.sample_steps, 1);
+    assert_eq!(c2.arch.cond_numel(), 2);
+    let mut tr2 = Trainer::new(c2.clone(), Data::Pairs(set.clone()), Device::flex().autodiff()).unwrap();
+    let vnet = crate::nn::Network::new(&v_file.config.networks[&NetRole::Velocity], &v_file.weights, "velocity").unwrap();
+    let mut ws = crate::nn::Workspace::new();
+    let mut want_v0 = vec![0.0f32; 2 * n];
+    vnet.forward(x0s, None, &vec![0.0; n], None, &mut want_v0, &mut ws).unwrap();
+    let b = tr2.batch(0).unwrap();
+    let cond = b.cond.clone().expect("v̂0");
+    for k in 0..8 {
+        let i = (0..n).find(|&i| (want_v0[2 * i] - cond[2 * k]).abs() < 1e-5 && (want_v0[2 * i + 1] - cond[2 * k + 1]).abs() < 1e-5).expect("cond is a pair's v̂0");
+        let t = b.t[k];
+        for e in 0..2 {
+            let (a1, z, v0) = (x1s[2 * i + e], x0s[2 * i + e], want_v0[2 * i + e]);
+            let acc = 2.0 * (a1 - z) - 2.0 * v0;
+            assert!((b.target[2 * k + e] - acc).abs() < 1e-4);
+            assert!((b.xt[2 * k + e] - (z + v0 * t + 0.5 * acc * t * t)).abs() < 1e-4);
+        }
+    }
+    // The widened initial network ignores the conditioning and equals stage 1.
+    let net = tr2.raw_net();
+    let dev = Device::flex();
+    let x = Tensor::<2>::from_data(TensorData::new(vec![0.3f32, -0.7, 1.0, 2.0], [2, 2]), &dev);
+    let c = Tensor::<2>::from_data(TensorData::new(vec![5.0f32, -3.0, 0.5, 9.0], [2, 2]), &dev);
+    let got = net.forward_flat(x.clone(), Some(c), net.time_features(&[0.2, 0.9], &dev), None).into_data().try_into_vec_as::<f32>().unwrap();
+    let mut want = vec![0.0f32; 4];
+    vnet.forward(&[0.3, -0.7, 1.0, 2.0], None, &[0.2, 0.9], None, &mut want, &mut ws).unwrap();
+    for (g, w) in got.iter().zip(&want) {
+        assert!((g - w).abs() < 1e-4, "{g} vs {w}");
+    }
+    tr2.step().unwrap();
+    let file = tr2.model_file(&tr2.ema_net(), "ema", "test").unwrap();
+    assert_eq!(file.config.parameterization, Parameterization::Caf { h });
+    assert_eq!(file.config.sampler.solver, Solver::Caf);
+    let bytes = file.to_bytes(None).unwrap();
+    let mut model = crate::model::Model::new(&ModelFile::from_bytes(&bytes).unwrap()).unwrap();
+    let plan = SamplerSpec::new(Solver::Caf, 2).plan().unwrap();
+    let out = run(&plan, &mut crate::sampling::Guided::new(&mut model, vec![NULL_LABEL; 4], 1.0).unwrap(), &x0s[..8], None).unwrap();
+    assert!(out.iter().all(|v| v.is_finite()));
+
+    // Stage 2 without its stage-1 model, or with a network that does not fit, is refused.
+    let e = TrainConfig::resolve(None, &[TrainConfig::parse_toml("data = 'moons'\nmethod = 'caf-acceleration'\npairs = 'p'", "t").unwrap()]).unwrap_err();
+    assert!(e.to_string().contains("initial_velocity"), "{e}");
+    let mut bad = c2.clone();
+    bad.arch = ArchConfig::Mlp(crate::presets::mlp(2, 8, 1, 0)).with_cond(true);
+    bad.init = None;
+    let e = Trainer::new(bad, Data::Pairs(set), Device::flex().autodiff()).err().expect("refused").to_string();
+    assert!(e.contains("conditioning input"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// PeRFlow's batch on a 2D toy with a random MLP teacher: every sample's window start is its
+/// data point noised to the start of the window holding its t, `z_s + (t_e − t_s)·target` is
+/// the teacher's solve from `z_s` over the window, and `x_t` lies on that segment at t. The
+/// student starts as the teacher and exports as a PeRFlow model file.
+#[test]
+fn perflow_batches_are_teacher_solves_inside_windows() {
+    use crate::config::{Parameterization, Solver};
+    use crate::sampling::{run, Guided, SamplerSpec};
+    let dir = scratch("perflow");
+    let arch = ArchConfig::Mlp(crate::presets::mlp(2, 16, 1, 0));
+    let mut cfg = crate::presets::velocity_model(arch.clone(), crate::presets::points2d("moons", 2.5), vec![], crate::presets::euler(8));
+    cfg.provenance.command = "test".into();
+    let teacher_path = dir.join("teacher.safetensors");
+    ModelFile::new(cfg, crate::nn::init::random_weights(&arch, "velocity", 5)).unwrap().write(&teacher_path, None).unwrap();
+    let p = teacher_path.display();
+    let t = TrainConfig::parse_toml(
+        &format!("data = 'moons'\nmethod = 'perflow'\nbatch = 32\ninit = '{p}'\n[teacher]\nmodel = '{p}'\nsolver = 'heun'\nsteps = 3\n[arch]\nhidden = 16\ndepth = 1\ntime_embed_dim = 16"),
+        "test",
+    )
+    .unwrap();
+    let c = TrainConfig::resolve(None, &[t]).unwrap();
+    assert_eq!((c.windows, c.sample_steps), (4, 4));
+    let mut tr = Trainer::new(c.clone(), Data::Toy(Toy::Moons), Device::flex().autodiff()).unwrap();
+    let step = 2;
+    let b = tr.batch(step).unwrap();
+    let x1 = Toy::Moons.sample(seed_for(c.seed, purpose::DATA, step), 32);
+    let x0 = crate::noise::gaussian_batch(seed_for(c.seed, purpose::NOISE, 0), step * 32, 32, 2);
+    let mut teacher = crate::model::Model::load(&teacher_path).unwrap();
+    let mut windows_seen = std::collections::BTreeSet::new();
+    for k in 0..32 {
+        let t = b.t[k] as f64;
+        let w = (t * 4.0).floor().min(3.0);
+        windows_seen.insert(w as usize);
+        let (ts, te) = (w / 4.0, (w + 1.0) / 4.0);
+        let r = 2 * k..2 * k + 2;
+        let zs: Vec<f32> = x1[r.clone()].iter().zip(&x0[r.clone()]).map(|(a, z)| ts as f32 * a + (1.0 - ts as f32) * z).collect();
+        let plan = SamplerSpec::new(Solver::Heun, 3).plan_between(ts, te).unwrap();
+        let ze = run(&plan, &mut Guided::new(&mut teacher, vec![NULL_LABEL], 1.0).unwrap(), &zs, None).unwrap();
+        for e in 0..2 {
+            let want_target = (ze[e] - zs[e]) / (te - ts) as f32;
+            assert!((b.target[2 * k + e] - want_target).abs() < 1e-4, "sample {k}");
+            let want_xt = zs[e] + ((t - ts) / (te - ts)) as f32 * (ze[e] - zs[e]);
+            assert!((b.xt[2 * k + e] - want_xt).abs() < 1e-5, "sample {k}");
+        }
+    }
+    assert!(windows_seen.len() >= 3, "{windows_seen:?}");
+    tr.step().unwrap();
+    let file = tr.model_file(&tr.ema_net(), "ema", "test").unwrap();
+    assert_eq!(file.config.parameterization, Parameterization::Perflow { windows: 4 });
+    assert_eq!((file.config.sampler.solver, file.config.sampler.steps), (Solver::Perflow, 4));
+    // Without a teacher, or with one of other samples, it is refused.
+    let e = TrainConfig::resolve(None, &[TrainConfig::parse_toml("data = 'moons'\nmethod = 'perflow'", "t").unwrap()]).unwrap_err();
+    assert!(e.to_string().contains("teacher"), "{e}");
+    let mut other = c.clone();
+    other.data = "mnist".into();
+    other.arch = ArchConfig::Unet(crate::presets::unet(1, 28, 8, &[1], 1, false, 0));
+    other.init = None;
+    let e = Trainer::new(other, Data::Toy(Toy::Moons), Device::flex().autodiff()).err().expect("refused").to_string();
+    assert!(e.contains("shape"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

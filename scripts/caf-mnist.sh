@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Constant Acceleration Flow on MNIST against the 2-RF of scripts/reflow-mnist.sh, on the same
+# 6000 guided couplings of the same 1-RF teacher (run that script first: it makes
+# runs/mnist/{teacher,pairs,2rf,distill}). CAF: h = 1.5 (the paper's image setting), both
+# networks initialised from the teacher, 1200 steps each at batch 32 (the 2-RF's budget per
+# network). Measures one-step quality (Fréchet distance on the bundled classifier's features,
+# 500 samples), coupling preservation on the training pairs, and inversion + reconstruction of
+# held-out test images. Writes runs/mnist/caf/ and the table in docs/caf.md. About 40 minutes
+# on 2 CPU cores.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [[ -z ${BEELINE:-} ]]; then
+  cargo build --release --locked -p beeline-cli --features train
+fi
+B=${BEELINE:-target/release/beeline}
+R=runs/mnist
+C=models/mnist-classifier.safetensors
+for f in $R/teacher/model.safetensors $R/pairs/pairs.json $R/2rf/model.safetensors $R/distill/model.safetensors; do
+  [[ -f $f ]] || { echo "missing $f: run scripts/reflow-mnist.sh first" >&2; exit 1; }
+done
+[[ -f $R/caf/model.safetensors ]] || $B caf --pairs $R/pairs --init $R/teacher/model.safetensors --h 1.5 --steps 1200 --batch 32 --lr 5e-4 --warmup 50 --checkpoint-every 200 --device flex --quiet --resume --out $R/caf
+E="--num-samples 500 --reference-steps 50 --classifier $C --pairs $R/pairs --backend cpu --json"
+for n in 1 2 4; do
+  $B eval --model $R/caf/model.safetensors --solver caf --steps $n $E > $R/eval-caf-$n.json
+  $B eval --model $R/2rf/model.safetensors --solver euler --steps $n $E > $R/eval-2rf-pairs-$n.json
+done
+$B eval --model $R/distill/model.safetensors --solver euler --steps 1 $E > $R/eval-distill-pairs-1.json
+# Inversion then reconstruction of 200 held-out test images (CAF reuses the v̂0 of the image).
+for m in caf 2rf; do
+  s=$([[ $m == caf ]] && echo caf || echo euler)
+  for n in 1 2; do
+    $B invert --model $R/$m/model.safetensors --solver $s --steps $n --num-samples 200 --backend cpu --json > $R/recon-$m-$n.json
+  done
+done
+$B generate --model $R/caf/model.safetensors --solver caf --steps 1 --num-samples 40 --backend cpu --out docs/img/mnist-caf-1step.png
+
+python3 - "$R" <<'PY' | scripts/fill-table.py docs/caf.md caf-mnist
+import json, sys
+r = sys.argv[1]
+def load(p):
+    return json.load(open(f"{r}/{p}"))
+print("| model | sampler | NFE | Fréchet distance ↓ | asked class | coupling PSNR ↑ | straightness ↓ |")
+print("|---|---|---|---|---|---|---|")
+rows = [("2-RF", "euler", n, f"eval-2rf-pairs-{n}.json") for n in (1, 2, 4)]
+rows += [("2-RF + distill", "euler", 1, "eval-distill-pairs-1.json")]
+rows += [("CAF h = 1.5", "caf", n, f"eval-caf-{n}.json") for n in (1, 2, 4)]
+for name, solver, n, p in rows:
+    j = load(p)
+    print(f"| {name} | {solver} {n} | {j['nfe']} | {j['fd']['samples']:.1f} | {100*j['classifier']['samples']:.1f} % | {j['coupling']['psnr']:.2f} dB | {j['straightness']:.4f} |")
+floor = load("eval-caf-1.json")["fd"]["train_images"]
+print(f"\n500 real training images score {floor:.1f} (the floor at this sample count).\n")
+print("| inversion + reconstruction, 200 test images | steps each way | NFE each way | MSE ↓ | PSNR ↑ |")
+print("|---|---|---|---|---|")
+for m, name in (("2rf", "2-RF, Euler"), ("caf", "CAF (v̂0 of the image reused)")):
+    for n in (1, 2):
+        j = load(f"recon-{m}-{n}.json")
+        print(f"| {name} | {n} | {j.get('nfe', '?')} | {j.get('mse', float('nan')):.5f} | {j.get('psnr', float('nan')):.2f} dB |")
+PY
