@@ -2,10 +2,11 @@
 //! guidance, the sampler plan, batching and progress. The CLI, the browser and the experiments
 //! all go through here, so a seed means the same samples everywhere.
 
+use crate::config::{NetRole, Solver};
 use crate::error::{Error, Result};
-use crate::field::{ConditionalField, NULL_LABEL};
+use crate::field::{ConditionalField, NULL_LABEL, VelocityField};
 use crate::noise;
-use crate::sampling::{Direction, Guided, SamplerSpec, StepEvent, run};
+use crate::sampling::{Direction, Guided, Plan, SamplerSpec, Slot, StepEvent, run_with};
 
 /// Which class each sample asks for.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
@@ -102,7 +103,7 @@ pub fn generate<F: ConditionalField<f32>>(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Generated> {
     let (noise, labels) = generation_inputs(req, field.sample_numel(), num_classes)?;
-    transport(field, req, noise, labels, progress)
+    transport(field, req, &req.sampler.plan()?, noise, labels, None, progress)
 }
 
 /// Integrates `req.sampler` (usually an inversion) from given start states `x`
@@ -115,7 +116,78 @@ pub fn transport_from<F: ConditionalField<f32>>(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Generated> {
     let labels = transport_labels(req, &x, field.sample_numel(), num_classes)?;
-    transport(field, req, x, labels, progress)
+    transport(field, req, &req.sampler.plan()?, x, labels, None, progress)
+}
+
+/// An inversion and the regeneration from the noise it found.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reconstruction {
+    /// The inversion: `start` holds the images, `samples` the noise found for them
+    /// (`[n, sample_numel]` each), `nfe` its evaluations per sample.
+    pub inverted: Generated,
+    /// The regeneration from `inverted.samples` with the same labels and guidance: `samples`
+    /// are the reconstructions.
+    pub regenerated: Generated,
+    /// Evaluations per sample shared by both directions, counted in neither `nfe`: 1 when
+    /// CAF's initial velocity is computed once from the images and reused, else 0.
+    pub shared_nfe: usize,
+}
+
+impl Reconstruction {
+    /// Network evaluations per sample for the round trip.
+    pub fn nfe(&self) -> usize {
+        self.inverted.nfe + self.regenerated.nfe + self.shared_nfe
+    }
+}
+
+/// Inverts `images` (`[n, sample_numel]`) to noise with `req.sampler` run backwards, then
+/// regenerates from that noise with `req.sampler`, both with `req`'s labels and guidance
+/// (`req.seed` and `req.num_samples` are ignored; the sampler's direction is set here).
+///
+/// `reuse_initial_velocity` (CAF only) is the CAF paper's reconstruction
+/// (`evaluate_reconstruction.py`): the initial velocity `v̂0 = f_v0(x1, t = 1)` is evaluated
+/// once on the images and given to both directions ([`Plan::with_given`]) instead of being
+/// computed again from the noise at `t = 0` by the generation, so the round trip costs
+/// `1 + N + N` evaluations instead of `2(N + 1)` and both directions follow the same
+/// constant-acceleration paths. Without it (and for every other solver) this is
+/// [`transport_from`] twice. Errors: as [`transport_from`], and `reuse_initial_velocity` with a
+/// solver other than CAF.
+pub fn reconstruct<F: ConditionalField<f32>>(
+    field: &mut F,
+    num_classes: usize,
+    req: &GenerateRequest,
+    images: Vec<f32>,
+    reuse_initial_velocity: bool,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Reconstruction> {
+    let numel = field.sample_numel();
+    let labels = transport_labels(req, &images, numel, num_classes)?;
+    let inv_req = GenerateRequest { sampler: req.sampler.clone().with_direction(Direction::Invert), ..req.clone() };
+    let gen_req = GenerateRequest { sampler: req.sampler.clone().with_direction(Direction::Generate), ..req.clone() };
+    let (inv_plan, gen_plan) = (inv_req.sampler.plan()?, gen_req.sampler.plan()?);
+    if !reuse_initial_velocity {
+        let inverted = transport(field, &inv_req, &inv_plan, images, labels.clone(), None, progress)?;
+        let regenerated = transport(field, &gen_req, &gen_plan, inverted.samples.clone(), labels, None, progress)?;
+        return Ok(Reconstruction { inverted, regenerated, shared_nfe: 0 });
+    }
+    if req.sampler.solver != Solver::Caf {
+        return Err(Error::InvalidInput(format!(
+            "reusing the initial velocity is CAF's reconstruction; the {:?} solver has none",
+            req.sampler.solver
+        )));
+    }
+    // v̂0 from the images, where the inversion starts (t = 1), batch by batch.
+    let t1 = inv_plan.times()[0];
+    let batch = req.batch.clamp(1, labels.len());
+    let mut v0 = vec![0.0f32; images.len()];
+    for (k, (x, out)) in images.chunks(batch * numel).zip(v0.chunks_mut(batch * numel)).enumerate() {
+        let mut guided = Guided::new(&mut *field, labels[k * batch..k * batch + x.len() / numel].to_vec(), req.guidance)?;
+        guided.eval(NetRole::InitialVelocity, x, None, t1, out)?;
+    }
+    let (inv_plan, gen_plan) = (inv_plan.with_given(Slot::V0)?, gen_plan.with_given(Slot::V0)?);
+    let inverted = transport(field, &inv_req, &inv_plan, images, labels.clone(), Some(&v0), progress)?;
+    let regenerated = transport(field, &gen_req, &gen_plan, inverted.samples.clone(), labels, Some(&v0), progress)?;
+    Ok(Reconstruction { inverted, regenerated, shared_nfe: 1 })
 }
 
 /// The checked start of a generation, shared by every backend: the seeded noise
@@ -152,14 +224,18 @@ fn check_guidance(scale: f32, num_classes: usize) -> Result<()> {
     Ok(())
 }
 
+/// Runs `plan` (built from `req.sampler`, possibly with given slots) from `start` in batches
+/// of `req.batch`. `given_v0` (`[n, numel]`, like `start`) fills [`Slot::V0`] of a plan that
+/// takes it ([`Plan::with_given`]).
 fn transport<F: ConditionalField<f32>>(
     field: &mut F,
     req: &GenerateRequest,
+    plan: &Plan,
     start: Vec<f32>,
     labels: Vec<u32>,
+    given_v0: Option<&[f32]>,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Generated> {
-    let plan = req.sampler.plan()?;
     let numel = field.sample_numel();
     let n = start.len() / numel;
     let batch = req.batch.clamp(1, n);
@@ -171,7 +247,9 @@ fn transport<F: ConditionalField<f32>>(
     let mut done = 0;
     while done < n {
         let b = batch.min(n - done);
-        let x0 = &start[done * numel..(done + b) * numel];
+        let rows = done * numel..(done + b) * numel;
+        let x0 = &start[rows.clone()];
+        let given: Vec<(Slot, &[f32])> = given_v0.map(|v| (Slot::V0, &v[rows])).into_iter().collect();
         let mut guided = Guided::new(&mut *field, labels[done..done + b].to_vec(), req.guidance)?;
         let mut observe = |e: StepEvent<'_, f32>| {
             if req.record_trajectories {
@@ -179,10 +257,98 @@ fn transport<F: ConditionalField<f32>>(
             }
             progress(Progress { samples_done: done, samples_total: n, step: e.step, steps: e.steps });
         };
-        let out = run(&plan, &mut guided, x0, Some(&mut observe))?;
+        let out = run_with(plan, &mut guided, x0, &given, Some(&mut observe))?;
         samples.extend_from_slice(&out);
         done += b;
     }
     progress(Progress { samples_done: n, samples_total: n, step: plan.steps(), steps: plan.steps() });
     Ok(Generated { samples, start, labels, nfe: plan.nfe(), trajectories })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sampling::AffineFlow;
+
+    /// The exact CAF field of [`AffineFlow`] as a conditional field (labels ignored), with an
+    /// error `bias` added to the initial velocity evaluated on the noise side (`t < ½`): a v̂0
+    /// net that is exact from the images and wrong from noise.
+    struct NoisySideV0 {
+        flow: AffineFlow,
+        bias: f32,
+    }
+
+    impl ConditionalField<f32> for NoisySideV0 {
+        fn sample_numel(&self) -> usize {
+            self.flow.dim()
+        }
+        fn eval_labels(&mut self, net: NetRole, x: &[f32], c: Option<&[f32]>, t: f64, _: &[u32], out: &mut [f32]) -> Result<()> {
+            self.flow.eval(net, x, c, t, out)?;
+            if net == NetRole::InitialVelocity && t < 0.5 {
+                out.iter_mut().for_each(|v| *v += self.bias);
+            }
+            Ok(())
+        }
+    }
+
+    fn request(solver: Solver, steps: usize, batch: usize) -> GenerateRequest {
+        GenerateRequest {
+            seed: 0,
+            num_samples: 0,
+            batch,
+            labels: Labels::Unconditional,
+            guidance: 1.0,
+            sampler: SamplerSpec::new(solver, steps),
+            record_trajectories: false,
+        }
+    }
+
+    fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+        a.iter().zip(b).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max)
+    }
+
+    /// CAF's reconstruction with v̂0 reused from the images is exact on constant-acceleration
+    /// paths even when the v̂0 from noise is wrong; regenerating v̂0 from the noise is not.
+    #[test]
+    fn caf_reconstruction_reuses_the_initial_velocity_of_the_images() {
+        let flow = AffineFlow::new(vec![0.5, 1.8, 1.2], vec![1.0, -2.0, 0.3], 1.5).unwrap();
+        let z0 = noise::gaussian_batch(5, 0, 7, 3);
+        let x1: Vec<f32> = flow.endpoint(&z0.iter().map(|&v| v as f64).collect::<Vec<_>>()).iter().map(|&v| v as f32).collect();
+        let mut field = NoisySideV0 { flow, bias: 0.3 };
+        for (steps, batch) in [(1, 7), (4, 3)] {
+            let req = request(Solver::Caf, steps, batch);
+            let reuse = reconstruct(&mut field, 0, &req, x1.clone(), true, &mut |_| {}).unwrap();
+            assert_eq!((reuse.inverted.nfe, reuse.regenerated.nfe, reuse.shared_nfe, reuse.nfe()), (steps, steps, 1, 2 * steps + 1));
+            assert!(max_diff(&reuse.inverted.samples, &z0) < 1e-5, "inversion finds the noise");
+            assert!(max_diff(&reuse.regenerated.samples, &x1) < 1e-5, "reconstruction, N = {steps}");
+            assert_eq!(reuse.inverted.start, x1);
+            let fresh = reconstruct(&mut field, 0, &req, x1.clone(), false, &mut |_| {}).unwrap();
+            assert_eq!(fresh.nfe(), 2 * (steps + 1));
+            assert_eq!(fresh.inverted.samples, reuse.inverted.samples, "the inversion starts from the images either way");
+            let err = max_diff(&fresh.regenerated.samples, &x1);
+            // In one step the acceleration (target 2d − 2v̂0) makes up for any v̂0:
+            // x0 + v̂0 + ½(2d − 2v̂0) = x0 + d. With more steps the error shows (0.036 at N = 4).
+            if steps > 1 {
+                assert!(err > 0.01, "v̂0 from noise is off by 0.3, so is the reconstruction ({err})");
+            }
+        }
+    }
+
+    /// Without reuse, a round trip is two transports; reuse needs CAF.
+    #[test]
+    fn reconstruction_of_velocity_solvers() {
+        let flow = AffineFlow::new(vec![0.5, 1.8], vec![1.0, -2.0], 1.0).unwrap();
+        let mut field = NoisySideV0 { flow, bias: 0.0 };
+        let x1 = noise::gaussian_batch(1, 0, 5, 2);
+        let req = request(Solver::Fireflow, 3, 2);
+        let r = reconstruct(&mut field, 0, &req, x1.clone(), false, &mut |_| {}).unwrap();
+        assert_eq!((r.inverted.nfe, r.regenerated.nfe, r.nfe()), (4, 4, 8));
+        // h = 1: straight paths at constant speed, which FireFlow follows exactly.
+        assert!(max_diff(&r.regenerated.samples, &x1) < 1e-5);
+        assert_eq!(r.regenerated.start, r.inverted.samples);
+        assert!(matches!(reconstruct(&mut field, 0, &req, x1.clone(), true, &mut |_| {}), Err(Error::InvalidInput(_))));
+        assert!(reconstruct(&mut field, 0, &req, x1[..3].to_vec(), false, &mut |_| {}).is_err());
+        let guided = GenerateRequest { guidance: 2.0, ..req };
+        assert!(reconstruct(&mut field, 0, &guided, x1, false, &mut |_| {}).is_err(), "guidance without classes");
+    }
 }

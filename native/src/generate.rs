@@ -67,7 +67,7 @@ pub struct Args {
     pub backend: String,
 }
 
-fn parse_labels(s: Option<&str>, classes: &[String]) -> Result<Labels> {
+pub(crate) fn parse_labels(s: Option<&str>, classes: &[String]) -> Result<Labels> {
     Ok(match s {
         None if classes.is_empty() => Labels::Unconditional,
         None | Some("cycle") => Labels::Cycle,

@@ -5,10 +5,12 @@
 mod bench;
 mod bundled;
 mod convert;
+mod edit;
 mod eval;
 mod exit;
 mod generate;
 mod info;
+mod invert;
 mod pairs;
 mod plot;
 mod sampler_args;
@@ -35,6 +37,12 @@ enum Command {
     Info(info::Args),
     /// Measure a model: straightness, few-step error, and (2D toys) samples on the modes.
     Eval(eval::Args),
+    /// Invert held-out test images to noise and regenerate them: reconstruction error, and
+    /// FireFlow vs Euler vs midpoint at equal NFE (--compare).
+    Invert(invert::Args),
+    /// Edit test images of one class into another: invert with the source class, regenerate
+    /// with the target class under guidance.
+    Edit(edit::Args),
     /// Rewrite a model file with f16 or f32 tensors.
     Convert(convert::Args),
     /// Make (x0, x1) couplings with a teacher model, for reflow and distillation.
@@ -101,6 +109,8 @@ fn main() -> std::process::ExitCode {
         Command::Info(a) => info::run(a),
         Command::Pairs(a) => pairs::run(a),
         Command::Eval(a) => eval::run(a),
+        Command::Invert(a) => invert::run(a),
+        Command::Edit(a) => edit::run(a),
         Command::Convert(a) => convert::run(a),
         Command::Bench(a) => bench::run(a),
         #[cfg(feature = "train")]

@@ -90,6 +90,11 @@ impl GpuPlan {
     /// Compiles `plan` for `batch` samples against the network executors `execs` (one per role
     /// the plan evaluates, each with room for `guidance.net_batch(batch)` samples).
     pub(crate) fn new(ctx: &GpuContext, plan: &Plan, batch: usize, numel: usize, guidance: Guidance, record: bool, execs: &BTreeMap<NetRole, NetExec>) -> Result<GpuPlan> {
+        if !plan.inputs().is_empty() {
+            return Err(Error::InvalidInput(
+                "the GPU runtime runs plans whose only input is the state; a plan with given slots (CAF's reused v̂0) runs on the CPU".into(),
+            ));
+        }
         let len = batch * numel;
         let nb = guidance.net_batch(batch);
         for role in plan.roles() {

@@ -38,5 +38,5 @@ pub use analytic::AffineFlow;
 pub use grid::{MAX_STEPS, check_grid, perflow_grid, perflow_split, time_grid};
 pub use guidance::{Guided, cfg_combine};
 pub use plan::{MAX_LINCOMB_TERMS, Op, Plan, Slot};
-pub use run::{Observer, StepEvent, run};
+pub use run::{Observer, StepEvent, run, run_with};
 pub use spec::{Direction, SamplerSpec};

@@ -119,6 +119,7 @@ pub struct Plan {
     direction: Direction,
     times: Vec<f64>,
     ops: Vec<Op>,
+    inputs: Vec<Slot>,
 }
 
 impl Plan {
@@ -128,6 +129,12 @@ impl Plan {
     /// `Copy` has distinct slots; a slot is read only after it was written ([`Slot::X`] starts
     /// written); `Record` steps lie in `0..=steps`.
     pub fn new(solver: Solver, direction: Direction, times: Vec<f64>, ops: Vec<Op>) -> Result<Plan> {
+        Plan::with_inputs(solver, direction, times, ops, Vec::new())
+    }
+
+    /// [`Plan::new`] for a plan that reads `inputs` (slots other than [`Slot::X`]) before
+    /// writing them: the caller fills them before the run ([`crate::sampling::run_with`]).
+    fn with_inputs(solver: Solver, direction: Direction, times: Vec<f64>, ops: Vec<Op>, inputs: Vec<Slot>) -> Result<Plan> {
         let bad = |m: String| Err(Error::InvalidInput(format!("sampler plan: {m}")));
         if times.len() < 2 || times.iter().any(|t| !t.is_finite()) {
             return bad("needs at least two finite times".into());
@@ -135,6 +142,9 @@ impl Plan {
         let steps = times.len() - 1;
         let mut written = [false; Slot::ALL.len()];
         written[Slot::X.index()] = true;
+        for s in &inputs {
+            written[s.index()] = true;
+        }
         let read = |s: Slot, written: &[bool]| written[s.index()];
         for (i, op) in ops.iter().enumerate() {
             match op {
@@ -172,7 +182,40 @@ impl Plan {
                 }
             }
         }
-        Ok(Plan { solver, direction, times, ops })
+        Ok(Plan { solver, direction, times, ops, inputs })
+    }
+
+    /// This plan with `slot` given instead of computed: the evaluation that writes `slot` before
+    /// the first step (the solver's prologue) is dropped, and `slot` becomes an input the caller
+    /// fills before the run ([`crate::sampling::run_with`]), one value per state scalar.
+    ///
+    /// This is how a CAF reconstruction reuses the initial velocity v̂0 computed once from the
+    /// images in both directions (the CAF paper's `evaluate_reconstruction.py`):
+    /// `plan.with_given(Slot::V0)` on a CAF plan costs N evaluations instead of N + 1.
+    ///
+    /// Errors: the plan computes no `slot` before its first step (e.g. any non-CAF plan with
+    /// [`Slot::V0`]), or `slot` is [`Slot::X`] (the state is always an input).
+    pub fn with_given(&self, slot: Slot) -> Result<Plan> {
+        let first_step = self.ops.iter().position(|op| matches!(op, Op::Record { step: 1, .. })).unwrap_or(self.ops.len());
+        let prologue = self.ops[..first_step].iter().position(|op| matches!(op, Op::Eval { out, .. } if *out == slot));
+        let Some(k) = prologue.filter(|_| slot != Slot::X) else {
+            return Err(Error::InvalidInput(format!(
+                "a {:?} plan computes no {} before its first step that could be given instead",
+                self.solver,
+                slot.name()
+            )));
+        };
+        let mut ops = self.ops.clone();
+        ops.remove(k);
+        let mut inputs = self.inputs.clone();
+        inputs.push(slot);
+        Plan::with_inputs(self.solver, self.direction, self.times.clone(), ops, inputs)
+    }
+
+    /// The slots besides [`Slot::X`] that the caller fills before a run (empty for every plan
+    /// [`crate::sampling::SamplerSpec::plan`] builds; see [`Plan::with_given`]).
+    pub fn inputs(&self) -> &[Slot] {
+        &self.inputs
     }
 
     /// The ops, in execution order.
@@ -286,6 +329,9 @@ impl fmt::Display for Plan {
             self.nfe(),
             self.slots().iter().map(|s| s.name()).collect::<Vec<_>>()
         )?;
+        if !self.inputs.is_empty() {
+            writeln!(f, "  given {:?}", self.inputs.iter().map(|s| s.name()).collect::<Vec<_>>())?;
+        }
         for op in &self.ops {
             writeln!(f, "  {op}")?;
         }

@@ -34,6 +34,20 @@ pub fn run<T: Real, F: VelocityField<T> + ?Sized>(
     plan: &Plan,
     field: &mut F,
     x_start: &[T],
+    observer: Option<Observer<'_, T>>,
+) -> Result<Vec<T>> {
+    run_with(plan, field, x_start, &[], observer)
+}
+
+/// [`run`] for a plan with given slots ([`Plan::with_given`]): `given` holds one
+/// `(slot, values)` pair per slot of [`Plan::inputs`], each `values` of the same shape as
+/// `x_start`. Errors as [`run`], and when `given` does not match the plan's inputs (a missing,
+/// extra or repeated slot, or a wrong length).
+pub fn run_with<T: Real, F: VelocityField<T> + ?Sized>(
+    plan: &Plan,
+    field: &mut F,
+    x_start: &[T],
+    given: &[(Slot, &[T])],
     mut observer: Option<Observer<'_, T>>,
 ) -> Result<Vec<T>> {
     let numel = field.sample_numel();
@@ -44,11 +58,25 @@ pub fn run<T: Real, F: VelocityField<T> + ?Sized>(
         )));
     }
     let len = x_start.len();
+    let mut names: Vec<Slot> = given.iter().map(|(s, _)| *s).collect();
+    names.sort();
+    let mut want = plan.inputs().to_vec();
+    want.sort();
+    if names != want || given.iter().any(|(_, v)| v.len() != len) {
+        return Err(Error::InvalidInput(format!(
+            "the plan takes {:?} besides the state, {len} scalars each; given {:?}",
+            want.iter().map(|s| s.name()).collect::<Vec<_>>(),
+            given.iter().map(|(s, v)| format!("{} ({} scalars)", s.name(), v.len())).collect::<Vec<_>>()
+        )));
+    }
     let mut bufs: Vec<Vec<T>> = vec![Vec::new(); Slot::ALL.len()];
     for s in plan.slots() {
         bufs[s.index()] = vec![T::zero(); len];
     }
     bufs[Slot::X.index()].copy_from_slice(x_start);
+    for (s, v) in given {
+        bufs[s.index()] = v.to_vec();
+    }
     let mut nfe = 0;
     for op in plan.ops() {
         match op {
@@ -371,6 +399,39 @@ mod tests {
         let mut g = crate::gmm::GaussianMixture::new(vec![1.0], vec![vec![0.0; 3]], vec![1.0]).unwrap();
         let plan = SamplerSpec::new(Solver::Caf, 2).plan().unwrap();
         assert!(matches!(run(&plan, &mut g, &X0, None), Err(Error::InvalidInput(_))));
+    }
+
+    /// A CAF plan with v̂0 given skips its prologue evaluation and uses the given values; run
+    /// refuses it without them, and other plans have no v̂0 to give.
+    #[test]
+    fn caf_plans_take_a_given_initial_velocity() {
+        use crate::sampling::Slot;
+        for dir in [Direction::Generate, Direction::Invert] {
+            let plan = SamplerSpec::new(Solver::Caf, 3).with_direction(dir).plan().unwrap();
+            let given = plan.with_given(Slot::V0).unwrap();
+            assert_eq!((plan.nfe(), given.nfe()), (4, 3));
+            assert_eq!(given.inputs(), &[Slot::V0]);
+            assert!(given.to_string().contains("given [\"V0\"]"), "{given}");
+            // Given the v̂0 the prologue would compute, the result is the same.
+            let v0 = v(NetRole::InitialVelocity, &X0, None, plan.times()[0]);
+            let want = run(&plan, &mut Wavy, &X0, None).unwrap();
+            let got = run_with(&given, &mut Wavy, &X0, &[(Slot::V0, &v0)], None).unwrap();
+            assert_close(&got, &want, 0.0, "given v̂0");
+            // Another v̂0 changes it: the given values are used.
+            let other: Vec<f64> = v0.iter().map(|v| v + 0.5).collect();
+            let moved = run_with(&given, &mut Wavy, &X0, &[(Slot::V0, &other)], None).unwrap();
+            assert!(moved.iter().zip(&want).any(|(a, b)| (a - b).abs() > 0.1));
+            assert!(run(&given, &mut Wavy, &X0, None).is_err(), "v̂0 missing");
+            assert!(run_with(&given, &mut Wavy, &X0, &[(Slot::V0, &v0[..3])], None).is_err(), "short v̂0");
+            assert!(run_with(&plan, &mut Wavy, &X0, &[(Slot::V0, &v0)], None).is_err(), "not an input");
+            assert!(given.with_given(Slot::V0).is_err(), "already given");
+        }
+        let euler = SamplerSpec::new(Solver::Euler, 2).plan().unwrap();
+        assert!(matches!(euler.with_given(Slot::V0), Err(Error::InvalidInput(_))));
+        assert!(euler.with_given(Slot::X).is_err());
+        // FireFlow's cached velocity can be given too (its prologue writes V).
+        let ff = SamplerSpec::new(Solver::Fireflow, 2).plan().unwrap();
+        assert_eq!(ff.with_given(Slot::V).unwrap().nfe(), 2);
     }
 
     #[test]
