@@ -2,7 +2,8 @@
 //! images with their class, regenerate them with another class under guidance.
 
 use crate::generate::parse_labels;
-use crate::invert::{Loaded, PSNR_NOTE, default_spec, images, load, mse, psnr, write_rows};
+use crate::invert::{Loaded, PSNR_NOTE, default_spec, images, load, write_rows};
+use beeline::eval::mse_psnr;
 use crate::sampler_args::SamplerArgs;
 use anyhow::{Result, bail};
 use beeline::config::ModelConfig;
@@ -159,9 +160,9 @@ pub fn run(a: Args) -> Result<()> {
     let fresh = source.generate(&req(to, guidance, Direction::Generate), &mut |_| {})?;
     write_rows(&a.out, &[&originals, &recon.samples, &edit.samples], &config.data.shape, range, n.min(16))?;
 
-    let distance = |x: &[f32]| {
-        let m = mse(x, &originals);
-        json!({ "mse": m, "psnr": psnr(m, range) })
+    let distance = |x: &[f32]| -> Result<serde_json::Value> {
+        let (m, p) = mse_psnr(x, &originals, range)?;
+        Ok(json!({ "mse": m, "psnr": p }))
     };
     let mut out = json!({
         "command": "edit", "model": a.model, "data": test.dataset.name(), "split": "test",
@@ -170,7 +171,7 @@ pub fn run(a: Args) -> Result<()> {
         "nfe_invert": noise.nfe, "nfe_regenerate": edit.nfe, "backend": choice.kind(), "adapter": choice.adapter(),
         "ms": ms, "psnr_note": PSNR_NOTE, "out": a.out,
         "distance_to_original": {
-            "reconstruction": distance(&recon.samples), "edit": distance(&edit.samples), "fresh_target_samples": distance(&fresh.samples),
+            "reconstruction": distance(&recon.samples)?, "edit": distance(&edit.samples)?, "fresh_target_samples": distance(&fresh.samples)?,
         },
         "classifier": null,
     });

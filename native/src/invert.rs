@@ -11,6 +11,7 @@ use anyhow::{Context, Result, bail};
 use beeline::backend::{Backend, Choice};
 use beeline::config::{ModelConfig, Parameterization, Solver};
 use beeline::data::images::{ImageDataset, ImageSet, Split, default_data_dir};
+use beeline::eval::mse_psnr;
 use beeline::image;
 use beeline::pipeline::{self, GenerateRequest, Labels, Reconstruction};
 use beeline::sampling::{Direction, SamplerSpec};
@@ -139,17 +140,6 @@ pub fn images(test: &ImageSet, indices: &[usize], range: [f32; 2]) -> Vec<f32> {
         }
     }
     out
-}
-
-/// Mean squared difference per scalar.
-pub fn mse(a: &[f32], b: &[f32]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| ((x - y) as f64).powi(2)).sum::<f64>() / a.len().max(1) as f64
-}
-
-/// PSNR in dB of a mean squared error over the data range `range` (see [`PSNR_NOTE`]).
-pub fn psnr(mse: f64, range: [f32; 2]) -> f64 {
-    let span = (range[1] - range[0]) as f64;
-    10.0 * (span * span / mse).log10()
 }
 
 /// Mean and standard deviation of all values.
@@ -288,13 +278,13 @@ pub fn run(a: Args) -> Result<()> {
         let start = Instant::now();
         let rec = reconstruct(&mut source, &req, originals.clone(), r.reuse)?;
         let ms = start.elapsed().as_secs_f64() * 1e3;
-        let err = mse(&rec.regenerated.samples, &originals);
+        let (err, err_psnr) = mse_psnr(&rec.regenerated.samples, &originals, range)?;
         let (noise_mean, noise_std) = mean_std(&rec.inverted.samples);
         rows.push(json!({
             "solver": r.spec.solver, "name": r.name(), "steps": r.spec.steps,
             "reuse_initial_velocity": r.reuse,
             "nfe_invert": rec.inverted.nfe + rec.shared_nfe, "nfe_regenerate": rec.regenerated.nfe, "nfe_round_trip": rec.nfe(),
-            "mse": err, "psnr": psnr(err, range),
+            "mse": err, "psnr": err_psnr,
             "noise_mean": noise_mean, "noise_std": noise_std, "ms": ms,
         }));
         recons.push(rec.regenerated.samples);

@@ -62,37 +62,41 @@ enum Command {
     /// Train the digit classifier that judges generated images (`eval --classifier`).
     #[cfg(feature = "train")]
     TrainClassifier(train::ClassifierArgs),
-    /// Not in this build: training needs the `train` cargo feature (burn).
+    /// Constant Acceleration Flow from a teacher's pairs: the initial-velocity network, then the
+    /// acceleration network, written together as one model file.
+    #[cfg(feature = "train")]
+    Caf(train::CafArgs),
+    /// PeRFlow: straighten a teacher piecewise over time windows, from real data.
+    #[cfg(feature = "train")]
+    Perflow(train::PerflowArgs),
+    /// SlimFlow: annealing reflow into a smaller student, then flow-guided distillation.
+    #[cfg(feature = "train")]
+    Slimflow(train::SlimflowArgs),
+    /// Any other word: in a build without the `train` feature, the training commands land here
+    /// and get a message on how to build them; anything else is an unknown command.
     #[cfg(not(feature = "train"))]
-    #[command(disable_help_flag = true)]
-    Train {
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-        args: Vec<String>,
-    },
-    /// Not in this build: reflow needs the `train` cargo feature (burn).
-    #[cfg(not(feature = "train"))]
-    #[command(disable_help_flag = true)]
-    Reflow {
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-        args: Vec<String>,
-    },
-    /// Not in this build: distillation needs the `train` cargo feature (burn).
-    #[cfg(not(feature = "train"))]
-    #[command(disable_help_flag = true)]
-    Distill {
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-        args: Vec<String>,
-    },
+    #[command(external_subcommand)]
+    Other(Vec<String>),
 }
 
-/// The error of a training command in a build without the `train` feature.
+/// The commands that need the `train` cargo feature.
 #[cfg(not(feature = "train"))]
-fn needs_train_feature(command: &str) -> anyhow::Error {
-    exit::Usage(format!(
-        "this beeline was built without training; build it with the `train` feature (it compiles burn):\n  \
-         cargo run --release -p beeline-cli --features train -- {command} --help"
-    ))
-    .into()
+const TRAIN_COMMANDS: &[&str] = &["train", "reflow", "distill", "caf", "perflow", "slimflow", "train-classifier"];
+
+/// The error of a command this build does not have: a training command in a build without the
+/// `train` feature, or an unknown word.
+#[cfg(not(feature = "train"))]
+fn not_in_this_build(args: &[String]) -> anyhow::Error {
+    let command = args.first().map_or("", String::as_str);
+    if TRAIN_COMMANDS.contains(&command) {
+        exit::Usage(format!(
+            "this beeline was built without training; build it with the `train` feature (it compiles burn):\n  \
+             cargo run --release -p beeline-cli --features train -- {command} --help"
+        ))
+        .into()
+    } else {
+        exit::Usage(format!("unknown command {command:?}; see `beeline --help`")).into()
+    }
 }
 
 fn main() -> std::process::ExitCode {
@@ -121,12 +125,14 @@ fn main() -> std::process::ExitCode {
         Command::Distill(a) => train::run_cmd(a, beeline::train::Method::Distill),
         #[cfg(feature = "train")]
         Command::TrainClassifier(a) => train::run_classifier(a),
+        #[cfg(feature = "train")]
+        Command::Caf(a) => train::run_caf(a),
+        #[cfg(feature = "train")]
+        Command::Perflow(a) => train::run_perflow(a),
+        #[cfg(feature = "train")]
+        Command::Slimflow(a) => train::run_slimflow(a),
         #[cfg(not(feature = "train"))]
-        Command::Train { .. } => Err(needs_train_feature("train")),
-        #[cfg(not(feature = "train"))]
-        Command::Reflow { .. } => Err(needs_train_feature("reflow")),
-        #[cfg(not(feature = "train"))]
-        Command::Distill { .. } => Err(needs_train_feature("distill")),
+        Command::Other(args) => Err(not_in_this_build(&args)),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

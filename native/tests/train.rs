@@ -39,6 +39,7 @@ fn tiny_config(dir: &Path) -> PathBuf {
 #[cfg(feature = "train")]
 mod with_train {
     use super::*;
+    use beeline::config::{NetRole, Parameterization, Solver};
     use beeline::modelfile::ModelFile;
     use beeline::train::checkpoint::{self, Checkpoint};
     use beeline::train::metrics::MetricsLog;
@@ -186,6 +187,83 @@ mod with_train {
         let o = beeline(&["pairs", "--model", &p(&teacher), "--num-pairs", "96", "--seed", "5", "--backend", "cpu", "--out", &p(&pairs)]);
         assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
         assert!(stderr(&o).contains("other settings"), "{}", stderr(&o));
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    /// CAF, PeRFlow and SlimFlow end to end on tiny 2D MLPs: each trains, exports one model
+    /// file that recommends its own sampler, evaluates, and samples the same on the GPU as on
+    /// the CPU when a GPU is expected (CI's software Vulkan).
+    #[test]
+    fn caf_perflow_and_slimflow_end_to_end() {
+        let d = scratch("methods");
+        let cfg = tiny_config(&d);
+        let p = |x: &Path| x.to_str().unwrap().to_string();
+        let run = |args: &[&str]| {
+            let o = beeline(args);
+            assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+            String::from_utf8_lossy(&o.stdout).into_owned()
+        };
+        let (rf1, pairs) = (d.join("1rf"), d.join("pairs"));
+        run(&["train", "--config", &p(&cfg), "--steps", "30", "--device", "flex", "--quiet", "--out", &p(&rf1)]);
+        let teacher = rf1.join("model.safetensors");
+        run(&["pairs", "--model", &p(&teacher), "--num-pairs", "96", "--steps", "8", "--backend", "cpu", "--out", &p(&pairs)]);
+        let eval = |model: &Path, extra: &[&str], backend: &str| -> serde_json::Value {
+            let mut args = vec!["eval", "--model", model.to_str().unwrap(), "--num-samples", "64", "--reference-steps", "10", "--backend", backend, "--json"];
+            args.extend_from_slice(extra);
+            serde_json::from_str(run(&args).trim()).unwrap()
+        };
+
+        // CAF: two stages, one file with both networks, one CAF step = 2 evaluations.
+        let caf = d.join("caf");
+        let caf_args = ["caf", "--pairs", &p(&pairs), "--init", &p(&teacher), "--h", "2", "--steps", "20", "--batch", "32", "--device", "flex", "--quiet", "--out", &p(&caf)];
+        run(&caf_args);
+        let m = ModelFile::read(caf.join("model.safetensors")).unwrap();
+        assert_eq!(m.config.parameterization, Parameterization::Caf { h: 2.0 });
+        assert_eq!((m.config.sampler.solver, m.config.sampler.steps), (Solver::Caf, 1));
+        assert!(m.config.networks.contains_key(&NetRole::InitialVelocity) && m.config.networks.contains_key(&NetRole::Acceleration));
+        let j = eval(&caf.join("model.safetensors"), &["--pairs", &p(&pairs)], "cpu");
+        assert_eq!(j["nfe"].as_u64(), Some(2), "{j}");
+        assert!(j["coupling"]["mse"].as_f64().unwrap().is_finite(), "{j}");
+        // Rerunning without --resume refuses to overwrite; with it, both stages are complete.
+        let o = beeline(&caf_args);
+        assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+        assert!(stderr(&o).contains("--resume"), "{}", stderr(&o));
+        let mut resumed = caf_args.to_vec();
+        resumed.push("--resume");
+        run(&resumed);
+
+        // PeRFlow: two windows, the teacher solved inside each.
+        let perflow = d.join("perflow");
+        run(&["perflow", "--teacher", &p(&teacher), "--windows", "2", "--teacher-steps", "1", "--steps", "20", "--batch", "32", "--device", "flex", "--quiet", "--out", &p(&perflow)]);
+        let m = ModelFile::read(perflow.join("model.safetensors")).unwrap();
+        assert_eq!(m.config.parameterization, Parameterization::Perflow { windows: 2 });
+        assert_eq!((m.config.sampler.solver, m.config.sampler.steps), (Solver::Perflow, 2));
+        assert_eq!(eval(&perflow.join("model.safetensors"), &[], "cpu")["nfe"].as_u64(), Some(2));
+
+        // SlimFlow: annealing reflow, then distillation with the 2-step regulariser.
+        let slim = d.join("slimflow");
+        run(&["slimflow", "--pairs", &p(&pairs), "--config", &p(&cfg), "--anneal", "0.5", "--steps", "20", "--distill-steps", "10", "--batch", "32", "--device", "flex", "--quiet", "--out", &p(&slim)]);
+        let m = ModelFile::read(slim.join("model.safetensors")).unwrap();
+        assert_eq!(m.config.sampler.steps, 1);
+        assert!(m.config.provenance.notes["teacher"].contains("reflow"), "{:?}", m.config.provenance.notes);
+        let flow = std::fs::read_to_string(slim.join("reflow").join("config.toml")).unwrap();
+        assert!(flow.contains("anneal = 0.5"), "{flow}");
+        // Flips of 2D points are refused (only flip-invariant image sets allow them).
+        let o = beeline(&["slimflow", "--pairs", &p(&pairs), "--hflip", "--steps", "5", "--device", "flex", "--out", &p(&d.join("x"))]);
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(stderr(&o).contains("hflip"), "{}", stderr(&o));
+
+        if std::env::var("BEELINE_EXPECT_GPU").as_deref() == Ok("1") {
+            for model in [caf.join("model.safetensors"), perflow.join("model.safetensors"), slim.join("model.safetensors")] {
+                let (g, c) = (eval(&model, &[], "gpu"), eval(&model, &[], "cpu"));
+                assert_eq!(g["backend"], "gpu");
+                for key in ["mse_to_reference", "straightness"] {
+                    let (a, b) = (g[key].as_f64().unwrap(), c[key].as_f64().unwrap());
+                    // f32 kernels against the f32 CPU reference: rounding only.
+                    assert!((a - b).abs() <= 1e-4 + 1e-3 * b.abs(), "{}: {key} {a} on the GPU, {b} on the CPU", model.display());
+                }
+            }
+        }
         let _ = std::fs::remove_dir_all(&d);
     }
 

@@ -368,10 +368,10 @@ fn pair_batches_follow_the_couplings() {
     }
 }
 
-/// The index of the pair whose `x0` is batch row `k` of `x0` rows `rows`.
+/// The index of the pair whose `x0` is (to 1e-5) batch row `k` of `x0` rows `rows`.
 fn pair_of(set: &crate::pairs::PairSet, rows: &[f32], k: usize) -> usize {
     let p = &set.pairs.x0;
-    (0..set.pairs.len()).find(|&i| p[2 * i] == rows[2 * k] && p[2 * i + 1] == rows[2 * k + 1]).expect("a pair's x0")
+    (0..set.pairs.len()).find(|&i| (p[2 * i] - rows[2 * k]).abs() < 1e-5 && (p[2 * i + 1] - rows[2 * k + 1]).abs() < 1e-5).expect("a pair's x0")
 }
 
 /// CAF, both stages on a tiny MLP: stage 1's inputs and targets are the paper's
