@@ -35,13 +35,13 @@ done
 python3 - "$R" <<'PY' | scripts/fill-table.py docs/caf.md caf-2d
 import json, sys
 r = sys.argv[1]
-print("| model | sampler | NFE | on a mode | per mode | sliced W2 ↓ | coupling MSE ↓ | straightness ↓ |")
-print("|---|---|---|---|---|---|---|---|")
+print("| model | sampler | NFE | on a mode | per mode | sliced W2 ↓ | coupling MSE ↓ | straightness S ↓ | NFSS ↓ |")
+print("|---|---|---|---|---|---|---|---|---|")
 rows = [(f"2-RF", "euler", n, f"{r}/eval-2rf-pairs-{n}.json") for n in (1, 2, 7)]
 for h in ("0.5", "1", "1.5", "2"):
     rows += [(f"CAF h = {h}", "caf", n, f"{r}/eval-caf-h{h}-{n}.json") for n in (1, 2, 7)]
 for name, solver, n, path in rows:
     j = json.load(open(path))
     s = j["samples"]
-    print(f"| {name} | {solver} {n} step{'s' if n > 1 else ''} | {j['nfe']} | {100*s['on_mode']:.1f} % | {'/'.join(f'{p:.2f}' for p in s['per_mode'])} | {s['sliced_w2']:.3f} | {j['coupling']['mse']:.4f} | {j['straightness']:.4f} |")
+    print(f"| {name} | {solver} {n} step{'s' if n > 1 else ''} | {j['nfe']} | {100*s['on_mode']:.1f} % | {'/'.join(f'{p:.2f}' for p in s['per_mode'])} | {s['sliced_w2']:.3f} | {j['coupling']['mse']:.4f} | {j['straightness']:.4f} | {j['nfss']:.4f} |")
 PY

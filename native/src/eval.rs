@@ -9,7 +9,7 @@ use beeline::data::toys::Toy;
 use beeline::data::images::{ImageDataset, ImageSet, Split, default_data_dir};
 use beeline::eval::classifier::Classifier;
 use beeline::eval::frechet::{GaussianFit, frechet_distance};
-use beeline::eval::{mode_stats, mse_psnr, sliced_w2, straightness};
+use beeline::eval::{direction_straightness, mode_stats, mse_psnr, sliced_w2, straightness};
 use beeline::pairs::PairSet;
 use beeline::pipeline::{GenerateRequest, Generated, Labels};
 use beeline::sampling::SamplerSpec;
@@ -22,7 +22,8 @@ use std::path::PathBuf;
 /// From the same seeded noise, samples with the sampler asked for (default: the model's) and
 /// with a fine solve (`--reference-steps` of Euler; of the CAF sampler for CAF models;
 /// trajectories recorded), then reports:
-/// straightness `S = ∫ E‖(X1 − X0) − Ẋt‖² dt` per scalar (rectified-flow paper; 0 = straight),
+/// straightness `S = ∫ E‖(X1 − X0) − Ẋt‖² dt` per scalar (rectified-flow paper; 0 = straight)
+/// and CAF's normalised NFSS (the same with unit vectors: directions only),
 /// the few-step samples' mean squared distance per scalar to the fine solve's, and for the 2D
 /// toys whose density is a known Gaussian mixture (rf-toy, 8gaussians) the share of samples on
 /// a mode, the share per mode, and the sliced W2 to as many true samples. With `--classifier`
@@ -101,6 +102,7 @@ pub fn run(a: Args) -> Result<()> {
     let times = reference_spec.plan()?.times().to_vec();
     let numel = config.data.numel();
     let s = straightness(&reference.trajectories, &times, numel)?;
+    let nfss = direction_straightness(&reference.trajectories, &times, numel)?;
     let few = source.generate(&request(spec.clone(), false), &mut |_| {})?;
     let gap = few.samples.iter().zip(&reference.samples).map(|(x, y)| ((x - y) as f64).powi(2)).sum::<f64>() / few.samples.len() as f64;
 
@@ -109,6 +111,7 @@ pub fn run(a: Args) -> Result<()> {
         "solver": spec.solver, "steps": spec.steps, "nfe": few.nfe, "guidance": guidance,
         "reference_steps": reference_spec.steps,
         "straightness": s,
+        "nfss": nfss,
         "mse_to_reference": gap,
     });
     if let Some(dir) = &a.pairs {
@@ -165,7 +168,7 @@ pub fn run(a: Args) -> Result<()> {
         return Ok(());
     }
     println!("{}: {:?} {} steps ({} NFE), {} samples, seed {}, backend {}", a.model.display(), spec.solver, spec.steps, few.nfe, n, a.seed, choice.reason);
-    println!("  straightness ({:?} {} steps)        {s:.5}", reference_spec.solver, reference_spec.steps);
+    println!("  straightness ({:?} {} steps)        {s:.5} (S; directions only, CAF's NFSS: {nfss:.5})", reference_spec.solver, reference_spec.steps);
     if let Some(c) = out.get("coupling") {
         println!(
             "  coupling preservation                MSE {:.5}, PSNR {:.2} dB on {} pairs",

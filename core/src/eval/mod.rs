@@ -4,6 +4,7 @@
 //!   from recorded ODE trajectories (0 for straight paths).
 //! * [`sliced_w2`]: the sliced 2-Wasserstein distance between two sample sets.
 //! * [`frechet::frechet_distance`]: FID's formula, here on the digit classifier's features.
+//! * [`direction_straightness`]: CAF's normalised flow straightness (directions only).
 //! * [`mse_psnr`]: reconstruction and coupling-preservation error.
 //! * [`mode_stats`]: where samples of a 2D Gaussian-mixture target land: on a mode (within
 //!   3σ of a component mean), and how the modes share them.
@@ -34,14 +35,7 @@ pub fn mse_psnr(a: &[f32], b: &[f32], range: [f32; 2]) -> Result<(f64, f64)> {
 /// rectified-flow paper's `S(Z)` (its Eq. for straightness) per scalar; exact straight lines
 /// give 0.
 pub fn straightness(trajectories: &[Vec<f32>], times: &[f64], numel: usize) -> Result<f64> {
-    let k = trajectories.len();
-    if k < 2 || times.len() != k || numel == 0 {
-        return Err(Error::InvalidInput(format!("straightness needs ≥ 2 recorded states with their times, got {k} states and {} times", times.len())));
-    }
-    let len = trajectories[0].len();
-    if len == 0 || !len.is_multiple_of(numel) || trajectories.iter().any(|t| t.len() != len) {
-        return Err(Error::InvalidInput("trajectories of unequal or partial length".into()));
-    }
+    let (k, len) = check_trajectories(trajectories, times, numel)?;
     let (first, last) = (&trajectories[0], &trajectories[k - 1]);
     let span = times[k - 1] - times[0];
     let mut total = 0.0f64;
@@ -60,6 +54,59 @@ pub fn straightness(trajectories: &[Vec<f32>], times: &[f64], numel: usize) -> R
         total += dt.abs() * s;
     }
     Ok(total / len as f64)
+}
+
+/// `(states, scalars per state)` of checked trajectories: ≥ 2 states, one time each, all of the
+/// same whole number of `numel`-scalar samples.
+fn check_trajectories(trajectories: &[Vec<f32>], times: &[f64], numel: usize) -> Result<(usize, usize)> {
+    let k = trajectories.len();
+    if k < 2 || times.len() != k || numel == 0 {
+        return Err(Error::InvalidInput(format!("straightness needs ≥ 2 recorded states with their times, got {k} states and {} times", times.len())));
+    }
+    let len = trajectories[0].len();
+    if len == 0 || !len.is_multiple_of(numel) || trajectories.iter().any(|t| t.len() != len) {
+        return Err(Error::InvalidInput("trajectories of unequal or partial length".into()));
+    }
+    Ok((k, len))
+}
+
+/// CAF's normalised flow straightness score (NFSS) of the same trajectories: per sample,
+/// `Σ_k (t_{k+1} − t_k)·‖d/‖d‖ − u_k/‖u_k‖‖²` with the chord `d = x_K − x_0` and the step
+/// `u_k = (x_{k+1} − x_k)/(t_{k+1} − t_k)`, averaged over the samples. It compares directions
+/// only: a straight path travelled at changing speed (CAF with h ≠ 1) scores 0, where
+/// [`straightness`] does not. Between 0 and 4 (opposite directions); samples or steps that do
+/// not move are skipped.
+pub fn direction_straightness(trajectories: &[Vec<f32>], times: &[f64], numel: usize) -> Result<f64> {
+    let (k, len) = check_trajectories(trajectories, times, numel)?;
+    let n = len / numel;
+    let (first, last) = (&trajectories[0], &trajectories[k - 1]);
+    let unit = |v: &mut [f64]| {
+        let norm = v.iter().map(|x| x * x).sum::<f64>().sqrt();
+        if norm > 1e-12 {
+            v.iter_mut().for_each(|x| *x /= norm);
+        }
+        norm > 1e-12
+    };
+    let span = (times[k - 1] - times[0]).signum();
+    let mut total = 0.0f64;
+    let (mut chord, mut step) = (vec![0.0f64; numel], vec![0.0f64; numel]);
+    for i in 0..n {
+        let r = i * numel..(i + 1) * numel;
+        chord.iter_mut().zip(&last[r.clone()]).zip(&first[r.clone()]).for_each(|((c, b), a)| *c = span * (b - a) as f64);
+        if !unit(&mut chord) {
+            continue;
+        }
+        for w in 0..k - 1 {
+            let dt = times[w + 1] - times[w];
+            let (a, b) = (&trajectories[w][r.clone()], &trajectories[w + 1][r.clone()]);
+            step.iter_mut().zip(b).zip(a).for_each(|((u, b), a)| *u = dt.signum() * (b - a) as f64);
+            if dt.abs() < 1e-12 || !unit(&mut step) {
+                continue;
+            }
+            total += dt.abs() * chord.iter().zip(&step).map(|(c, u)| (c - u).powi(2)).sum::<f64>();
+        }
+    }
+    Ok(total / n as f64)
 }
 
 /// Sliced 2-Wasserstein distance (squared, per projection, averaged) between the sample sets
@@ -157,6 +204,15 @@ mod tests {
         let s = straightness(&l, &[0.0, 0.5, 1.0], 2).unwrap();
         assert!((s - 1.0).abs() < 1e-12, "{s}");
         assert!(straightness(&l[..1], &[0.0], 2).is_err());
+        // Directions only: the L path's steps are (1,0) and (0,1) against the chord (1,1)/√2:
+        // ‖Δ‖² = 2 − √2 in each half, NFSS = 2 − √2; a straight line at changing speed scores 0
+        // on NFSS but not on S.
+        let nfss = direction_straightness(&l, &[0.0, 0.5, 1.0], 2).unwrap();
+        assert!((nfss - (2.0 - 2f64.sqrt())).abs() < 1e-6, "{nfss}");
+        let t = [0.0, 0.5, 1.0];
+        let slowing: Vec<Vec<f32>> = t.iter().map(|&t| { let g = (2.0 * t - t * t) as f32; vec![g, 3.0 * g] }).collect();
+        assert!(direction_straightness(&slowing, &t, 2).unwrap() < 1e-12);
+        assert!(straightness(&slowing, &t, 2).unwrap() > 0.1);
     }
 
     #[test]
