@@ -21,6 +21,7 @@ pub const BUNDLED: &[Bundled] = &[
     Bundled { name: "mnist-2rf", about: "class-conditional MNIST 2-rectified flow; recommends 2 Euler steps", bytes: include_bytes!("../../models/mnist-2rf.safetensors") },
     Bundled { name: "rf-toy-1rf", about: "1-rectified flow on the 3-Gaussian toy (MLP)", bytes: include_bytes!("../../models/rf-toy-1rf.safetensors") },
     Bundled { name: "rf-toy-2rf", about: "2-rectified flow (reflow of rf-toy-1rf): straight enough for one step", bytes: include_bytes!("../../models/rf-toy-2rf.safetensors") },
+    Bundled { name: "rf-toy-caf", about: "Constant Acceleration Flow (h = 2) on rf-toy-1rf's couplings: one CAF step, 2 evaluations", bytes: include_bytes!("../../models/rf-toy-caf.safetensors") },
 ];
 
 /// The model `generate` uses without `--model`.

@@ -178,29 +178,28 @@ pub fn run(a: Args) -> Result<()> {
         );
     }
     println!("  mean sq. distance to that solve      {gap:.5}");
+    let reference_name = format!("{:?} {} steps", reference_spec.solver, reference_spec.steps);
     if let Some(f) = out.get("fd") {
         println!(
-            "  Fréchet distance to the test set     {:.2} at {} steps, {:.2} at Euler {} steps, {:.2} for as many training images (classifier features)",
+            "  Fréchet distance to the test set     {:.2} at {} steps, {:.2} at {reference_name}, {:.2} for as many training images (classifier features)",
             f["samples"].as_f64().unwrap_or(f64::NAN),
             spec.steps,
             f["reference"].as_f64().unwrap_or(f64::NAN),
-            reference_spec.steps,
             f["train_images"].as_f64().unwrap_or(f64::NAN)
         );
     }
     if let Some(c) = out.get("classifier") {
         println!(
-            "  classifier accuracy (asked class)    {:.1} % at {} steps, {:.1} % at Euler {} steps (classifier's test accuracy {:.1} %)",
+            "  classifier accuracy (asked class)    {:.1} % at {} steps, {:.1} % at {reference_name} (classifier's test accuracy {:.1} %)",
             c["samples"].as_f64().unwrap_or(f64::NAN) * 100.0,
             spec.steps,
             c["reference"].as_f64().unwrap_or(f64::NAN) * 100.0,
-            reference_spec.steps,
             c["test_accuracy"].as_f64().unwrap_or(f64::NAN) * 100.0
         );
     }
     for name in ["samples", "reference"] {
         if let Some(m) = out.get(name) {
-            let label = if name == "samples" { format!("{} steps", spec.steps) } else { format!("Euler {} steps", reference_spec.steps) };
+            let label = if name == "samples" { format!("{} steps", spec.steps) } else { reference_name.clone() };
             println!(
                 "  {label:<14} on a mode {:.1} %, per mode {}, sliced W2 {:.4}",
                 m["on_mode"].as_f64().unwrap_or(f64::NAN) * 100.0,

@@ -93,6 +93,12 @@ fn bundled_toy_models_show_what_reflow_does() {
     // Measured 88.5 % and 0 % on 4000 samples; the bounds leave room for another draw.
     assert!(on_mode("rf-toy-2rf") > 0.8);
     assert!(on_mode("rf-toy-1rf") < 0.02);
+    // The bundled CAF, one CAF step (2 evaluations): measured 96.4 % on 4000 samples.
+    let o = beeline(&["eval", "--model", "rf-toy-caf", "--num-samples", "1000", "--reference-steps", "4", "--backend", "cpu", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!((j["solver"].as_str(), j["nfe"].as_u64()), (Some("caf"), Some(2)), "{j}");
+    assert!(j["samples"]["on_mode"].as_f64().unwrap() > 0.9, "{j}");
     let out = d.join("toy.png");
     let o = beeline(&["generate", "--model", "rf-toy-2rf", "--out", out.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
