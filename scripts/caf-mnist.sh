@@ -39,14 +39,14 @@ import json, sys
 r = sys.argv[1]
 def load(p):
     return json.load(open(f"{r}/{p}"))
-print("| model | sampler | NFE | Fréchet distance ↓ | asked class | coupling PSNR ↑ | straightness ↓ |")
-print("|---|---|---|---|---|---|---|")
+print("| model | sampler | NFE | Fréchet distance ↓ | asked class | coupling PSNR ↑ | straightness S ↓ | NFSS ↓ |")
+print("|---|---|---|---|---|---|---|---|")
 rows = [("2-RF", "euler", n, f"eval-2rf-pairs-{n}.json") for n in (1, 2, 4)]
 rows += [("2-RF + distill", "euler", 1, "eval-distill-pairs-1.json")]
 rows += [("CAF h = 1.5", "caf", n, f"eval-caf-{n}.json") for n in (1, 2, 4)]
 for name, solver, n, p in rows:
     j = load(p)
-    print(f"| {name} | {solver} {n} | {j['nfe']} | {j['fd']['samples']:.1f} | {100*j['classifier']['samples']:.1f} % | {j['coupling']['psnr']:.2f} dB | {j['straightness']:.4f} |")
+    print(f"| {name} | {solver} {n} | {j['nfe']} | {j['fd']['samples']:.1f} | {100*j['classifier']['samples']:.1f} % | {j['coupling']['psnr']:.2f} dB | {j['straightness']:.4f} | {j['nfss']:.4f} |")
 floor = load("eval-caf-1.json")["fd"]["train_images"]
 print(f"\n500 real training images score {floor:.1f} (the floor at this sample count).\n")
 print("| inversion + reconstruction, 200 test images | steps each way | NFE invert + regenerate | MSE ↓ | PSNR ↑ |")
