@@ -29,7 +29,7 @@ $B eval --model $R/distill/model.safetensors --solver euler --steps 1 $E > $R/ev
 for m in caf 2rf; do
   s=$([[ $m == caf ]] && echo caf || echo euler)
   for n in 1 2; do
-    $B invert --model $R/$m/model.safetensors --solver $s --steps $n --num-samples 200 --backend cpu --json > $R/recon-$m-$n.json
+    $B invert --model $R/$m/model.safetensors --solver $s --steps $n --num-samples 200 --backend cpu --json --out $R/recon-$m-$n.png > $R/recon-$m-$n.json
   done
 done
 $B generate --model $R/caf/model.safetensors --solver caf --steps 1 --num-samples 40 --backend cpu --out docs/img/mnist-caf-1step.png
