@@ -123,7 +123,8 @@ impl SamplerSpec {
     /// (`0 ≤ t_start < t_end ≤ 1`): a teacher solve inside one time window (PeRFlow's window
     /// ends). Generation direction only.
     pub fn plan_between(&self, t_start: f64, t_end: f64) -> Result<Plan> {
-        if !(0.0..1.0).contains(&t_start) || !(t_end > t_start && t_end <= 1.0) || self.direction != Direction::Generate {
+        let ok = (0.0..1.0).contains(&t_start) && t_end > t_start && t_end <= 1.0 && self.direction == Direction::Generate;
+        if !ok {
             return Err(Error::InvalidInput(format!("a sub-interval plan needs 0 ≤ t_start < t_end ≤ 1 and generation, got [{t_start}, {t_end}]")));
         }
         let times = self.generation_times()?.iter().map(|&u| if u == 1.0 { t_end } else { t_start + (t_end - t_start) * u }).collect();

@@ -520,9 +520,9 @@ impl Trainer {
         }
         let mut xt = vec![0.0f32; b * n];
         let mut target = vec![0.0f32; b * n];
-        for k in 0..b {
-            let (ts, te) = bounds(window(t[k]));
-            let (frac, inv) = (((t[k] as f64 - ts) / (te - ts)) as f32, (1.0 / (te - ts)) as f32);
+        for (k, &tk) in t.iter().enumerate() {
+            let (ts, te) = bounds(window(tk));
+            let (frac, inv) = (((tk as f64 - ts) / (te - ts)) as f32, (1.0 / (te - ts)) as f32);
             for e in k * n..(k + 1) * n {
                 let d = ze[e] - zs[e];
                 xt[e] = zs[e] + frac * d;
