@@ -53,8 +53,8 @@ r = sys.argv[1]
 def load(p):
     return json.load(open(f"{r}/{p}"))
 def params(p):
-    m = re.search(r"([\d ,]+) parameters", open(f"{r}/{p}").read())
-    return m.group(1).strip() if m else "?"
+    m = re.search(r"(\d+) params", open(f"{r}/{p}").read())
+    return f"{int(m.group(1)):,}".replace(",", " ") if m else "?"
 print(f"Teacher: {params('info-teacher.txt')} parameters; student: {params('info-student.txt')} parameters.\n")
 print("| model | sampler | NFE | Fréchet distance ↓ | asked class | Fréchet distance of its Euler 50-step solve ↓ | straightness ↓ |")
 print("|---|---|---|---|---|---|---|")
