@@ -29,7 +29,7 @@ T="--init $M/teacher/model.safetensors --steps $STEPS --batch 32 --lr 5e-4 --war
 [[ -f $R/forward/model.safetensors ]] || $B reflow --pairs $R/pairs-forward $T --out $R/forward
 [[ -f $R/label-dropout/model.safetensors ]] || $B reflow --pairs $M/pairs $T --label-dropout 0.1 --out $R/label-dropout
 
-E="--num-samples 500 --reference-steps 50 --classifier $C --backend cpu --json"
+E="--num-samples 500 --reference-steps 20 --classifier $C --backend cpu --json"
 for m in baseline loss-norm dropout forward label-dropout; do
   $B eval --model $R/$m/model.safetensors --solver euler --steps 1 $E > $R/eval-$m-euler-1.json
 done
