@@ -44,6 +44,7 @@ $B eval --model $R/baseline/model.safetensors --solver fireflow --steps 3 $E > $
 for g in 1.5 2; do
   $B eval --model $R/label-dropout/model.safetensors --solver euler --steps 1 --guidance $g $E > $R/eval-label-dropout-euler-1-g$g.json
 done
+$B generate --model $R/forward/model.safetensors --steps 1 --num-samples 40 --backend cpu --out docs/img/mnist-forward-pairs-1step.png
 
 python3 - "$R" <<'PY' | scripts/fill-table.py docs/simple-reflow.md simple-reflow-mnist
 import json, sys
