@@ -9,7 +9,7 @@ use beeline::data::toys::Toy;
 use beeline::data::images::{ImageDataset, ImageSet, Split, default_data_dir};
 use beeline::eval::classifier::Classifier;
 use beeline::eval::frechet::{GaussianFit, frechet_distance};
-use beeline::eval::{direction_straightness, mode_stats, mse_psnr, sliced_w2, straightness};
+use beeline::eval::{direction_straightness, mmd2, mode_stats, mse_psnr, sliced_w2, straightness, MMD_BANDWIDTHS};
 use beeline::pairs::PairSet;
 use beeline::pipeline::{GenerateRequest, Generated, Labels};
 use beeline::sampling::SamplerSpec;
@@ -135,6 +135,8 @@ pub fn run(a: Args) -> Result<()> {
             out[name] = json!({
                 "on_mode": m.on_mode, "per_mode": m.per_mode, "mean_distance_sigma": m.mean_distance,
                 "sliced_w2": sliced_w2(x, &truth, numel, 64, 1)?,
+                // MMD on at most 2000 of each (quadratic cost).
+                "mmd2": mmd2(&x[..x.len().min(2000 * numel)], &truth[..truth.len().min(2000 * numel)], numel, &MMD_BANDWIDTHS)?,
             });
         }
     }
@@ -201,10 +203,11 @@ pub fn run(a: Args) -> Result<()> {
         if let Some(m) = out.get(name) {
             let label = if name == "samples" { format!("{} steps", spec.steps) } else { reference_name.clone() };
             println!(
-                "  {label:<14} on a mode {:.1} %, per mode {}, sliced W2 {:.4}",
+                "  {label:<14} on a mode {:.1} %, per mode {}, sliced W2 {:.4}, MMD² {:.5}",
                 m["on_mode"].as_f64().unwrap_or(f64::NAN) * 100.0,
                 m["per_mode"].as_array().map(|v| v.iter().map(|p| format!("{:.2}", p.as_f64().unwrap_or(f64::NAN))).collect::<Vec<_>>().join("/")).unwrap_or_default(),
                 m["sliced_w2"].as_f64().unwrap_or(f64::NAN),
+                m["mmd2"].as_f64().unwrap_or(f64::NAN),
             );
         }
     }
