@@ -133,7 +133,7 @@ pub fn run(a: Args) -> Result<()> {
         for (name, x) in [("samples", &few.samples), ("reference", &reference.samples)] {
             let m = mode_stats(x, &g)?;
             out[name] = json!({
-                "on_mode": m.on_mode, "per_mode": m.per_mode, "mean_distance_sigma": m.mean_distance,
+                "on_mode": m.on_mode, "per_mode": m.per_mode, "per_mode_width_sigma": m.per_mode_width, "mean_distance_sigma": m.mean_distance,
                 "sliced_w2": sliced_w2(x, &truth, numel, 64, 1)?,
                 // MMD on at most 2000 of each (quadratic cost).
                 "mmd2": mmd2(&x[..x.len().min(2000 * numel)], &truth[..truth.len().min(2000 * numel)], numel, &MMD_BANDWIDTHS)?,

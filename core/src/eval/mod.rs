@@ -187,6 +187,10 @@ pub struct ModeStats {
     pub per_mode: Vec<f64>,
     /// Mean distance to the nearest component mean, in that component's σ.
     pub mean_distance: f64,
+    /// Width of each mode: the root mean square per coordinate of the on-mode samples' offsets
+    /// from the component mean, in its σ (0 if none landed there). Samples of the mixture itself
+    /// give 0.974 in 2D (a Gaussian cut at 3σ); a collapsed mode gives less, a smeared one more.
+    pub per_mode_width: Vec<f64>,
 }
 
 /// [`ModeStats`] of `samples` (`[n, dim]`) against `target`.
@@ -197,6 +201,7 @@ pub fn mode_stats(samples: &[f32], target: &GaussianMixture) -> Result<ModeStats
     }
     let k = target.weights().len();
     let mut counts = vec![0usize; k];
+    let mut sq_sums = vec![0.0f64; k];
     let (mut on, mut dist_sum) = (0usize, 0.0f64);
     let n = samples.len() / dim;
     for x in samples.chunks_exact(dim) {
@@ -211,10 +216,12 @@ pub fn mode_stats(samples: &[f32], target: &GaussianMixture) -> Result<ModeStats
         if best_d < 3.0 {
             on += 1;
             counts[best] += 1;
+            sq_sums[best] += best_d * best_d;
         }
     }
     let per_mode = counts.iter().map(|&c| c as f64 / on.max(1) as f64).collect();
-    Ok(ModeStats { on_mode: on as f64 / n as f64, per_mode, mean_distance: dist_sum / n as f64 })
+    let per_mode_width = counts.iter().zip(&sq_sums).map(|(&c, &q)| if c == 0 { 0.0 } else { (q / (c * dim) as f64).sqrt() }).collect();
+    Ok(ModeStats { on_mode: on as f64 / n as f64, per_mode, mean_distance: dist_sum / n as f64, per_mode_width })
 }
 
 #[cfg(test)]
@@ -295,6 +302,22 @@ mod tests {
         let total: f64 = g.weights().iter().sum();
         for (p, w) in st.per_mode.iter().zip(g.weights()) {
             assert!((p - w / total).abs() < 0.02, "{st:?}");
+        }
+        // E[r² | r² < 9] for r² ~ χ²(2) is 2 − 9e^{−4.5}/(1 − e^{−4.5}) = 1.899: width √(1.899/2).
+        for wd in &st.per_mode_width {
+            assert!((wd - 0.9744).abs() < 0.02, "{st:?}");
+        }
+        // Squeezed towards the means by half: widths halve.
+        let squeezed: Vec<f32> = x.chunks(2).flat_map(|p| {
+            let c = g.means().iter().min_by(|a, b| {
+                let d = |m: &Vec<f64>| (p[0] as f64 - m[0]).powi(2) + (p[1] as f64 - m[1]).powi(2);
+                d(a).total_cmp(&d(b))
+            }).unwrap();
+            [(c[0] + 0.5 * (p[0] as f64 - c[0])) as f32, (c[1] + 0.5 * (p[1] as f64 - c[1])) as f32]
+        }).collect();
+        let sq = mode_stats(&squeezed, &g).unwrap();
+        for (a, b) in sq.per_mode_width.iter().zip(&st.per_mode_width) {
+            assert!(*a < 0.6 * b, "{sq:?}");
         }
         // Everything at the mixture's mean (what 1-RF's one step does): off every mode.
         let mean: Vec<f64> = (0..2).map(|d| g.means().iter().zip(g.weights()).map(|(m, w)| m[d] * w / total).sum()).collect();
