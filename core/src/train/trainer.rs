@@ -210,11 +210,19 @@ pub struct Trainer {
     adam: AdamW,
     step: u64,
     perm: Option<(u64, Vec<u32>)>,
-    /// CAF stage 2: `v̂0 = v(x0, 0)` of every pair from the frozen stage-1 network,
-    /// `[num_pairs, numel]`.
-    v0hat: Option<Vec<f32>>,
+    /// CAF stage 2: the frozen stage-1 network and the v̂0 of every pair.
+    caf: Option<InitialVelocity>,
     /// PeRFlow: the teacher solved inside each window (CPU reference).
     teacher: Option<Model>,
+}
+
+/// CAF stage 2's frozen stage-1 network, read once per run: exported beside the acceleration
+/// network, and the source of every pair's `v̂0`.
+struct InitialVelocity {
+    /// The stage-1 network (no autodiff, no dropout).
+    net: Net,
+    /// `v̂0 = v(x0, 0)` of every pair, `[num_pairs, numel]`.
+    v0hat: Vec<f32>,
 }
 
 /// The velocity network of a model file: its architecture and its weights under bare names.
@@ -337,8 +345,18 @@ impl Trainer {
             .with_weight_decay(config.weight_decay as f32)
             .build();
         let infos = param_infos(&model);
-        let v0hat = match (&config.initial_velocity, &data) {
-            (Some(path), Data::Pairs(set)) => Some(initial_velocities(path, &config.arch, set)?),
+        let caf = match (&config.initial_velocity, &data) {
+            (Some(path), Data::Pairs(set)) => {
+                let (v_arch, weights) = velocity_net_of(path, "initial_velocity")?;
+                if v_arch != config.arch.with_cond(false) {
+                    return Err(Error::InvalidInput(format!(
+                        "initial_velocity {}: the acceleration network must be its network with a conditioning input (leave `arch` unset)",
+                        path.display()
+                    )));
+                }
+                let v0hat = initial_velocities(&v_arch, &weights, set)?;
+                Some(InitialVelocity { net: Net::from_weights(&v_arch, &weights, "", 0.0, &device.clone().inner())?, v0hat })
+            }
             (Some(_), _) => return Err(Error::InvalidInput("caf-acceleration trains on pairs".into())),
             (None, _) => None,
         };
@@ -346,7 +364,7 @@ impl Trainer {
             Some(tc) => Some(load_teacher(&tc.model, &config)?),
             None => None,
         };
-        Ok(Trainer { time_dist: config.time_distribution()?, config, data, device, model, ema, moments, infos, adam, step, perm: None, v0hat, teacher })
+        Ok(Trainer { time_dist: config.time_distribution()?, config, data, device, model, ema, moments, infos, adam, step, perm: None, caf, teacher })
     }
 
     /// Steps done.
@@ -410,7 +428,7 @@ impl Trainer {
                 let p = &set.pairs;
                 let rows = |src: &[f32]| idx.iter().flat_map(|&i| src[i * n..(i + 1) * n].iter().copied()).collect::<Vec<f32>>();
                 let (mut z, mut a) = (rows(&p.x0), rows(&p.x1));
-                cond = self.v0hat.as_deref().map(rows);
+                cond = self.caf.as_ref().map(|c| rows(&c.v0hat));
                 // SlimFlow: flip the whole batch's pairs together with probability ½ …
                 let shape = self.config.arch.sample_shape();
                 if self.config.hflip && Stream::new(seed_for(seed, purpose::FLIP, 0), step).uniform(0) < 0.5 {
@@ -640,14 +658,9 @@ impl Trainer {
             notes.insert("teacher".into(), format!("{} ({:?}, {} steps per window, guidance {})", tc.model.display(), tc.solver, tc.steps, tc.guidance));
         }
         notes.insert("method".into(), method);
-        let v_net = match &c.initial_velocity {
-            Some(path) => {
-                notes.insert("initial_velocity".into(), path.display().to_string());
-                let (arch, w) = velocity_net_of(path, "initial_velocity")?;
-                Some(Net::from_weights(&arch, &w, "", 0.0, &self.device.clone().inner())?)
-            }
-            None => None,
-        };
+        if let Some(path) = &c.initial_velocity {
+            notes.insert("initial_velocity".into(), path.display().to_string());
+        }
         if let Some(p) = &c.init {
             notes.insert("init".into(), p.display().to_string());
         }
@@ -672,7 +685,7 @@ impl Trainer {
             notes.insert("loss_normalization".into(), "per sample, 1/sg[loss] (Simple ReFlow)".into());
         }
         config.provenance = Provenance { command: command.to_string(), data: self.data.describe(), steps: self.step, notes };
-        match &v_net {
+        match self.caf.as_ref().map(|c| &c.net) {
             Some(v) => {
                 let velocity = config.networks.remove(&NetRole::Velocity).expect("velocity_model has one network");
                 config.networks.insert(NetRole::InitialVelocity, v.arch());
@@ -740,18 +753,10 @@ fn load_teacher(path: &Path, config: &TrainConfig) -> Result<Model> {
     Ok(model)
 }
 
-/// CAF stage 2's `v̂0 = v(x0, 0)` for every pair, `[num_pairs, numel]`: the velocity network of
-/// the stage-1 model file at `path` (the CPU reference, with the pairs' labels), checked to be
-/// the configured acceleration network without its conditioning input.
-fn initial_velocities(path: &Path, arch: &ArchConfig, set: &PairSet) -> Result<Vec<f32>> {
-    let (v_arch, weights) = velocity_net_of(path, "initial_velocity")?;
-    if v_arch != arch.with_cond(false) {
-        return Err(Error::InvalidInput(format!(
-            "initial_velocity {}: the acceleration network must be its network with a conditioning input (leave `arch` unset)",
-            path.display()
-        )));
-    }
-    let net = crate::nn::Network::new(&v_arch, &weights, "")?;
+/// CAF stage 2's `v̂0 = v(x0, 0)` for every pair, `[num_pairs, numel]`: the stage-1 network
+/// `v_arch` with `weights` (bare names) on the CPU reference, with the pairs' labels.
+fn initial_velocities(v_arch: &ArchConfig, weights: &Weights, set: &PairSet) -> Result<Vec<f32>> {
+    let net = crate::nn::Network::new(v_arch, weights, "")?;
     let p = &set.pairs;
     let n = v_arch.sample_shape().iter().product::<usize>();
     let mut out = vec![0.0f32; p.x0.len()];
