@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use beeline::train::checkpoint;
 use beeline::train::device::DeviceChoice;
 use beeline::train::toml;
-use beeline::config::NetRole;
+use beeline::config::{ArchConfig, NetRole};
 use beeline::modelfile::ModelFile;
 use beeline::pairs::read_manifest;
 use beeline::train::{run, Event, Loss, Method, TrainConfig, TrainOptions, TrainSummary};
@@ -130,6 +130,26 @@ pub struct Args {
     pub quiet: bool,
 }
 
+/// `n` as a TOML integer (a usage error past `i64::MAX`).
+fn int_value(n: u64) -> Result<toml::Value> {
+    i64::try_from(n).map(toml::Value::Integer).map_err(|_| Usage(format!("{n} is too large")).into())
+}
+
+/// A path as a TOML string.
+fn path_value(p: &Path) -> toml::Value {
+    toml::Value::String(p.display().to_string())
+}
+
+/// An architecture as a TOML table (a config layer's `arch`).
+fn arch_value(arch: &ArchConfig) -> Result<toml::Value> {
+    toml::Value::try_from(arch).map_err(|e| anyhow::anyhow!("architecture as TOML: {e}"))
+}
+
+/// The model file at `path`, with the path in the error.
+fn read_model(path: &Path) -> Result<ModelFile> {
+    ModelFile::read(path).with_context(|| format!("loading {}", path.display()))
+}
+
 /// The flags given, as a TOML table of config keys.
 fn flag_table(a: &Args) -> Result<toml::Table> {
     let mut t = toml::Table::new();
@@ -138,9 +158,7 @@ fn flag_table(a: &Args) -> Result<toml::Table> {
             t.insert(k.to_string(), v);
         }
     };
-    let int = |v: Option<u64>| -> Result<Option<toml::Value>> {
-        v.map(|v| i64::try_from(v).map(toml::Value::Integer).map_err(|_| Usage(format!("{v} is too large")).into())).transpose()
-    };
+    let int = |v: Option<u64>| v.map(int_value).transpose();
     put("data", a.data.clone().map(toml::Value::String));
     put("data_dir", a.data_dir.as_ref().map(|p| toml::Value::String(p.display().to_string())));
     put("steps", int(a.steps)?);
@@ -166,14 +184,14 @@ fn flag_table(a: &Args) -> Result<toml::Table> {
     put("seed", int(a.seed)?);
     put("checkpoint_every", int(a.checkpoint_every)?);
     put("log_every", int(a.log_every)?);
-    put("pairs", a.pairs.as_ref().map(|p| toml::Value::String(p.display().to_string())));
-    put("init", a.init.as_ref().map(|p| toml::Value::String(p.display().to_string())));
+    put("pairs", a.pairs.as_deref().map(path_value));
+    put("init", a.init.as_deref().map(path_value));
     put("loss_normalization", a.loss_normalization.then_some(toml::Value::Boolean(true)));
     put("hflip", a.hflip.then_some(toml::Value::Boolean(true)));
     put("anneal", a.anneal.map(toml::Value::Float));
     if let Some(model) = &a.teacher {
         let mut teacher = toml::Table::new();
-        teacher.insert("model".into(), toml::Value::String(model.display().to_string()));
+        teacher.insert("model".into(), path_value(model));
         if let Some(g) = a.teacher_guidance {
             teacher.insert("guidance".into(), toml::Value::Float(g.into()));
         }
@@ -198,10 +216,8 @@ fn method_layer(a: &Args, method: Method) -> Result<toml::Table> {
     }
     let arch_from = a.init.clone().or_else(|| manifest.as_ref().map(|s| PathBuf::from(&s.teacher)).filter(|p| p.exists()));
     if let Some(path) = arch_from {
-        let file = ModelFile::read(&path).with_context(|| format!("loading {}", path.display()))?;
-        if let Some(arch) = file.config.networks.get(&NetRole::Velocity) {
-            let v = toml::Value::try_from(arch).map_err(|e| anyhow::anyhow!("{}: its architecture as TOML: {e}", path.display()))?;
-            t.insert("arch".into(), v);
+        if let Some(arch) = read_model(&path)?.config.networks.get(&NetRole::Velocity) {
+            t.insert("arch".into(), arch_value(arch)?);
         }
     }
     Ok(t)
@@ -274,6 +290,20 @@ fn train_stage(a: &Args, method: Method, stage: toml::Table, out: &Path) -> Resu
     Ok(summary)
 }
 
+/// The model file a finished stage of a multi-stage command wrote.
+fn stage_model(summary: TrainSummary, stage: &str) -> Result<PathBuf> {
+    summary.model.ok_or_else(|| anyhow::anyhow!("{stage} stopped before its end"))
+}
+
+/// Copies the last stage's model file to `<out>/model.safetensors` (atomically) and returns
+/// that path.
+fn publish(model: &Path, out: &Path) -> Result<PathBuf> {
+    let bytes = std::fs::read(model).with_context(|| format!("reading {}", model.display()))?;
+    let dst = out.join(beeline::train::trainer::MODEL_FILE);
+    beeline::modelfile::write_atomic(&dst, &bytes)?;
+    Ok(dst)
+}
+
 /// Constant Acceleration Flow from a teacher's pairs, in two stages written under `--out`:
 ///
 /// 1. `initial-velocity/`: the network v(x_t, t) → h·(x1 − x0), trained at every t on
@@ -309,33 +339,27 @@ pub struct CafArgs {
 pub fn run_caf(a: CafArgs) -> Result<()> {
     let out = &a.train.out;
     let (v_dir, a_dir) = (out.join("initial-velocity"), out.join("acceleration"));
-    let float = toml::Value::Float;
-    let path = |p: &Path| toml::Value::String(p.display().to_string());
     let mut stage1 = toml::Table::new();
-    stage1.insert("caf_h".into(), float(a.h));
+    stage1.insert("caf_h".into(), toml::Value::Float(a.h));
     if !a.train.quiet {
         println!("CAF stage 1 of 2: the initial-velocity network (h = {})", a.h);
     }
     let s1 = train_stage(&a.train, Method::CafVelocity, stage1.clone(), &v_dir)?;
-    let v_model = s1.model.ok_or_else(|| anyhow::anyhow!("stage 1 stopped before its end"))?;
-    let v_file = ModelFile::read(&v_model).with_context(|| format!("loading {}", v_model.display()))?;
+    let v_model = stage_model(s1, "stage 1")?;
+    let v_file = read_model(&v_model)?;
     let v_arch = v_file.config.networks.get(&NetRole::Velocity).ok_or_else(|| anyhow::anyhow!("{}: no velocity network", v_model.display()))?;
     let mut stage2 = stage1;
-    stage2.insert("initial_velocity".into(), path(&v_model));
-    stage2.insert("init".into(), path(&v_model));
-    let arch = toml::Value::try_from(v_arch.with_cond(true)).map_err(|e| anyhow::anyhow!("architecture as TOML: {e}"))?;
-    stage2.insert("arch".into(), arch);
+    stage2.insert("initial_velocity".into(), path_value(&v_model));
+    stage2.insert("init".into(), path_value(&v_model));
+    stage2.insert("arch".into(), arch_value(&v_arch.with_cond(true))?);
     if let Some(n) = a.acceleration_steps {
-        stage2.insert("steps".into(), toml::Value::Integer(i64::try_from(n).map_err(|_| Usage(format!("{n} is too large")))?));
+        stage2.insert("steps".into(), int_value(n)?);
     }
     if !a.train.quiet {
         println!("CAF stage 2 of 2: the acceleration network, conditioned on stage 1's v̂0");
     }
     let s2 = train_stage(&a.train, Method::CafAcceleration, stage2, &a_dir)?;
-    let a_model = s2.model.ok_or_else(|| anyhow::anyhow!("stage 2 stopped before its end"))?;
-    let bytes = std::fs::read(&a_model).with_context(|| format!("reading {}", a_model.display()))?;
-    let dst = out.join(beeline::train::trainer::MODEL_FILE);
-    beeline::modelfile::write_atomic(&dst, &bytes)?;
+    let dst = publish(&stage_model(s2, "stage 2")?, out)?;
     println!("wrote {} (CAF, h = {}: both networks; sample with --solver caf, 1 step = 2 evaluations)", dst.display(), a.h);
     Ok(())
 }
@@ -428,21 +452,21 @@ pub struct PerflowArgs {
 /// Runs `beeline perflow` (see [`PerflowArgs`]).
 pub fn run_perflow(a: PerflowArgs) -> Result<()> {
     let teacher_path = a.train.teacher.clone().ok_or_else(|| Usage("perflow needs --teacher MODEL.safetensors".into()))?;
-    let file = ModelFile::read(&teacher_path).with_context(|| format!("loading {}", teacher_path.display()))?;
+    let file = read_model(&teacher_path)?;
     let arch = file.config.networks.get(&NetRole::Velocity).ok_or_else(|| Usage(format!("{}: the teacher must be a velocity model", teacher_path.display())))?;
-    let path = |p: &Path| toml::Value::String(p.display().to_string());
     let mut teacher = toml::Table::new();
-    teacher.insert("model".into(), path(&teacher_path));
+    teacher.insert("model".into(), path_value(&teacher_path));
     teacher.insert("solver".into(), toml::Value::String(a.teacher_solver.clone()));
     teacher.insert("steps".into(), toml::Value::Integer(a.teacher_steps.into()));
     teacher.insert("guidance".into(), toml::Value::Float(a.train.teacher_guidance.unwrap_or(1.0).into()));
     let mut stage = toml::Table::new();
     stage.insert("teacher".into(), toml::Value::Table(teacher));
-    stage.insert("windows".into(), toml::Value::Integer(i64::try_from(a.windows).map_err(|_| Usage("--windows is too large".into()))?));
-    stage.insert("sample_steps".into(), toml::Value::Integer(i64::try_from(a.windows).unwrap_or(i64::MAX)));
+    let windows = int_value(a.windows as u64)?;
+    stage.insert("windows".into(), windows.clone());
+    stage.insert("sample_steps".into(), windows);
     stage.insert("data".into(), toml::Value::String(file.config.data.name.clone()));
-    stage.insert("init".into(), path(a.train.init.as_ref().unwrap_or(&teacher_path)));
-    stage.insert("arch".into(), toml::Value::try_from(arch).map_err(|e| anyhow::anyhow!("architecture as TOML: {e}"))?);
+    stage.insert("init".into(), path_value(a.train.init.as_ref().unwrap_or(&teacher_path)));
+    stage.insert("arch".into(), arch_value(arch)?);
     train_stage(&a.train, Method::Perflow, stage, &a.train.out).map(|_| ())
 }
 
@@ -485,8 +509,7 @@ pub fn run_slimflow(a: SlimflowArgs) -> Result<()> {
         println!("SlimFlow stage 1 of 2: annealing reflow into the student");
     }
     let s1 = train_stage(&a.train, Method::Reflow, toml::Table::new(), &out.join("reflow"))?;
-    let flow = s1.model.ok_or_else(|| anyhow::anyhow!("stage 1 stopped before its end"))?;
-    let path = toml::Value::String(flow.display().to_string());
+    let path = path_value(&stage_model(s1, "stage 1")?);
     let mut stage2 = toml::Table::new();
     stage2.insert("init".into(), path.clone());
     stage2.insert("anneal".into(), toml::Value::Float(0.0));
@@ -494,17 +517,14 @@ pub fn run_slimflow(a: SlimflowArgs) -> Result<()> {
         stage2.insert("teacher".into(), toml::Value::Table(toml::Table::from_iter([("model".to_string(), path)])));
     }
     if let Some(n) = a.distill_steps {
-        stage2.insert("steps".into(), toml::Value::Integer(i64::try_from(n).map_err(|_| Usage(format!("{n} is too large")))?));
+        stage2.insert("steps".into(), int_value(n)?);
     }
     if !a.train.quiet {
         let how = if a.no_regularizer { "one-step regression only" } else { "with the 2-step regulariser" };
         println!("SlimFlow stage 2 of 2: flow-guided distillation ({how})");
     }
     let s2 = train_stage(&a.train, Method::Distill, stage2, &out.join("distill"))?;
-    let model = s2.model.ok_or_else(|| anyhow::anyhow!("stage 2 stopped before its end"))?;
-    let bytes = std::fs::read(&model).with_context(|| format!("reading {}", model.display()))?;
-    let dst = out.join(beeline::train::trainer::MODEL_FILE);
-    beeline::modelfile::write_atomic(&dst, &bytes)?;
+    let dst = publish(&stage_model(s2, "stage 2")?, out)?;
     println!("wrote {} (SlimFlow one-step student)", dst.display());
     Ok(())
 }
