@@ -5,18 +5,12 @@
 # makes them too if they are missing). Equal compute: CAF one step = 2 evaluations = 2-RF two
 # Euler steps. Writes runs/2d/caf-h*/, the table in docs/caf.md and docs/img/2d-caf-*.png.
 # About 5 minutes on 2 CPU cores.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-if [[ -z ${BEELINE:-} ]]; then
-  cargo build --release --locked -p beeline-cli --features train
-fi
-B=${BEELINE:-target/release/beeline}
+source "$(dirname "$0")/lib/experiment.sh"
+build_beeline --features train
 R=runs/2d
 N=4000
 mkdir -p "$R" docs/img
-[[ -f $R/1rf/model.safetensors ]] || $B train --data rf-toy --steps 3000 --seed 0 --device flex --quiet --out $R/1rf
-$B pairs --model $R/1rf/model.safetensors --num-pairs 20000 --solver rk4 --steps 32 --backend cpu --out $R/pairs-1rf
-[[ -f $R/2rf/model.safetensors ]] || $B reflow --pairs $R/pairs-1rf --init $R/1rf/model.safetensors --steps 3000 --device flex --quiet --out $R/2rf
+rf_toy_base $R
 
 for h in 0.5 1 1.5 2; do
   # Both networks start from the 1-RF (the acceleration network through stage 1, with zero

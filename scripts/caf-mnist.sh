@@ -7,17 +7,11 @@
 # 500 samples), coupling preservation on the training pairs, and inversion + reconstruction of
 # held-out test images. Writes runs/mnist/caf/ and the table in docs/caf.md. About 40 minutes
 # on 2 CPU cores.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-if [[ -z ${BEELINE:-} ]]; then
-  cargo build --release --locked -p beeline-cli --features train
-fi
-B=${BEELINE:-target/release/beeline}
+source "$(dirname "$0")/lib/experiment.sh"
+build_beeline --features train
 R=runs/mnist
 C=models/mnist-classifier.safetensors
-for f in $R/teacher/model.safetensors $R/pairs/pairs.json $R/2rf/model.safetensors $R/distill/model.safetensors; do
-  [[ -f $f ]] || { echo "missing $f: run scripts/reflow-mnist.sh first" >&2; exit 1; }
-done
+require scripts/reflow-mnist.sh $R/teacher/model.safetensors $R/pairs/pairs.json $R/2rf/model.safetensors $R/distill/model.safetensors
 [[ -f $R/caf/model.safetensors ]] || $B caf --pairs $R/pairs --init $R/teacher/model.safetensors --h 1.5 --steps 1200 --batch 32 --lr 5e-4 --warmup 50 --checkpoint-every 200 --device flex --quiet --resume --out $R/caf
 E="--num-samples 500 --reference-steps 50 --classifier $C --pairs $R/pairs --backend cpu --json"
 for n in 1 2 4; do

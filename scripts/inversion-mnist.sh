@@ -8,19 +8,15 @@
 # About 3 minutes on 2 CPU cores (release build).
 #
 # CAF_MODEL=path/to/caf/model.safetensors adds a CAF model's rows (v̂0 reused vs recomputed).
-set -euo pipefail
-cd "$(dirname "$0")/.."
-if [[ -z ${BEELINE:-} ]]; then
-  cargo build --release --locked -p beeline-cli
-fi
-B=${BEELINE:-target/release/beeline}
+source "$(dirname "$0")/lib/experiment.sh"
+build_beeline
 export BEELINE_DATA_DIR=${BEELINE_DATA_DIR:-$PWD/data}
 R=runs/inversion
 C=models/mnist-classifier.safetensors
 TEACHER=runs/mnist/teacher/model.safetensors
 NUM=${NUM:-200}
 mkdir -p "$R" docs/img
-[[ -f $TEACHER ]] || { echo "missing $TEACHER: run scripts/reflow-mnist.sh first (its step 1 trains the teacher)" >&2; exit 1; }
+require "scripts/reflow-mnist.sh (its step 1 trains the teacher)" $TEACHER
 
 models=("teacher=$TEACHER" "2rf=mnist-2rf")
 [[ -n ${CAF_MODEL:-} ]] && models+=("caf=$CAF_MODEL")

@@ -7,17 +7,11 @@
 # and at 8; twice: the student learning the guided teacher ("CFG-fixed") and the unguided
 # teacher with label dropout, sampled with guidance ("CFG-sync"). Writes runs/mnist/perflow*/
 # and the table in docs/perflow.md. About 70 minutes on 2 CPU cores.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-if [[ -z ${BEELINE:-} ]]; then
-  cargo build --release --locked -p beeline-cli --features train
-fi
-B=${BEELINE:-target/release/beeline}
+source "$(dirname "$0")/lib/experiment.sh"
+build_beeline --features train
 R=runs/mnist
 C=models/mnist-classifier.safetensors
-for f in $R/teacher/model.safetensors $R/2rf/model.safetensors; do
-  [[ -f $f ]] || { echo "missing $f: run scripts/reflow-mnist.sh first" >&2; exit 1; }
-done
+require scripts/reflow-mnist.sh $R/teacher/model.safetensors $R/2rf/model.safetensors
 P="--teacher $R/teacher/model.safetensors --windows 4 --teacher-solver midpoint --teacher-steps 2 --steps 1200 --batch 32 --lr 5e-4 --warmup 50 --checkpoint-every 200 --device flex --quiet --resume"
 # "CFG-fixed": the student learns the teacher's guided field (guidance 3), samples at guidance 1.
 [[ -f $R/perflow/.done ]] || { $B perflow $P --teacher-guidance 3 --out $R/perflow; touch $R/perflow/.done; }

@@ -4,22 +4,14 @@
 # of the 2-RF. Writes runs/2d/ (models, pairs, eval JSON) and the plots in docs/img/.
 # About 10 minutes on 2 CPU cores (burn's flex backend and Beeline's CPU reference).
 # Numbers and plots: docs/reflow.md.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-# BEELINE=path/to/beeline uses an existing build (it needs the `train` feature).
-if [[ -z ${BEELINE:-} ]]; then
-  cargo build --release --locked -p beeline-cli --features train
-fi
-B=${BEELINE:-target/release/beeline}
+source "$(dirname "$0")/lib/experiment.sh"
+build_beeline --features train
 R=runs/2d
 mkdir -p "$R" docs/img
 
-# 1. 1-RF from data (N(0, I) → the 3-Gaussian mixture).
-[[ -f $R/1rf/model.safetensors ]] || $B train --data rf-toy --steps 3000 --seed 0 --device flex --quiet --out $R/1rf
-# 2. Its couplings: 20 000 noise → sample pairs by RK4 (32 steps, 128 NFE).
-$B pairs --model $R/1rf/model.safetensors --num-pairs 20000 --solver rk4 --steps 32 --backend cpu --out $R/pairs-1rf
-# 3. 2-RF on those pairs, initialised from the 1-RF.
-[[ -f $R/2rf/model.safetensors ]] || $B reflow --pairs $R/pairs-1rf --init $R/1rf/model.safetensors --steps 3000 --device flex --quiet --out $R/2rf
+# 1–3. 1-RF from data (N(0, I) → the 3-Gaussian mixture); its couplings: 20 000 noise → sample
+# pairs by RK4 (32 steps, 128 NFE); the 2-RF on those pairs, initialised from the 1-RF.
+rf_toy_base $R
 # 4. One-step distillation of the 2-RF on its own couplings.
 $B pairs --model $R/2rf/model.safetensors --num-pairs 20000 --solver rk4 --steps 32 --backend cpu --out $R/pairs-2rf
 [[ -f $R/distill/model.safetensors ]] || $B distill --pairs $R/pairs-2rf --init $R/2rf/model.safetensors --steps 2000 --device flex --quiet --out $R/distill

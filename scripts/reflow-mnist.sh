@@ -3,14 +3,10 @@
 # mnist-teacher.toml, ~35 min), guided couplings from it, a 2-RF initialised from the teacher,
 # and a one-step distillation of the 2-RF; then `beeline eval` with the bundled digit
 # classifier. Writes runs/mnist/. About 75 minutes in all. Numbers: docs/reflow.md.
-set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/lib/experiment.sh"
 # BEELINE=path/to/beeline uses an existing build (it needs the `train` feature; the CPU
 # reference, which makes the pairs, should be a release build).
-if [[ -z ${BEELINE:-} ]]; then
-  cargo build --release --locked -p beeline-cli --features train
-fi
-B=${BEELINE:-target/release/beeline}
+build_beeline --features train
 # BEELINE_SAMPLE=path/to/beeline runs pairs, eval and generate (no `train` feature needed).
 S=${BEELINE_SAMPLE:-$B}
 R=runs/mnist

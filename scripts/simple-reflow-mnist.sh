@@ -6,19 +6,13 @@
 # possible) — then the inference switches on the baseline: solver and time grid at equal
 # evaluations, and guidance. Writes runs/mnist/simple-reflow/ and the tables in
 # docs/simple-reflow.md. About 45 minutes on 2 CPU cores.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-if [[ -z ${BEELINE:-} ]]; then
-  cargo build --release --locked -p beeline-cli --features train
-fi
-B=${BEELINE:-target/release/beeline}
+source "$(dirname "$0")/lib/experiment.sh"
+build_beeline --features train
 M=runs/mnist
 R=$M/simple-reflow
 C=models/mnist-classifier.safetensors
 STEPS=${ABLATION_STEPS:-400}
-for f in $M/teacher/model.safetensors $M/pairs/pairs.json; do
-  [[ -f $f ]] || { echo "missing $f: run scripts/reflow-mnist.sh first" >&2; exit 1; }
-done
+require scripts/reflow-mnist.sh $M/teacher/model.safetensors $M/pairs/pairs.json
 mkdir -p "$R"
 # Forward pairs: 6000 training images inverted by the teacher (midpoint, 10 steps, no guidance).
 $B pairs --model $M/teacher/model.safetensors --direction data-to-noise --num-pairs 6000 --solver midpoint --steps 10 --backend cpu --out $R/pairs-forward

@@ -7,12 +7,8 @@
 # the 2-step regulariser (Table 5). Judged by a Fashion-MNIST classifier trained here
 # (models/fashion-classifier.safetensors). Writes runs/fashion/ and the tables in
 # docs/slimflow.md. About 70 minutes.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-if [[ -z ${BEELINE:-} ]]; then
-  cargo build --release --locked -p beeline-cli --features train
-fi
-B=${BEELINE:-target/release/beeline}
+source "$(dirname "$0")/lib/experiment.sh"
+build_beeline --features train
 R=runs/fashion
 C=models/fashion-classifier.safetensors
 STEPS=${SLIMFLOW_STEPS:-800}
