@@ -242,9 +242,15 @@ async fn find_adapter() -> Result<wgpu::Adapter> {
         .map_err(|e| Error::GpuUnavailable(format!("no wgpu adapter found for backends {backends:?} ({e})")))
 }
 
-/// The browser's WebGPU adapter.
+/// The browser's WebGPU adapter. Checks first that `navigator.gpu` exists and gives an adapter:
+/// wgpu's `Instance::new` panics outside a window or dedicated worker (e.g. in Node).
 #[cfg(target_arch = "wasm32")]
 async fn find_adapter() -> Result<wgpu::Adapter> {
+    if !wgpu::util::is_browser_webgpu_supported().await {
+        return Err(Error::GpuUnavailable(
+            "no WebGPU: navigator.gpu is missing (not a browser window or dedicated worker, or WebGPU is off) or offers no adapter".into(),
+        ));
+    }
     let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
     desc.backends = wgpu::Backends::BROWSER_WEBGPU;
     let instance = wgpu::Instance::new(desc);

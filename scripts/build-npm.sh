@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Builds the npm package beeline-web and its tarball:
+#   wasm32 build of web/ (profile wasm-release) → wasm-bindgen --target web → wasm-opt -O3
+#   (npm binaryen) → package folder target/npm/beeline-web (JS API from web/js, the bundled
+#   generator models, package.json) → `npm pack` → target/npm/beeline-web-<version>.tgz.
+# Reports the wasm size raw and gzipped and fails if the gzipped runtime exceeds the budget
+# (WASM_GZIP_BUDGET bytes, default 300 KB); the figures go to target/npm/size.json.
+#
+# Usage: scripts/build-npm.sh            (installs wasm-bindgen-cli / npm tools when missing)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib/web-tools.sh
+
+BUDGET=${WASM_GZIP_BUDGET:-307200}
+OUT=target/npm
+PKG=$OUT/beeline-web
+TARGET_DIR=${CARGO_TARGET_DIR:-target}
+
+web_tools_rust
+web_tools_node
+
+echo "== cargo build -p beeline-web (wasm32, profile wasm-release)"
+cargo build --locked -p beeline-web --target wasm32-unknown-unknown --profile wasm-release
+
+rm -rf "$PKG"
+mkdir -p "$PKG/models"
+echo "== wasm-bindgen --target web"
+wasm-bindgen --target web --out-dir "$PKG" --out-name beeline_web "$TARGET_DIR/wasm32-unknown-unknown/wasm-release/beeline_web.wasm"
+raw_before=$(stat -c %s "$PKG/beeline_web_bg.wasm")
+echo "== wasm-opt -O3 (binaryen from npm)"
+"$WASM_OPT" -O3 "$PKG/beeline_web_bg.wasm" -o "$PKG/beeline_web_bg.wasm"
+
+cp web/js/*.js web/js/index.d.ts "$PKG/"
+cp web/README.md "$PKG/README.md"
+for m in mnist-onestep mnist-2rf rf-toy-1rf rf-toy-2rf rf-toy-caf; do
+  cp "models/$m.safetensors" "$PKG/models/"
+done
+version=$(awk -F'"' '/^version = / { print $2; exit }' Cargo.toml)
+node - "$PKG/package.json" "$version" <<'JS'
+const [file, version] = process.argv.slice(2);
+const pkg = {
+  name: 'beeline-web',
+  version,
+  description: 'Few-step rectified-flow image generators in the browser (WebGPU, CPU fallback, Web Worker) and in Node',
+  license: 'MIT OR Apache-2.0',
+  type: 'module',
+  main: './index.js',
+  types: './index.d.ts',
+  exports: {
+    '.': { types: './index.d.ts', node: './node.js', default: './index.js' },
+    './worker.js': './worker.js',
+    './beeline_web_bg.wasm': './beeline_web_bg.wasm',
+    './models/*': './models/*',
+    './package.json': './package.json',
+  },
+  files: ['*.js', '*.d.ts', 'beeline_web_bg.wasm', 'models/*.safetensors', 'README.md'],
+  sideEffects: ['./node.js'],
+  engines: { node: '>=18' },
+};
+require('node:fs').writeFileSync(file, JSON.stringify(pkg, null, 2) + '\n');
+JS
+
+wasm_raw=$(stat -c %s "$PKG/beeline_web_bg.wasm")
+wasm_gz=$(gzip -9 -c "$PKG/beeline_web_bg.wasm" | wc -c)
+js_raw=$(cat "$PKG"/*.js | wc -c)
+js_gz=$(cat "$PKG"/*.js | gzip -9 -c | wc -c)
+cat > "$OUT/size.json" <<JSON
+{"wasm_bytes": $wasm_raw, "wasm_gzip_bytes": $wasm_gz, "wasm_before_wasm_opt_bytes": $raw_before, "js_bytes": $js_raw, "js_gzip_bytes": $js_gz, "budget_gzip_bytes": $BUDGET}
+JSON
+printf '== size: wasm %d B raw, %d B gzip -9 (before wasm-opt %d B); JS %d B raw, %d B gzip; budget %d B gzip\n' \
+  "$wasm_raw" "$wasm_gz" "$raw_before" "$js_raw" "$js_gz" "$BUDGET"
+if ((wasm_gz > BUDGET)); then
+  echo "error: the wasm runtime is $wasm_gz B gzipped, over the $BUDGET B budget" >&2
+  exit 1
+fi
+
+echo "== npm pack"
+rm -f "$OUT"/beeline-web-*.tgz
+(cd "$OUT" && npm pack ./beeline-web --silent >/dev/null)
+ls -l "$OUT"/beeline-web-*.tgz

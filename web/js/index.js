@@ -1,0 +1,157 @@
+// beeline-web: few-step rectified-flow generators in the browser (WebGPU, CPU fallback) and in
+// Node (CPU). Entry point for browsers and bundlers; Node gets node.js, which re-exports this.
+
+import { capabilities } from './capabilities.js';
+import { BeelineError, ERROR_CODES, throwIfAborted, toBeelineError } from './errors.js';
+import { BUNDLED_MODELS, CACHE_NAME, purgeModelCache } from './models.js';
+
+export { BeelineError, ERROR_CODES, BUNDLED_MODELS, CACHE_NAME, capabilities };
+
+/** Deletes every model file this package cached (Cache API and memory). */
+export function purgeCache() {
+  return purgeModelCache();
+}
+
+const canUseWorker = () => typeof Worker === 'function' && typeof window !== 'undefined';
+
+/** Splits the functions and the signal off options: they cannot cross to a worker. */
+function split(options = {}) {
+  const { signal, onProgress, ...rest } = options ?? {};
+  return { signal, onProgress, rest };
+}
+
+/** Talks to worker.js. */
+class WorkerClient {
+  #worker;
+  #next = 1;
+  #pending = new Map();
+  #dead = null;
+
+  constructor() {
+    this.#worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'beeline' });
+    this.#worker.onmessage = ({ data: m }) => {
+      const p = this.#pending.get(m.id);
+      if (!p) return;
+      if ('progress' in m) return p.onProgress?.(m.progress);
+      this.#pending.delete(m.id);
+      p.cleanup();
+      if (m.ok) p.resolve(m.result);
+      else p.reject(new BeelineError(m.error.code, m.error.message));
+    };
+    const die = (why) => {
+      this.#dead = new BeelineError('worker_failed', why);
+      for (const p of this.#pending.values()) {
+        p.cleanup();
+        p.reject(this.#dead);
+      }
+      this.#pending.clear();
+    };
+    this.#worker.onerror = (e) => {
+      e.preventDefault?.();
+      die(`the Beeline worker failed: ${e.message || 'it could not load (check that worker.js and the wasm are served)'}`);
+    };
+    this.#worker.onmessageerror = () => die('the Beeline worker sent a message that could not be read');
+  }
+
+  call(op, args, options) {
+    if (this.#dead) return Promise.reject(this.#dead);
+    const { signal, onProgress, rest } = split(options);
+    try {
+      throwIfAborted(signal);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const id = this.#next++;
+    return new Promise((resolve, reject) => {
+      const onAbort = () => this.#worker.postMessage({ op: 'abort', id });
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const cleanup = () => signal?.removeEventListener('abort', onAbort);
+      this.#pending.set(id, { resolve, reject, onProgress, cleanup });
+      try {
+        this.#worker.postMessage({ id, op, args, options: rest });
+      } catch (e) {
+        this.#pending.delete(id);
+        cleanup();
+        reject(new BeelineError('invalid_input', `these arguments cannot be sent to the worker: ${e.message}`, { cause: e }));
+      }
+    });
+  }
+
+  terminate() {
+    this.#worker.terminate();
+    this.#dead ??= new BeelineError('worker_failed', 'this Beeline instance was terminated');
+  }
+}
+
+/** Runs the runtime on this thread (Node, or `worker: false`). */
+class LocalClient {
+  #runtime;
+  constructor(runtime) {
+    this.#runtime = runtime;
+  }
+  async call(op, args, options) {
+    try {
+      return await this.#runtime[op](...args, options ?? {});
+    } catch (e) {
+      throw toBeelineError(e);
+    }
+  }
+  terminate() {}
+}
+
+/** One model at a time, on WebGPU or the CPU; see index.d.ts. */
+export class Beeline {
+  #client;
+  /** Whether the work runs in a Web Worker. */
+  worker;
+
+  constructor(client, worker) {
+    this.#client = client;
+    this.worker = worker;
+  }
+
+  capabilities() {
+    return this.#client.call('capabilities', [], {});
+  }
+  load(source, options) {
+    return this.#client.call('load', [source], options);
+  }
+  info() {
+    return this.#client.call('info', [], {});
+  }
+  generate(options) {
+    return this.#client.call('generate', [], options);
+  }
+  invert(image, options) {
+    return this.#client.call('invert', [image], options);
+  }
+  edit(image, options) {
+    return this.#client.call('edit', [image], options);
+  }
+  unload() {
+    return this.#client.call('unload', [], {});
+  }
+  /** Deletes the cached model files (those the worker keeps in memory too). */
+  purgeCache() {
+    return this.#client.call('purgeCache', [], {});
+  }
+  /** Stops the worker; this instance cannot be used afterwards. */
+  terminate() {
+    this.#client.terminate();
+  }
+}
+
+/**
+ * A Beeline runtime. `worker: 'auto'` (default) runs it in a module Web Worker where there is
+ * one (browsers), else on this thread (Node); `true` insists on a worker, `false` never uses one.
+ */
+export async function createBeeline({ worker = 'auto' } = {}) {
+  if (![true, false, 'auto'].includes(worker)) throw new BeelineError('invalid_input', "worker must be true, false or 'auto'");
+  const useWorker = worker === true || (worker === 'auto' && canUseWorker());
+  if (useWorker) {
+    if (typeof Worker !== 'function') throw new BeelineError('worker_failed', 'this environment has no Web Workers (use worker: false)');
+    return new Beeline(new WorkerClient(), true);
+  }
+  const { LocalRuntime } = await import('./engine.js');
+  return new Beeline(new LocalClient(new LocalRuntime()), false);
+}

@@ -1,0 +1,178 @@
+//! Beeline in the browser: the wasm-bindgen layer under the npm package `beeline-web`.
+//!
+//! This crate exports one class, [`Engine`]: a validated model file on the CPU reference or on
+//! the browser's WebGPU (the core's GPU runtime), and the few calls the JS API (`web/js/`)
+//! needs: run one chunk of a generation or inversion, and convert samples to and from canvas
+//! pixels. Everything user-facing (workers, caching, cancellation, progress, the automatic
+//! CPU fallback) lives in the JS layer; everything numeric lives in the core, so the browser
+//! computes exactly what the CLI does (same noise streams, same samplers, same pixels).
+//!
+//! Errors reach JS as `Error` objects with a `code` property: the core's
+//! [`Error::code`](beeline::Error::code) (`model_invalid`, `invalid_input`, `webgpu_unsupported`,
+//! `device_lost`, …) or `busy` when a second call overlaps a running one.
+
+pub mod pixels;
+pub mod request;
+
+use beeline::backend::{self, Backend, Selected};
+use beeline::config::ModelConfig;
+use beeline::gpu::GpuModel;
+use beeline::model::Model;
+use beeline::modelfile::ModelFile;
+use beeline::noise;
+use beeline::pipeline::{self, Generated};
+use request::TransportRequest;
+use std::cell::RefCell;
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = console, js_name = error)]
+    fn console_error(s: &str);
+}
+
+/// Sends Rust panics to `console.error` before the module aborts (a panic is a bug: user input
+/// never panics; the JS side reports the abort as an `internal` error).
+#[wasm_bindgen(start)]
+pub fn start() {
+    std::panic::set_hook(Box::new(|info| console_error(&format!("beeline-web panicked: {info}"))));
+}
+
+/// A JS `Error` with a `code` property.
+fn js_error(code: &str, message: &str) -> JsValue {
+    let e = js_sys::Error::new(message);
+    let _ = js_sys::Reflect::set(&e, &JsValue::from_str("code"), &JsValue::from_str(code));
+    e.into()
+}
+
+fn core_error(e: beeline::Error) -> JsValue {
+    js_error(e.code(), &e.to_string())
+}
+
+/// The version of this crate (the npm package's).
+#[wasm_bindgen]
+pub fn version() -> String {
+    env!("CARGO_PKG_VERSION").to_string()
+}
+
+/// Checks a model file's bytes (header, config, every tensor's dtype, shape and values) without
+/// building it; returns its description as JSON (see [`Engine::info`]). The cache calls this
+/// before storing a download.
+#[wasm_bindgen]
+pub fn inspect(bytes: &[u8]) -> Result<String, JsValue> {
+    let file = ModelFile::from_bytes(bytes).map_err(core_error)?;
+    Ok(describe(&file.config, file.num_params(), "none", None, None))
+}
+
+fn describe(config: &ModelConfig, params: usize, backend: &str, adapter: Option<String>, reason: Option<&str>) -> String {
+    serde_json::json!({
+        "config": config,
+        "params": params,
+        "kind": if config.data.shape.len() == 3 { "images" } else { "points" },
+        "backend": backend,
+        "adapter": adapter,
+        "reason": reason,
+    })
+    .to_string()
+}
+
+enum Runner {
+    Cpu(Box<Model>),
+    Gpu(Box<GpuModel>),
+}
+
+/// A model file ready to sample on one backend.
+#[wasm_bindgen]
+pub struct Engine {
+    runner: Rc<RefCell<Runner>>,
+    config: Rc<ModelConfig>,
+    info: String,
+}
+
+#[wasm_bindgen]
+impl Engine {
+    /// Validates the model file `bytes` and builds it on `backend`: `"webgpu"` (the GPU
+    /// runtime on `navigator.gpu`: compiles the kernels and uploads the weights; fails with
+    /// `webgpu_unsupported` without an adapter) or `"cpu"` (the CPU reference).
+    pub async fn load(bytes: Vec<u8>, backend: String) -> Result<Engine, JsValue> {
+        let file = ModelFile::from_bytes(&bytes).map_err(core_error)?;
+        drop(bytes);
+        let want = match backend.as_str() {
+            "webgpu" => Backend::Gpu,
+            "cpu" => Backend::Cpu,
+            other => return Err(js_error("invalid_input", &format!("backend {other:?}: use webgpu or cpu"))),
+        };
+        let choice = backend::choose(want).await.map_err(core_error)?;
+        let (runner, name) = match &choice.selected {
+            Selected::Cpu => (Runner::Cpu(Box::new(Model::new(&file).map_err(core_error)?)), "cpu"),
+            Selected::Gpu(ctx) => (Runner::Gpu(Box::new(GpuModel::new(ctx, &file).await.map_err(core_error)?)), "webgpu"),
+        };
+        let info = describe(&file.config, file.num_params(), name, choice.adapter(), Some(&choice.reason));
+        Ok(Engine { runner: Rc::new(RefCell::new(runner)), config: Rc::new(file.config), info })
+    }
+
+    /// The model and backend as JSON: `{config, params, kind: "images"|"points", backend:
+    /// "webgpu"|"cpu", adapter, reason}` (`config` is the model file's config).
+    pub fn info(&self) -> String {
+        self.info.clone()
+    }
+
+    /// Runs samples `[first, first + count)` of the request `request` (JSON, see
+    /// [`TransportRequest`]). Without `start` they start from seeded noise (generation);
+    /// with `start` (`[count, numel]` values in the data range) from those states.
+    ///
+    /// Resolves to `{samples: Float32Array [count·numel], start: Float32Array [count·numel],
+    /// labels: Uint32Array [count], nfe: number, trajectories: Float32Array [(steps+1)·count·numel]
+    /// (empty unless asked for)}`. Rejects with a coded `Error`; `busy` if another call on this
+    /// engine is still running.
+    pub fn transport(&self, request: String, start: Option<Vec<f32>>, first: usize, count: usize) -> js_sys::Promise {
+        let runner = self.runner.clone();
+        let config = self.config.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let req = TransportRequest::parse(&request).and_then(|r| r.chunk(&config, first, count)).map_err(core_error)?;
+            let numel = config.data.numel();
+            let x = match start {
+                Some(x) if x.len() != count * numel => {
+                    return Err(js_error("invalid_input", &format!("{} start values for {count} samples of {numel}", x.len())));
+                }
+                Some(x) => x,
+                None => noise::gaussian_batch(req.seed, first as u64, count, numel),
+            };
+            let mut guard = runner.try_borrow_mut().map_err(|_| js_error("busy", "another call on this model is still running"))?;
+            let classes = config.classes.len();
+            let out = match &mut *guard {
+                Runner::Cpu(m) => pipeline::transport_from(m.as_mut(), classes, &req, x, &mut |_| {}),
+                Runner::Gpu(m) => m.transport_from(&req, x, &mut |_| {}).await,
+            }
+            .map_err(core_error)?;
+            Ok(result_object(&out))
+        })
+    }
+
+    /// `[n, c, h, w]` samples → `n` RGBA images back to back (`n·h·w·4` bytes).
+    #[wasm_bindgen(js_name = toRgba)]
+    pub fn to_rgba(&self, samples: &[f32]) -> Result<Vec<u8>, JsValue> {
+        pixels::to_rgba(samples, &self.config.data.shape, self.config.data.range).map_err(core_error)
+    }
+
+    /// One RGBA image of the model's size → one sample in the data range.
+    #[wasm_bindgen(js_name = fromRgba)]
+    pub fn from_rgba(&self, rgba: &[u8], width: usize, height: usize) -> Result<Vec<f32>, JsValue> {
+        pixels::from_rgba(rgba, width, height, &self.config.data.shape, self.config.data.range).map_err(core_error)
+    }
+}
+
+fn result_object(g: &Generated) -> JsValue {
+    let o = js_sys::Object::new();
+    let set = |k: &str, v: JsValue| {
+        let _ = js_sys::Reflect::set(&o, &JsValue::from_str(k), &v);
+    };
+    set("samples", js_sys::Float32Array::from(g.samples.as_slice()).into());
+    set("start", js_sys::Float32Array::from(g.start.as_slice()).into());
+    set("labels", js_sys::Uint32Array::from(g.labels.as_slice()).into());
+    set("nfe", JsValue::from_f64(g.nfe as f64));
+    let traj: Vec<f32> = g.trajectories.concat();
+    set("trajectories", js_sys::Float32Array::from(traj.as_slice()).into());
+    o.into()
+}

@@ -1,0 +1,165 @@
+// node --test suite of the packed beeline-web package, run from a scratch folder where the
+// tarball is installed (scripts/npm-test.sh): the Node entry, the CPU path, the typed errors.
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { test } from 'node:test';
+import { BUNDLED_MODELS, BeelineError, capabilities, createBeeline, purgeCache } from 'beeline-web';
+
+const modelPath = (name) => createRequire(import.meta.url).resolve(`beeline-web/models/${name}.safetensors`);
+
+async function rejects(promise, code) {
+  await assert.rejects(promise, (e) => {
+    assert.ok(e instanceof BeelineError, `a BeelineError, got ${e}`);
+    assert.equal(e.code, code, e.message);
+    assert.ok(e.message.length > 0);
+    return true;
+  });
+}
+
+/** Share of pixels brighter than half, and the mean byte, over the R channel of RGBA images. */
+function pixelStats(images) {
+  let bright = 0, sum = 0, n = 0;
+  for (const im of images) {
+    for (let i = 0; i < im.data.length; i += 4) {
+      bright += im.data[i] > 127;
+      sum += im.data[i];
+      n++;
+    }
+  }
+  return { bright: bright / n, mean: sum / n };
+}
+
+test('capabilities in Node: no WebGPU, with the reason', async () => {
+  const c = await capabilities();
+  assert.equal(c.webgpu, false);
+  assert.match(c.reason, /navigator\.gpu/);
+  assert.equal(c.worker, false);
+  assert.deepEqual(Object.keys(BUNDLED_MODELS).sort(), ['mnist-2rf', 'mnist-onestep', 'rf-toy-1rf', 'rf-toy-2rf', 'rf-toy-caf']);
+});
+
+test('MNIST digits on the CPU path: shapes, determinism, batch-split invariance, sane pixels', async () => {
+  const bee = await createBeeline();
+  assert.equal(bee.worker, false);
+  const phases = [];
+  const info = await bee.load('mnist-onestep', { onProgress: (p) => phases.push(p.phase) });
+  assert.equal(info.kind, 'images');
+  assert.deepEqual(info.shape, [1, 28, 28]);
+  assert.equal(info.classes.length, 10);
+  assert.equal(info.backend, 'cpu');
+  assert.match(info.backendReason, /^cpu: no WebGPU/);
+  assert.equal(info.cache, 'memory', 'no Cache API in Node: kept in memory');
+  assert.match(info.cacheReason, /Cache API is unavailable/);
+  assert.ok(phases.includes('ready'));
+  for (const k of ['wasmMs', 'modelMs', 'pipelineMs']) assert.ok(info.timing[k] >= 0);
+
+  const progress = [];
+  const a = await bee.generate({ seed: 7, batch: 10, label: 'cycle', maxBatch: 3, onProgress: (p) => progress.push(p.done) });
+  assert.deepEqual(progress, [3, 6, 9, 10]);
+  assert.equal(a.images.length, 10);
+  assert.equal(a.images[0].data.length, 28 * 28 * 4);
+  assert.deepEqual([...a.labels], [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  assert.equal(a.samples.length, 10 * 784);
+  assert.ok(a.samples.every(Number.isFinite));
+  assert.equal(a.backend, 'cpu');
+  assert.ok(a.timing.msPerImage > 0);
+  const b = await bee.generate({ seed: 7, batch: 10, label: 'cycle', maxBatch: 10 });
+  assert.deepEqual(b.samples, a.samples, 'the same seed gives the same samples whatever the chunking');
+  const c = await bee.generate({ seed: 8, batch: 10, label: 'cycle' });
+  assert.notDeepEqual(c.samples, a.samples);
+  // MNIST digits: light strokes on a dark background (the training set: ~19 % of pixels > 127, mean byte ~33).
+  const s = pixelStats(a.images);
+  assert.ok(s.bright > 0.05 && s.bright < 0.4, `share of bright pixels ${s.bright}`);
+  assert.ok(s.mean > 10 && s.mean < 90, `mean byte ${s.mean}`);
+  await bee.unload();
+  await rejects(bee.generate({}), 'not_loaded');
+});
+
+test('2D points with trajectories (CAF and 2-RF)', async () => {
+  const bee = await createBeeline();
+  const info = await bee.load('rf-toy-caf');
+  assert.equal(info.kind, 'points');
+  assert.equal(info.parameterization.kind, 'caf');
+  const r = await bee.generate({ seed: 1, batch: 200, steps: 2, trajectories: true });
+  assert.equal(r.images, undefined);
+  assert.equal(r.samples.length, 400);
+  assert.equal(r.nfe, 3, 'CAF: v̂0 once, then one acceleration per step');
+  assert.equal(r.trajectories.length, 3 * 400);
+  assert.deepEqual(r.trajectories.subarray(0, 400), r.noise, 'step 0 is the noise');
+  assert.deepEqual(r.trajectories.subarray(800), r.samples, 'the last step is the samples');
+  const inRange = r.samples.filter((v) => Math.abs(v) < info.range[1]).length / r.samples.length;
+  assert.ok(inRange > 0.99, `${inRange} of the coordinates in the data range`);
+  await bee.load(modelPath('rf-toy-2rf').replace(/^/, 'file://'));
+  const e = await bee.generate({ seed: 1, batch: 50, solver: 'euler', steps: 4, trajectories: true, maxBatch: 7 });
+  assert.equal(e.trajectories.length, 5 * 100);
+  assert.deepEqual(e.trajectories.subarray(400), e.samples, 'trajectories reassembled across chunks');
+});
+
+test('inversion and editing of a generated digit', async () => {
+  const bee = await createBeeline();
+  await bee.load('mnist-2rf');
+  const g = await bee.generate({ seed: 3, batch: 1, label: 3, steps: 8 });
+  const inv = await bee.invert(g.images[0], { steps: 8, label: 3 });
+  assert.equal(inv.noise.length, 784);
+  assert.deepEqual(inv.nfe, { invert: 9, reconstruct: 9 }, 'FireFlow: N + 1 evaluations each way');
+  assert.ok(inv.psnr > 18, `reconstruction PSNR ${inv.psnr} dB`);
+  const fromFloats = await bee.invert(g.samples, { steps: 8, label: 3 });
+  assert.ok(fromFloats.psnr > 18);
+  const ed = await bee.edit(g.images[0], { from: 3, to: 8, steps: 8 });
+  assert.equal(ed.edited.data.length, 784 * 4);
+  let diff = 0;
+  for (let i = 0; i < ed.editedSamples.length; i++) diff += Math.abs(ed.editedSamples[i] - g.samples[i]);
+  assert.ok(diff / 784 > 0.05, `the edit changes the image (mean |Δ| ${diff / 784})`);
+  await rejects(bee.invert({ width: 10, height: 10, data: new Uint8Array(400) }), 'invalid_input');
+  await rejects(bee.invert(new Float32Array(5)), 'invalid_input');
+  await rejects(bee.edit(g.images[0], { from: 3 }), 'invalid_input');
+  await rejects(bee.edit(g.images[0], { from: 3, to: 12 }), 'invalid_input');
+});
+
+test('bad input gives typed errors and leaves the runtime usable', async () => {
+  const bee = await createBeeline();
+  const good = new Uint8Array(await readFile(modelPath('mnist-onestep')));
+  await rejects(bee.load(good.subarray(0, 1000)), 'model_invalid');
+  await rejects(bee.load(new Uint8Array(64)), 'model_invalid');
+  const flipped = good.slice();
+  flipped[20] ^= 0xff; // inside the JSON header
+  await rejects(bee.load(flipped), 'model_invalid');
+  await rejects(bee.load('http://127.0.0.1:9/missing.safetensors'), 'network_error');
+  await rejects(bee.load('not-a-model'), 'invalid_input'); // no page URL to resolve it against in Node
+  await rejects(bee.load(good, { integrity: 'sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=' }), 'integrity_mismatch');
+  await rejects(bee.load(good, { integrity: 'md5-xyz' }), 'invalid_input');
+  await rejects(bee.load(good, { backend: 'webgpu' }), 'webgpu_unsupported');
+  await rejects(bee.load(good, { backend: 'tpu' }), 'invalid_input');
+  await rejects(bee.load('mnist-onestep', { cache: 'persistent' }), 'quota_exceeded');
+  await rejects(bee.load(42), 'invalid_input');
+  const sri = 'sha256-' + Buffer.from(await crypto.subtle.digest('SHA-256', good)).toString('base64');
+  const info = await bee.load(good, { integrity: sri });
+  assert.equal(info.cache, 'none');
+  for (const bad of [{ steps: 0 }, { steps: 2.5 }, { batch: -1 }, { label: 10 }, { label: 'eleven' }, { solver: 'magic' }, { guidance: NaN }, { seed: -1 }, { label: {} }]) {
+    await rejects(bee.generate(bad), 'invalid_input');
+  }
+  const ok = await bee.generate({ seed: 1, batch: 2 });
+  assert.equal(ok.images.length, 2);
+  assert.equal(await purgeCache(), false, 'no Cache API in Node');
+});
+
+test('abort: before the call and between chunks', async () => {
+  const bee = await createBeeline();
+  await bee.load('mnist-onestep');
+  await rejects(bee.generate({ batch: 2, signal: AbortSignal.abort() }), 'cancelled');
+  const ac = new AbortController();
+  const seen = [];
+  const run = bee.generate({
+    batch: 40,
+    maxBatch: 2,
+    onProgress: (p) => {
+      seen.push(p.done);
+      if (p.done === 4) ac.abort();
+    },
+    signal: ac.signal,
+  });
+  await rejects(run, 'cancelled');
+  assert.deepEqual(seen, [2, 4], 'stopped at the next chunk boundary');
+  const after = await bee.generate({ batch: 1 });
+  assert.equal(after.images.length, 1, 'usable after an abort');
+});
