@@ -48,6 +48,16 @@ cargo build --locked -p beeline --target wasm32-unknown-unknown --no-default-fea
 step "core with the GPU runtime builds for wasm32-unknown-unknown (WebGPU)"
 cargo build --locked -p beeline --target wasm32-unknown-unknown --no-default-features --features gpu
 
+# --- the browser: npm package, Node, headless Chromium (docs/web.md) ----------------------
+# Installs what it needs (wasm-bindgen-cli at Cargo.lock's version, web/tools' npm packages,
+# Debian's chromium + chromium-driver); a missing tool fails the run with its name.
+step "npm package beeline-web: scripts/build-npm.sh (wasm32 → wasm-bindgen → wasm-opt; wasm size budget)"
+./scripts/build-npm.sh
+step "the packed tarball installed in a scratch folder: node --test (CPU path)"
+./scripts/npm-test.sh
+step "browser tests in headless Chromium (demo page, WebGPU vs CPU, CPU path, abort, bad models, offline; GPU parity via wasm-bindgen-test)"
+./scripts/browser-test.sh
+
 step "fuzz the model-file loader for 30 s (cargo fuzz, libFuzzer)"
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --version 0.13.2 --locked
 mkdir -p core/fuzz/corpus

@@ -38,7 +38,9 @@ capabilities().then((c) => {
 // --- the digit grid -------------------------------------------------------------------------
 const grid = demo.grid;
 for (let c = 0; c < 10; c++) $('grid-label').append(new Option(String(c), String(c)));
-if (params.get('backend')) $('grid-backend').value = params.get('backend');
+// ?backend=…&model=…&batch=…&steps=…&solver=… preset the first grid (links, tests, benchmarks).
+for (const k of ['backend', 'model', 'batch', 'steps', 'solver', 'seed']) if (params.has(k)) $(`grid-${k}`).value = params.get(k);
+$('grid-steps-out').value = $('grid-steps').value;
 $('grid-steps').oninput = () => ($('grid-steps-out').value = $('grid-steps').value);
 
 async function gridLoad() {
@@ -190,13 +192,22 @@ draw.onpointermove = (e) => {
 draw.onpointerup = () => (pen = null);
 $('draw-clear').onclick = clearDrawing;
 
-/** The drawing at the model's 28×28, as ImageData. */
+/** The drawing at the model's 28×28: the mean of each 7×7 block (a box filter, exact for a digit drawn 7× larger). */
 function drawing28() {
-  const small = new OffscreenCanvas(28, 28);
-  const c = small.getContext('2d');
-  c.imageSmoothingQuality = 'high';
-  c.drawImage(draw, 0, 0, 28, 28);
-  return c.getImageData(0, 0, 28, 28);
+  const src = dctx.getImageData(0, 0, draw.width, draw.height).data;
+  const k = draw.width / 28;
+  const out = new Uint8ClampedArray(28 * 28 * 4);
+  for (let y = 0; y < 28; y++) {
+    for (let x = 0; x < 28; x++) {
+      for (let c = 0; c < 3; c++) {
+        let s = 0;
+        for (let dy = 0; dy < k; dy++) for (let dx = 0; dx < k; dx++) s += src[((y * k + dy) * draw.width + x * k + dx) * 4 + c];
+        out[(y * 28 + x) * 4 + c] = s / (k * k);
+      }
+      out[(y * 28 + x) * 4 + 3] = 255;
+    }
+  }
+  return new ImageData(out, 28, 28);
 }
 
 function showImage(canvas, im) {
@@ -228,6 +239,7 @@ $('draw-sample').onclick = async () => {
     dctx.imageSmoothingEnabled = false;
     dctx.drawImage(tile, 0, 0, draw.width, draw.height);
     $('edit-from').value = '3';
+    edit.sampled = (edit.sampled ?? 0) + 1;
   } catch (e) {
     status($('edit-status'), 'error', describeError(e));
   }
