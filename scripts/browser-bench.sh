@@ -60,7 +60,7 @@ const out = {
 for (const r of b.runs) {
   const key = r.backend === 'cpu' ? `${r.model}@cpu` : r.model;
   const steps = {};
-  for (const [n, s] of Object.entries(r.steps)) steps[n] = { warm_ms_per_image: r1(s.warm_ms_per_image), batch: s.batch, native_cpu_ms_per_image: native[r.model]?.[n] ?? null };
+  for (const [n, s] of Object.entries(r.steps)) steps[n] = { warm_ms_per_image: r1(s.warm_ms_per_image), batch: s.batch, native_cpu_ms_per_image: native[r.model]?.[n] != null ? r1(native[r.model][n]) : null };
   out.models[key] = { backend: r.backend, cold_start_ms: { wasm: r1(r.cold.wasmMs), model: r1(r.cold.modelMs), pipeline: r1(r.cold.pipelineMs) }, steps };
 }
 fs.writeFileSync('docs/bench/browser.json', JSON.stringify(out, null, 2) + '\n');
