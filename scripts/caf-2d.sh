@@ -8,23 +8,7 @@
 source "$(dirname "$0")/lib/experiment.sh"
 build_beeline --features train
 R=runs/2d
-N=4000
-mkdir -p "$R" docs/img
-rf_toy_base $R
-
-for h in 0.5 1 1.5 2; do
-  # Both networks start from the 1-RF (the acceleration network through stage 1, with zero
-  # weights on its v̂0 input); 3000 steps each, as the 2-RF.
-  [[ -f $R/caf-h$h/model.safetensors ]] || $B caf --pairs $R/pairs-1rf --init $R/1rf/model.safetensors --h $h --steps 3000 --device flex --quiet --resume --out $R/caf-h$h
-  for n in 1 2 7; do
-    $B eval --model $R/caf-h$h/model.safetensors --solver caf --steps $n --num-samples $N --pairs $R/pairs-1rf --backend cpu --json > $R/eval-caf-h$h-$n.json
-  done
-  $B generate --model $R/caf-h$h/model.safetensors --solver caf --steps 7 --num-samples 2000 --backend cpu --out docs/img/2d-caf-h$h-7steps.png
-done
-$B generate --model $R/caf-h2/model.safetensors --solver caf --steps 1 --num-samples 2000 --backend cpu --out docs/img/2d-caf-h2-1step.png
-for n in 1 2 7; do
-  $B eval --model $R/2rf/model.safetensors --solver euler --steps $n --num-samples $N --pairs $R/pairs-1rf --backend cpu --json > $R/eval-2rf-pairs-$n.json
-done
+$B experiment caf-2d --out runs --img-dir docs/img
 
 python3 - "$R" <<'PY' | scripts/fill-table.py docs/caf.md caf-2d
 import json, sys

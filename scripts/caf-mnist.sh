@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Constant Acceleration Flow on MNIST against the 2-RF of scripts/reflow-mnist.sh, on the same
-# 6000 guided couplings of the same 1-RF teacher (run that script first: it makes
+# 6000 guided couplings of the same 1-RF teacher (its steps run first when missing: they make
 # runs/mnist/{teacher,pairs,2rf,distill}). CAF: h = 1.5 (the paper's image setting), both
 # networks initialised from the teacher, 1200 steps each at batch 32 (the 2-RF's budget per
 # network). Measures one-step quality (Fréchet distance on the bundled classifier's features,
@@ -11,22 +11,7 @@ source "$(dirname "$0")/lib/experiment.sh"
 build_beeline --features train
 R=runs/mnist
 C=models/mnist-classifier.safetensors
-require scripts/reflow-mnist.sh $R/teacher/model.safetensors $R/pairs/pairs.json $R/2rf/model.safetensors $R/distill/model.safetensors
-[[ -f $R/caf/model.safetensors ]] || $B caf --pairs $R/pairs --init $R/teacher/model.safetensors --h 1.5 --steps 1200 --batch 32 --lr 5e-4 --warmup 50 --checkpoint-every 200 --device flex --quiet --resume --out $R/caf
-E="--num-samples 500 --reference-steps 50 --classifier $C --pairs $R/pairs --backend cpu --json"
-for n in 1 2 4; do
-  $B eval --model $R/caf/model.safetensors --solver caf --steps $n $E > $R/eval-caf-$n.json
-  $B eval --model $R/2rf/model.safetensors --solver euler --steps $n $E > $R/eval-2rf-pairs-$n.json
-done
-$B eval --model $R/distill/model.safetensors --solver euler --steps 1 $E > $R/eval-distill-pairs-1.json
-# Inversion then reconstruction of 200 held-out test images (CAF reuses the v̂0 of the image).
-for m in caf 2rf; do
-  s=$([[ $m == caf ]] && echo caf || echo euler)
-  for n in 1 2; do
-    $B invert --model $R/$m/model.safetensors --solver $s --steps $n --num-samples 200 --backend cpu --json --out $R/recon-$m-$n.png > $R/recon-$m-$n.json
-  done
-done
-$B generate --model $R/caf/model.safetensors --solver caf --steps 1 --num-samples 40 --backend cpu --out docs/img/mnist-caf-1step.png
+$B experiment caf-mnist --out runs --img-dir docs/img
 
 python3 - "$R" <<'PY' | scripts/fill-table.py docs/caf.md caf-mnist
 import json, sys

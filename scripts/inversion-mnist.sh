@@ -2,50 +2,17 @@
 # FireFlow inversion and editing on MNIST (docs/inversion.md): inverts the first 200 held-out
 # test images to noise and regenerates them with FireFlow (N steps, N + 1 NFE each way), Euler
 # (N + 1 steps) and midpoint (⌈(N + 1)/2⌉ steps) for N in 2 4 8 16, on the guided 1-RF teacher
-# (runs/mnist/teacher, from scripts/reflow-mnist.sh) and the bundled mnist-2rf; edits test 3s
+# (runs/mnist/teacher, from scripts/reflow-mnist.sh), the bundled mnist-2rf and the CAF model of
+# scripts/caf-mnist.sh (v̂0 reused vs recomputed); edits test 3s
 # into 8s (and a few other pairs); writes the JSON under runs/inversion/, the grids under
 # docs/img/, and the generated tables into docs/inversion.md between its BEGIN/END markers.
 # About 3 minutes on 2 CPU cores (release build).
 #
-# CAF_MODEL=path/to/caf/model.safetensors adds a CAF model's rows (v̂0 reused vs recomputed).
 source "$(dirname "$0")/lib/experiment.sh"
-build_beeline
-export BEELINE_DATA_DIR=${BEELINE_DATA_DIR:-$PWD/data}
+build_beeline --features train
 R=runs/inversion
-C=models/mnist-classifier.safetensors
-TEACHER=runs/mnist/teacher/model.safetensors
-NUM=${NUM:-200}
-mkdir -p "$R" docs/img
-require "scripts/reflow-mnist.sh (its step 1 trains the teacher)" $TEACHER
-
-models=("teacher=$TEACHER" "2rf=mnist-2rf")
-[[ -n ${CAF_MODEL:-} ]] && models+=("caf=$CAF_MODEL")
-for entry in "${models[@]}"; do
-  name=${entry%%=*} model=${entry#*=}
-  for n in 2 4 8 16; do
-    $B invert --model "$model" --num-samples "$NUM" --steps "$n" --compare --backend cpu --json \
-      --out "$R/$name-$n.png" > "$R/invert-$name-$n.json"
-  done
-done
-# The grid in the docs: 16 images, originals then Euler, midpoint and FireFlow at N = 4.
-$B invert --model $TEACHER --num-samples 16 --steps 4 --compare --backend cpu --json \
-  --out docs/img/invert-teacher-4.png > "$R/grid-teacher-4.json"
-
-# Edits: invert with the source class (guidance 1), regenerate with the target class.
-edit() { # name model from to guidance num out
-  $B edit --model "$2" --from "$3" --to "$4" --guidance "$5" --num-samples "$6" --steps 8 \
-    --classifier $C --backend cpu --json --out "$7" > "$R/edit-$1-$3-$4-g$5.json"
-}
-for g in 1 2 3; do edit teacher $TEACHER 3 8 $g 100 "$R/edit-teacher-3-8-g$g.png"; done
-for g in 1 2; do edit 2rf mnist-2rf 3 8 $g 100 "$R/edit-2rf-3-8-g$g.png"; done
-for pair in "7 1" "4 9" "5 6" "0 6"; do
-  set -- $pair
-  edit teacher $TEACHER "$1" "$2" 2 100 "$R/edit-teacher-$1-$2-g2.png"
-done
-$B edit --model $TEACHER --from 3 --to 8 --guidance 2 --num-samples 12 --steps 8 --classifier $C \
-  --backend cpu --out docs/img/edit-3-to-8.png
-$B edit --model mnist-2rf --from 3 --to 8 --guidance 1 --num-samples 12 --steps 8 --classifier $C \
-  --backend cpu --out docs/img/edit-3-to-8-2rf.png
+$B experiment inversion-mnist --out runs --img-dir docs/img
+models=(teacher 2rf caf)
 
 python3 - "$R" docs/inversion.md "${models[@]}" <<'PY'
 import json, re, sys

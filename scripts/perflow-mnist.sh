@@ -11,20 +11,7 @@ source "$(dirname "$0")/lib/experiment.sh"
 build_beeline --features train
 R=runs/mnist
 C=models/mnist-classifier.safetensors
-require scripts/reflow-mnist.sh $R/teacher/model.safetensors $R/2rf/model.safetensors
-P="--teacher $R/teacher/model.safetensors --windows 4 --teacher-solver midpoint --teacher-steps 2 --steps 1200 --batch 32 --lr 5e-4 --warmup 50 --checkpoint-every 200 --device flex --quiet --resume"
-# "CFG-fixed": the student learns the teacher's guided field (guidance 3), samples at guidance 1.
-[[ -f $R/perflow/.done ]] || { $B perflow $P --teacher-guidance 3 --out $R/perflow; touch $R/perflow/.done; }
-# "CFG-sync": the student learns the unguided teacher with 10 % null labels, samples guided.
-[[ -f $R/perflow-sync/.done ]] || { $B perflow $P --teacher-guidance 1 --label-dropout 0.1 --out $R/perflow-sync; touch $R/perflow-sync/.done; }
-E="--num-samples 500 --reference-steps 50 --classifier $C --backend cpu --json"
-for n in 4 8; do
-  $B eval --model $R/perflow/model.safetensors --solver perflow --steps $n $E > $R/eval-perflow-$n.json
-  $B eval --model $R/perflow-sync/model.safetensors --solver perflow --steps $n --guidance 3 $E > $R/eval-perflow-sync-$n.json
-  $B eval --model $R/teacher/model.safetensors --solver euler --steps $n --guidance 3 $E > $R/eval-teacher-g3-$n.json
-  $B eval --model $R/2rf/model.safetensors --solver euler --steps $n $E > $R/eval-2rf-euler-$n.json
-done
-$B generate --model $R/perflow/model.safetensors --solver perflow --steps 4 --num-samples 40 --backend cpu --out docs/img/mnist-perflow-4steps.png
+$B experiment perflow-mnist --out runs --img-dir docs/img
 
 python3 - "$R" <<'PY' | scripts/fill-table.py docs/perflow.md perflow-mnist
 import json, sys

@@ -7,28 +7,8 @@
 source "$(dirname "$0")/lib/experiment.sh"
 build_beeline --features train
 R=runs/2d
-mkdir -p "$R" docs/img
+$B experiment reflow-2d --out runs --img-dir docs/img
 
-# 1–3. 1-RF from data (N(0, I) → the 3-Gaussian mixture); its couplings: 20 000 noise → sample
-# pairs by RK4 (32 steps, 128 NFE); the 2-RF on those pairs, initialised from the 1-RF.
-rf_toy_base $R
-# 4. One-step distillation of the 2-RF on its own couplings.
-$B pairs --model $R/2rf/model.safetensors --num-pairs 20000 --solver rk4 --steps 32 --backend cpu --out $R/pairs-2rf
-[[ -f $R/distill/model.safetensors ]] || $B distill --pairs $R/pairs-2rf --init $R/2rf/model.safetensors --steps 2000 --device flex --quiet --out $R/distill
-
-# Measurements: straightness (Euler 100 steps), and 1-, 2- and 100-step samples.
-for m in 1rf 2rf distill; do
-  for n in 1 2 100; do
-    $B eval --model $R/$m/model.safetensors --solver euler --steps $n --num-samples 4000 --backend cpu --json > $R/eval-$m-$n.json
-  done
-done
-# Plots: noise (grey), trajectories (blue), samples (orange).
-for m in 1rf 2rf distill; do
-  $B generate --model $R/$m/model.safetensors --solver euler --steps 1 --num-samples 2000 --backend cpu --out docs/img/2d-$m-1step.png
-done
-for m in 1rf 2rf; do
-  $B generate --model $R/$m/model.safetensors --solver euler --steps 100 --num-samples 2000 --backend cpu --out docs/img/2d-$m-100steps.png
-done
 python3 - "$R" <<'PY'
 import json, sys
 r = sys.argv[1]

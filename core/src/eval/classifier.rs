@@ -157,11 +157,34 @@ impl Classifier {
 
     /// Share of images whose predicted class is `labels[i]`.
     pub fn accuracy(&self, x: &[f32], labels: &[u32]) -> Result<f64> {
+        let (hits, total) = self.hits_per_class(x, labels)?;
+        Ok(hits.iter().sum::<usize>() as f64 / total.iter().sum::<usize>() as f64)
+    }
+
+    /// For each class `c`, the share of the images asked for as `c` (`labels[i] == c`) that are
+    /// predicted as `c`; `None` for a class nothing was asked for.
+    pub fn per_class_accuracy(&self, x: &[f32], labels: &[u32]) -> Result<Vec<Option<f64>>> {
+        let (hits, total) = self.hits_per_class(x, labels)?;
+        Ok(hits.iter().zip(&total).map(|(&h, &t)| (t > 0).then(|| h as f64 / t as f64)).collect())
+    }
+
+    /// Per class: correctly predicted images and images labelled with it.
+    fn hits_per_class(&self, x: &[f32], labels: &[u32]) -> Result<(Vec<usize>, Vec<usize>)> {
         let p = self.predict(x)?;
-        if p.len() != labels.len() {
+        let k = self.meta.classes.len();
+        if p.len() != labels.len() || p.is_empty() {
             return Err(Error::InvalidInput(format!("{} images but {} labels", p.len(), labels.len())));
         }
-        Ok(p.iter().zip(labels).filter(|(a, b)| a == b).count() as f64 / p.len() as f64)
+        let (mut hits, mut total) = (vec![0; k], vec![0; k]);
+        for (&pred, &want) in p.iter().zip(labels) {
+            let c = want as usize;
+            if c >= k {
+                return Err(Error::InvalidInput(format!("label {want} but the classifier knows {k} classes")));
+            }
+            total[c] += 1;
+            hits[c] += usize::from(pred == want);
+        }
+        Ok((hits, total))
     }
 }
 
@@ -186,6 +209,12 @@ mod tests {
         // x = (0, 5): h = (0, 5, 0); logits = (0, 5.1).
         assert_eq!(c.predict(&[2.0, -1.0, 0.0, 5.0]).unwrap(), vec![0, 1]);
         assert_eq!(c.accuracy(&[2.0, -1.0, 0.0, 5.0], &[1, 1]).unwrap(), 0.5);
+        // Predictions (0, 1, 1): asked for class 1 three times, right twice; class 0 never asked.
+        let x = [2.0, -1.0, 0.0, 5.0, 0.0, 5.0];
+        assert_eq!(c.per_class_accuracy(&x, &[1, 1, 1]).unwrap(), vec![None, Some(2.0 / 3.0)]);
+        assert_eq!(c.per_class_accuracy(&x, &[0, 1, 0]).unwrap(), vec![Some(0.5), Some(1.0)]);
+        assert!(c.per_class_accuracy(&x, &[0, 1, 7]).is_err());
+        assert!(c.accuracy(&x, &[0, 1]).is_err());
         assert!(c.logits(&[1.0]).is_err());
         assert_eq!((c.features(&[2.0, -1.0]).unwrap(), c.feature_width()), (vec![2.0, 0.0, 3.5], 3));
     }

@@ -1,0 +1,756 @@
+//! `beeline experiment NAME`: one named reproduction, end to end (train → pairs → student →
+//! eval → pictures), as the list of `beeline` commands it runs.
+//!
+//! Every experiment is a list of [`Step`]s, each one `beeline` command line (printed before it
+//! runs, so every number in the docs comes from a command a reader can rerun) run as a child
+//! process of this same binary. A step that finished leaves a marker under `ROOT/.done/` holding
+//! its command line; running the experiment again skips the steps whose marker matches and
+//! reruns the others (training steps pass `--resume`, so a killed run continues from its last
+//! checkpoint, and `pairs` keeps its whole shards). Experiments that build on another one
+//! (`caf-mnist` on `reflow-mnist`'s teacher and pairs) run its steps first.
+//!
+//! `--quick` runs the same steps at test size (tiny networks, tens of training steps, a few
+//! dozen samples): it shows that the pipeline works end to end, not what it measures. The
+//! full sizes are those of the docs' tables.
+//!
+//! Layout under ROOT (default `runs/`, `runs/quick/` with `--quick`): `2d/`, `mnist/`,
+//! `fashion/`, `inversion/` as the scripts of `scripts/` read them, `configs/` and
+//! `classifiers/` (the training configs and judge classifiers compiled into this binary,
+//! written out so the commands can name them), and pictures in `--img-dir` (default
+//! `ROOT/img`; `scripts/` pass `docs/img`).
+
+use crate::exit::Usage;
+use crate::plot::{Canvas, write_png};
+use anyhow::{Context, Result, bail};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Run one named reproduction end to end, or list them.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:
+  beeline experiment --list
+  beeline experiment reflow-2d --quick            # the whole pipeline at test size, in seconds
+  beeline experiment caf-mnist --out runs          # full size (runs reflow-mnist first)
+  beeline experiment compare-mnist --dry-run       # print the commands only
+  beeline experiment compare-mnist --no-deps       # only its own steps (the models exist)")]
+pub struct Args {
+    /// The experiment (see --list).
+    pub name: Option<String>,
+    /// Test size: tiny networks and budgets, to check the pipeline end to end.
+    #[arg(long)]
+    pub quick: bool,
+    /// Root folder of the runs (default `runs`, or `runs/quick` with --quick).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Where the pictures go (default ROOT/img).
+    #[arg(long, value_name = "DIR")]
+    pub img_dir: Option<PathBuf>,
+    /// List the experiments and exit.
+    #[arg(long)]
+    pub list: bool,
+    /// Print the commands without running them.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Run only this experiment's own steps, not those of the experiments it builds on (their
+    /// models and pairs must already be under the root).
+    #[arg(long)]
+    pub no_deps: bool,
+}
+
+/// One command of an experiment.
+#[derive(Clone, Debug, PartialEq)]
+struct Step {
+    /// Unique within the root (its marker's name).
+    id: String,
+    /// The `beeline` arguments (without the program name).
+    argv: Vec<String>,
+    /// Where its standard output goes (the `--json` of eval, invert, edit, info).
+    stdout: Option<PathBuf>,
+}
+
+/// A named experiment.
+struct Recipe {
+    name: &'static str,
+    about: &'static str,
+    /// Experiments whose steps run first.
+    needs: &'static [&'static str],
+    steps: fn(&Ctx) -> Vec<Step>,
+}
+
+/// The experiments, in the order `--list` prints them.
+const RECIPES: &[Recipe] = &[
+    Recipe { name: "reflow-2d", about: "Rectified flow on the 3-Gaussian toy: 1-RF, 2-RF (reflow), one-step distillation (docs/reflow.md)", needs: &[], steps: reflow_2d },
+    Recipe { name: "rfpp-2d", about: "RF++ on the toy: the 2-RF with a U-shaped time distribution and pseudo-Huber loss, and from scratch instead of from the 1-RF", needs: &["reflow-2d"], steps: rfpp_2d },
+    Recipe { name: "caf-2d", about: "Constant Acceleration Flow on the toy, h = 0.5…2, against the 2-RF on the same couplings (docs/caf.md)", needs: &["reflow-2d"], steps: caf_2d },
+    Recipe { name: "reflow-mnist", about: "Class-conditional MNIST teacher (1-RF), 2-RF and distillation (docs/reflow.md)", needs: &[], steps: reflow_mnist },
+    Recipe { name: "caf-mnist", about: "CAF on MNIST against the 2-RF: quality, coupling preservation, reconstruction (docs/caf.md)", needs: &["reflow-mnist"], steps: caf_mnist },
+    Recipe { name: "perflow-mnist", about: "PeRFlow, 4 windows, CFG-fixed and CFG-sync, against the teacher and the 2-RF (docs/perflow.md)", needs: &["reflow-mnist"], steps: perflow_mnist },
+    Recipe { name: "simple-reflow-mnist", about: "Simple ReFlow's training and inference ablation on the MNIST reflow (docs/simple-reflow.md)", needs: &["reflow-mnist"], steps: simple_reflow_mnist },
+    Recipe { name: "slimflow-fashion", about: "SlimFlow on Fashion-MNIST: annealing reflow into a 4x smaller student, flow-guided distillation (docs/slimflow.md)", needs: &[], steps: slimflow_fashion },
+    Recipe { name: "inversion-mnist", about: "FireFlow inversion and editing against Euler and midpoint at equal NFE (docs/inversion.md)", needs: &["reflow-mnist", "caf-mnist"], steps: inversion_mnist },
+    Recipe {
+        name: "compare-mnist",
+        about: "Every MNIST method at 1, 2, 4, 8 NFE on the same teacher and couplings: Fréchet distance, accuracy, grids, quality-vs-NFE plot (docs/RESULTS.md)",
+        needs: &["reflow-mnist", "caf-mnist", "perflow-mnist"],
+        steps: compare_mnist,
+    },
+];
+
+/// The training configs the full-size experiments use, compiled in (docs/configs/).
+const CONFIGS: &[(&str, &str)] = &[
+    ("mnist-teacher.toml", include_str!("../../docs/configs/mnist-teacher.toml")),
+    ("fashion-teacher.toml", include_str!("../../docs/configs/fashion-teacher.toml")),
+    ("slimflow-student.toml", include_str!("../../docs/configs/slimflow-student.toml")),
+    ("quick-teacher.toml", QUICK_TEACHER),
+    ("quick-student.toml", QUICK_STUDENT),
+];
+
+/// `--quick`'s image teacher: a 1-level UNet with 8 channels (about 10 k parameters).
+const QUICK_TEACHER: &str = "# beeline experiment --quick: a tiny class-conditional teacher.
+batch = 8
+lr = 2e-3
+warmup = 2
+label_dropout = 0.1
+checkpoint_every = 10
+log_every = 5
+sample_steps = 4
+[arch]
+kind = \"unet\"
+base_channels = 8
+channel_mult = [1]
+num_res_blocks = 1
+attention = false
+groups = 4
+";
+
+/// `--quick`'s SlimFlow student: the quick teacher at half the channels.
+const QUICK_STUDENT: &str = "# beeline experiment --quick: a student smaller than the quick teacher.
+[arch]
+kind = \"unet\"
+base_channels = 4
+channel_mult = [1]
+num_res_blocks = 1
+attention = false
+groups = 2
+";
+
+/// The judge classifiers, compiled in (models/).
+const CLASSIFIERS: &[(&str, &[u8])] = &[
+    ("mnist-classifier.safetensors", include_bytes!("../../models/mnist-classifier.safetensors")),
+    ("fashion-classifier.safetensors", include_bytes!("../../models/fashion-classifier.safetensors")),
+];
+
+/// What the recipes need to write their commands.
+struct Ctx {
+    quick: bool,
+    root: PathBuf,
+    img: PathBuf,
+}
+
+impl Ctx {
+    /// `full` at full size, `quick` with --quick.
+    fn n<T: ToString>(&self, full: T, quick: T) -> String {
+        if self.quick { quick.to_string() } else { full.to_string() }
+    }
+    /// The values looped over: all at full size, the first `quick` of them with --quick (for
+    /// steps no claim of docs/RESULTS.md reads).
+    fn some<'a, T: Copy>(&self, all: &'a [T], quick: usize) -> &'a [T] {
+        if self.quick { &all[..quick.min(all.len())] } else { all }
+    }
+    /// A path under the root.
+    fn at(&self, rel: &str) -> String {
+        self.root.join(rel).display().to_string()
+    }
+    /// A picture's path.
+    fn img(&self, name: &str) -> String {
+        self.img.join(name).display().to_string()
+    }
+    /// A compiled-in config's path (written at start).
+    fn config(&self, name: &str) -> String {
+        self.at(&format!("configs/{name}"))
+    }
+    /// A classifier's path (written at start).
+    fn classifier(&self, data: &str) -> String {
+        self.at(&format!("classifiers/{data}-classifier.safetensors"))
+    }
+    /// The training flags every training step shares: the CPU backend, quiet, resumable, and
+    /// checkpoints every 200 steps (every 10 with --quick).
+    fn train_flags(&self) -> String {
+        format!("--device flex --quiet --resume --checkpoint-every {}", self.n(200, 10))
+    }
+}
+
+/// A step from one command line (`line` split on whitespace; paths with spaces are refused
+/// when the context is built).
+fn step(id: &str, line: String) -> Step {
+    Step { id: id.to_string(), argv: line.split_whitespace().map(str::to_string).collect(), stdout: None }
+}
+
+impl Step {
+    fn to(mut self, path: String) -> Step {
+        self.stdout = Some(path.into());
+        self
+    }
+}
+
+/// The 2D base shared by `reflow-2d` and `caf-2d`: a 1-RF on the 3-Gaussian toy from data,
+/// its RK4 couplings (noise → sample, 32 steps), the 2-RF on them initialised from the 1-RF;
+/// then the 2-RF's own couplings and its one-step distillation; evaluations at 1, 2 and 100
+/// Euler steps over three seeds of 20 000 samples; plots.
+fn reflow_2d(c: &Ctx) -> Vec<Step> {
+    let r = |p: &str| c.at(&format!("2d/{p}"));
+    let tf = c.train_flags();
+    let (train_steps, pairs, rk) = (c.n(3000, 60), c.n(20_000, 400), c.n(32, 8));
+    let mut s = vec![
+        step("2d/1rf", format!("train --data rf-toy --steps {train_steps} --seed 0 {tf} --out {}", r("1rf"))),
+        step("2d/pairs-1rf", format!("pairs --model {} --num-pairs {pairs} --solver rk4 --steps {rk} --backend cpu --out {}", r("1rf/model.safetensors"), r("pairs-1rf"))),
+        step("2d/2rf", format!("reflow --pairs {} --init {} --steps {train_steps} {tf} --out {}", r("pairs-1rf"), r("1rf/model.safetensors"), r("2rf"))),
+        step("2d/pairs-2rf", format!("pairs --model {} --num-pairs {pairs} --solver rk4 --steps {rk} --backend cpu --out {}", r("2rf/model.safetensors"), r("pairs-2rf"))),
+        step("2d/distill", format!("distill --pairs {} --init {} --steps {} {tf} --out {}", r("pairs-2rf"), r("2rf/model.safetensors"), c.n(2000, 40), r("distill"))),
+    ];
+    let eval = format!("--num-samples {} --seeds {} --backend cpu --json", c.n(20_000, 500), c.n("0,1,2", "0"));
+    for m in ["1rf", "2rf", "distill"] {
+        for n in [1, 2, 100] {
+            s.push(step(&format!("2d/eval-{m}-{n}"), format!("eval --model {} --solver euler --steps {n} --reference-steps {} {eval}", r(&format!("{m}/model.safetensors")), c.n(100, 16))).to(r(&format!("eval-{m}-{n}.json"))));
+        }
+        s.push(step(&format!("2d/plot-{m}-1"), format!("generate --model {} --solver euler --steps 1 --num-samples 2000 --backend cpu --out {}", r(&format!("{m}/model.safetensors")), c.img(&format!("2d-{m}-1step.png")))));
+    }
+    for m in ["1rf", "2rf"] {
+        s.push(step(&format!("2d/plot-{m}-100"), format!("generate --model {} --solver euler --steps 100 --num-samples 2000 --backend cpu --out {}", r(&format!("{m}/model.safetensors")), c.img(&format!("2d-{m}-100steps.png")))));
+    }
+    s
+}
+
+/// RF++'s training choices on the toy's reflow: the 2-RF of `reflow-2d` (uniform t, L2, from
+/// the 1-RF) against the same budget with a U-shaped time distribution and pseudo-Huber loss,
+/// and against training from scratch; one Euler step, 20 000 samples over three seeds.
+fn rfpp_2d(c: &Ctx) -> Vec<Step> {
+    let r = |p: &str| c.at(&format!("2d/{p}"));
+    let tf = c.train_flags();
+    let base = format!("reflow --pairs {} --steps {} {tf}", r("pairs-1rf"), c.n(3000, 60));
+    let init = format!("--init {}", r("1rf/model.safetensors"));
+    let mut s = vec![
+        step("2d/rfpp-u-huber", format!("{base} {init} --time-dist u-shaped --loss pseudo-huber --out {}", r("rfpp-u-huber"))),
+        step("2d/rfpp-scratch", format!("{base} --out {}", r("rfpp-scratch"))),
+    ];
+    let e = format!("--solver euler --steps 1 --reference-steps {} --num-samples {} --seeds {} --backend cpu --json", c.n(100, 16), c.n(20_000, 500), c.n("0,1,2", "0"));
+    for (tag, model) in [("baseline", "2rf"), ("u-huber", "rfpp-u-huber"), ("scratch", "rfpp-scratch")] {
+        s.push(step(&format!("2d/eval-rfpp-{tag}"), format!("eval --model {} {e}", r(&format!("{model}/model.safetensors")))).to(r(&format!("rfpp-{tag}-1.json"))));
+    }
+    s
+}
+
+/// CAF on the toy: both networks from the 1-RF, on its couplings, for each h; evaluated at 1,
+/// 2 and 7 CAF steps with coupling preservation, against the 2-RF at 1, 2, 7 Euler steps.
+fn caf_2d(c: &Ctx) -> Vec<Step> {
+    let r = |p: &str| c.at(&format!("2d/{p}"));
+    let tf = c.train_flags();
+    let e = format!("--num-samples {} --seeds {} --pairs {} --backend cpu --json", c.n(20_000, 400), c.n("0,1,2", "0"), r("pairs-1rf"));
+    let mut s = Vec::new();
+    for h in ["0.5", "1", "1.5", "2"] {
+        let m = r(&format!("caf-h{h}/model.safetensors"));
+        s.push(step(&format!("2d/caf-h{h}"), format!("caf --pairs {} --init {} --h {h} --steps {} {tf} --out {}", r("pairs-1rf"), r("1rf/model.safetensors"), c.n(3000, 60), r(&format!("caf-h{h}")))));
+        for n in [1, 2, 7] {
+            s.push(step(&format!("2d/eval-caf-h{h}-{n}"), format!("eval --model {m} --solver caf --steps {n} {e}")).to(r(&format!("eval-caf-h{h}-{n}.json"))));
+        }
+        s.push(step(&format!("2d/plot-caf-h{h}-7"), format!("generate --model {m} --solver caf --steps 7 --num-samples 2000 --backend cpu --out {}", c.img(&format!("2d-caf-h{h}-7steps.png")))));
+    }
+    let h = "2";
+    s.push(step("2d/plot-caf-1", format!("generate --model {} --solver caf --steps 1 --num-samples 2000 --backend cpu --out {}", r(&format!("caf-h{h}/model.safetensors")), c.img(&format!("2d-caf-h{h}-1step.png")))));
+    for n in [1, 2, 7] {
+        s.push(step(&format!("2d/eval-2rf-pairs-{n}"), format!("eval --model {} --solver euler --steps {n} {e}", r("2rf/model.safetensors"))).to(r(&format!("eval-2rf-pairs-{n}.json"))));
+    }
+    s
+}
+
+/// The MNIST base: the guided class-conditional teacher (1-RF), 6000 guided couplings
+/// (midpoint, 10 steps, guidance 3), the 2-RF from the teacher and its distillation.
+fn reflow_mnist(c: &Ctx) -> Vec<Step> {
+    let r = |p: &str| c.at(&format!("mnist/{p}"));
+    let tf = c.train_flags();
+    let teacher = if c.quick { format!("--config {} --data mnist --steps 40", c.config("quick-teacher.toml")) } else { format!("--config {}", c.config("mnist-teacher.toml")) };
+    let student = format!("--batch {} --lr 5e-4 --warmup {} {tf}", c.n(32, 8), c.n(50, 2));
+    let mut s = vec![
+        step("mnist/teacher", format!("train {teacher} {tf} --out {}", r("teacher"))),
+        step("mnist/pairs", format!("pairs --model {} --num-pairs {} --solver midpoint --steps {} --guidance 3 --backend cpu --out {}", r("teacher/model.safetensors"), c.n(6000, 48), c.n(10, 2), r("pairs"))),
+        step("mnist/2rf", format!("reflow --pairs {} --init {} --steps {} {student} --out {}", r("pairs"), r("teacher/model.safetensors"), c.n(1200, 30), r("2rf"))),
+        step("mnist/distill", format!("distill --pairs {} --init {} --steps {} {student} --out {}", r("pairs"), r("2rf/model.safetensors"), c.n(800, 20), r("distill"))),
+    ];
+    let e = image_eval(c, "mnist", 50);
+    for n in [1, 2, 4, 50] {
+        s.push(step(&format!("mnist/eval-teacher-{n}"), format!("eval --model {} --solver euler --steps {n} --guidance 3 {e}", r("teacher/model.safetensors"))).to(r(&format!("eval-teacher-{n}.json"))));
+    }
+    for n in [1, 2, 4] {
+        s.push(step(&format!("mnist/eval-2rf-{n}"), format!("eval --model {} --solver euler --steps {n} {e}", r("2rf/model.safetensors"))).to(r(&format!("eval-2rf-{n}.json"))));
+    }
+    s.push(step("mnist/eval-distill-1", format!("eval --model {} --solver euler --steps 1 {e}", r("distill/model.safetensors"))).to(r("eval-distill-1.json")));
+    let grid = |id: &str, model: &str, steps: usize, extra: &str, png: &str| {
+        step(id, format!("generate --model {} --steps {steps} {extra} --num-samples 40 --backend cpu --out {}", r(&format!("{model}/model.safetensors")), c.img(png)))
+    };
+    s.push(grid("mnist/grid-teacher-50", "teacher", 50, "--guidance 3", "mnist-teacher-50steps.png"));
+    for n in [1, 2] {
+        s.push(grid(&format!("mnist/grid-teacher-{n}"), "teacher", n, "--guidance 3", &format!("mnist-teacher-{n}step.png")));
+        s.push(grid(&format!("mnist/grid-2rf-{n}"), "2rf", n, "", &format!("mnist-2rf-{n}step.png")));
+    }
+    s.push(grid("mnist/grid-distill-1", "distill", 1, "", "mnist-distill-1step.png"));
+    s
+}
+
+/// The flags of an image model's evaluation: 500 samples (16 with --quick), a fine solve of
+/// `reference` Euler steps (4), the data set's judge classifier, the CPU reference, JSON.
+fn image_eval(c: &Ctx, data: &str, reference: usize) -> String {
+    format!("--num-samples {} --reference-steps {} --classifier {} --backend cpu --json", c.n(500, 16), c.n(reference, 4), c.classifier(data))
+}
+
+/// CAF (h = 1.5, both networks from the teacher, the 2-RF's budget per network) against the
+/// 2-RF and its distillation: quality, coupling preservation, inversion + reconstruction.
+fn caf_mnist(c: &Ctx) -> Vec<Step> {
+    let r = |p: &str| c.at(&format!("mnist/{p}"));
+    let tf = c.train_flags();
+    let mut s = vec![step(
+        "mnist/caf",
+        format!("caf --pairs {} --init {} --h 1.5 --steps {} --batch {} --lr 5e-4 --warmup {} {tf} --out {}", r("pairs"), r("teacher/model.safetensors"), c.n(1200, 30), c.n(32, 8), c.n(50, 2), r("caf")),
+    )];
+    let e = format!("{} --pairs {}", image_eval(c, "mnist", 50), r("pairs"));
+    for n in [1, 2, 4] {
+        s.push(step(&format!("mnist/eval-caf-{n}"), format!("eval --model {} --solver caf --steps {n} {e}", r("caf/model.safetensors"))).to(r(&format!("eval-caf-{n}.json"))));
+        s.push(step(&format!("mnist/eval-2rf-pairs-{n}"), format!("eval --model {} --solver euler --steps {n} {e}", r("2rf/model.safetensors"))).to(r(&format!("eval-2rf-pairs-{n}.json"))));
+    }
+    s.push(step("mnist/eval-distill-pairs-1", format!("eval --model {} --solver euler --steps 1 {e}", r("distill/model.safetensors"))).to(r("eval-distill-pairs-1.json")));
+    for (m, solver) in [("caf", "caf"), ("2rf", "euler")] {
+        for n in [1, 2] {
+            s.push(
+                step(
+                    &format!("mnist/recon-{m}-{n}"),
+                    format!("invert --model {} --solver {solver} --steps {n} --num-samples {} --backend cpu --json --out {}", r(&format!("{m}/model.safetensors")), c.n(200, 8), r(&format!("recon-{m}-{n}.png"))),
+                )
+                .to(r(&format!("recon-{m}-{n}.json"))),
+            );
+        }
+    }
+    s.push(step("mnist/grid-caf-1", format!("generate --model {} --solver caf --steps 1 --num-samples 40 --backend cpu --out {}", r("caf/model.safetensors"), c.img("mnist-caf-1step.png"))));
+    s
+}
+
+/// PeRFlow with 4 windows from the teacher (2 midpoint steps per window), CFG-fixed (teacher
+/// guided at 3) and CFG-sync (unguided teacher, label dropout), against the teacher and the
+/// 2-RF at 4 and 8 steps.
+fn perflow_mnist(c: &Ctx) -> Vec<Step> {
+    let r = |p: &str| c.at(&format!("mnist/{p}"));
+    let p = format!(
+        "--teacher {} --windows 4 --teacher-solver midpoint --teacher-steps 2 --steps {} --batch {} --lr 5e-4 --warmup {} {}",
+        r("teacher/model.safetensors"),
+        c.n(1200, 30),
+        c.n(32, 8),
+        c.n(50, 2),
+        c.train_flags()
+    );
+    let mut s = vec![
+        step("mnist/perflow", format!("perflow {p} --teacher-guidance 3 --out {}", r("perflow"))),
+        step("mnist/perflow-sync", format!("perflow {p} --teacher-guidance 1 --label-dropout 0.1 --out {}", r("perflow-sync"))),
+    ];
+    let e = image_eval(c, "mnist", 50);
+    for n in [4, 8] {
+        let ev = |id: &str, model: &str, extra: &str| step(&format!("mnist/eval-{id}-{n}"), format!("eval --model {} {extra} --steps {n} {e}", r(&format!("{model}/model.safetensors")))).to(r(&format!("eval-{id}-{n}.json")));
+        s.push(ev("perflow", "perflow", "--solver perflow"));
+        s.push(ev("perflow-sync", "perflow-sync", "--solver perflow --guidance 3"));
+        s.push(ev("teacher-g3", "teacher", "--solver euler --guidance 3"));
+        s.push(ev("2rf-euler", "2rf", "--solver euler"));
+    }
+    s.push(step("mnist/grid-perflow-4", format!("generate --model {} --solver perflow --steps 4 --num-samples 40 --backend cpu --out {}", r("perflow/model.safetensors"), c.img("mnist-perflow-4steps.png"))));
+    s
+}
+
+/// Simple ReFlow's ablation: reflows of the same budget from the teacher with loss
+/// normalisation, dropout, forward (data → noise) pairs, label dropout + guidance, and the
+/// inference side (solver, time grid) on the baseline.
+fn simple_reflow_mnist(c: &Ctx) -> Vec<Step> {
+    let m = |p: &str| c.at(&format!("mnist/{p}"));
+    let r = |p: &str| c.at(&format!("mnist/simple-reflow/{p}"));
+    let t = format!("--init {} --steps {} --batch {} --lr 5e-4 --warmup {} {}", m("teacher/model.safetensors"), c.n(400, 20), c.n(32, 8), c.n(50, 2), c.train_flags());
+    let mut s = vec![step(
+        "mnist/simple-reflow/pairs-forward",
+        format!("pairs --model {} --direction data-to-noise --num-pairs {} --solver midpoint --steps {} --backend cpu --out {}", m("teacher/model.safetensors"), c.n(6000, 48), c.n(10, 2), r("pairs-forward")),
+    )];
+    let variants = [("baseline", m("pairs"), ""), ("loss-norm", m("pairs"), "--loss-normalization"), ("dropout", m("pairs"), "--dropout 0.1"), ("forward", r("pairs-forward"), ""), ("label-dropout", m("pairs"), "--label-dropout 0.1")];
+    for (name, pairs, extra) in &variants {
+        s.push(step(&format!("mnist/simple-reflow/{name}"), format!("reflow --pairs {pairs} {t} {extra} --out {}", r(name))));
+    }
+    let e = image_eval(c, "mnist", 20);
+    let ev = |model: &str, tag: &str, sampler: &str| step(&format!("mnist/simple-reflow/eval-{model}-{tag}"), format!("eval --model {} {sampler} {e}", r(&format!("{model}/model.safetensors")))).to(r(&format!("eval-{model}-{tag}.json")));
+    for (name, _, _) in &variants {
+        s.push(ev(name, "euler-1", "--solver euler --steps 1"));
+    }
+    for (tag, sampler) in [
+        ("euler-2", "--solver euler --steps 2"),
+        ("heun-1", "--solver heun --steps 1"),
+        ("midpoint-1", "--solver midpoint --steps 1"),
+        ("euler-4", "--solver euler --steps 4"),
+        ("euler-4-shift3", "--solver euler --steps 4 --time-grid shift=3"),
+        ("heun-2", "--solver heun --steps 2"),
+        ("fireflow-3", "--solver fireflow --steps 3"),
+    ] {
+        s.push(ev("baseline", tag, sampler));
+    }
+    for g in ["1.5", "2"] {
+        s.push(ev("label-dropout", &format!("euler-1-g{g}"), &format!("--solver euler --steps 1 --guidance {g}")));
+    }
+    s.push(step("mnist/simple-reflow/grid-forward", format!("generate --model {} --steps 1 --num-samples 40 --backend cpu --out {}", r("forward/model.safetensors"), c.img("mnist-forward-pairs-1step.png"))));
+    s
+}
+
+/// SlimFlow on Fashion-MNIST: the teacher, its guided couplings, 4×-smaller students by reflow
+/// with and without annealing and flips, SlimFlow (annealing reflow + flow-guided distillation)
+/// and its ablation without the 2-step regulariser.
+fn slimflow_fashion(c: &Ctx) -> Vec<Step> {
+    let r = |p: &str| c.at(&format!("fashion/{p}"));
+    let tf = c.train_flags();
+    let teacher = if c.quick { format!("--config {} --data fashion-mnist --steps 40", c.config("quick-teacher.toml")) } else { format!("--config {}", c.config("fashion-teacher.toml")) };
+    let student_cfg = c.config(if c.quick { "quick-student.toml" } else { "slimflow-student.toml" });
+    let steps: usize = if c.quick { 20 } else { 800 };
+    let st = format!("--pairs {} --config {student_cfg} --steps {steps} --batch {} --lr 1e-3 --warmup {} {tf}", r("pairs"), c.n(32, 8), c.n(50, 2));
+    let mut s = vec![
+        step("fashion/teacher", format!("train {teacher} {tf} --out {}", r("teacher"))),
+        step("fashion/pairs", format!("pairs --model {} --num-pairs {} --solver midpoint --steps {} --guidance 3 --backend cpu --out {}", r("teacher/model.safetensors"), c.n(6000, 48), c.n(10, 2), r("pairs"))),
+        step("fashion/reflow-none", format!("reflow {st} --out {}", r("reflow-none"))),
+        step("fashion/reflow-anneal", format!("reflow {st} --anneal 0.5 --out {}", r("reflow-anneal"))),
+        step("fashion/reflow-flip", format!("reflow {st} --hflip --out {}", r("reflow-flip"))),
+        step("fashion/slimflow", format!("slimflow {st} --anneal 0.5 --hflip --distill-steps {} --out {}", steps / 2, r("slimflow"))),
+        step(
+            "fashion/distill-noreg",
+            format!("distill --pairs {} --init {} --steps {} --batch {} --lr 1e-3 --warmup {} --hflip {tf} --out {}", r("pairs"), r("slimflow/reflow/model.safetensors"), steps / 2, c.n(32, 8), c.n(50, 2), r("distill-noreg")),
+        ),
+    ];
+    let e = image_eval(c, "fashion", 50);
+    for n in [1, 50] {
+        s.push(step(&format!("fashion/eval-teacher-{n}"), format!("eval --model {} --solver euler --steps {n} --guidance 3 {e}", r("teacher/model.safetensors"))).to(r(&format!("eval-teacher-{n}.json"))));
+    }
+    for (tag, model) in [("reflow-none", "reflow-none"), ("reflow-anneal", "reflow-anneal"), ("reflow-flip", "reflow-flip"), ("reflow-both", "slimflow/reflow"), ("fgd", "slimflow"), ("distill-noreg", "distill-noreg")] {
+        s.push(step(&format!("fashion/eval-{tag}"), format!("eval --model {} --solver euler --steps 1 {e}", r(&format!("{model}/model.safetensors")))).to(r(&format!("eval-{tag}.json"))));
+    }
+    s.push(step("fashion/info-teacher", format!("info {}", r("teacher/model.safetensors"))).to(r("info-teacher.txt")));
+    s.push(step("fashion/info-student", format!("info {}", r("slimflow/model.safetensors"))).to(r("info-student.txt")));
+    s.push(step("fashion/grid-teacher", format!("generate --model {} --steps 50 --guidance 3 --num-samples 40 --backend cpu --out {}", r("teacher/model.safetensors"), c.img("fashion-teacher-50steps.png"))));
+    s.push(step("fashion/grid-slimflow", format!("generate --model {} --steps 1 --num-samples 40 --backend cpu --out {}", r("slimflow/model.safetensors"), c.img("fashion-slimflow-1step.png"))));
+    s
+}
+
+/// Inversion (held-out test digits → noise → digits) with FireFlow against Euler and midpoint
+/// at equal NFE, for the teacher, the bundled 2-RF and CAF (its v̂0 reused or recomputed); class
+/// edits 3 → 8 and others.
+fn inversion_mnist(c: &Ctx) -> Vec<Step> {
+    let r = |p: &str| c.at(&format!("inversion/{p}"));
+    let teacher = c.at("mnist/teacher/model.safetensors");
+    let caf = c.at("mnist/caf/model.safetensors");
+    let num = c.n(200, 8);
+    let mut s = Vec::new();
+    for (name, model) in [("teacher", teacher.as_str()), ("2rf", "mnist-2rf"), ("caf", caf.as_str())] {
+        for n in [2, 4, 8, 16] {
+            s.push(step(&format!("inversion/invert-{name}-{n}"), format!("invert --model {model} --num-samples {num} --steps {n} --compare --backend cpu --json --out {}", r(&format!("{name}-{n}.png")))).to(r(&format!("invert-{name}-{n}.json"))));
+        }
+    }
+    s.push(step("inversion/grid-teacher-4", format!("invert --model {teacher} --num-samples 16 --steps 4 --compare --backend cpu --json --out {}", c.img("invert-teacher-4.png"))).to(r("grid-teacher-4.json")));
+    let classifier = c.classifier("mnist");
+    let edit = |name: &str, model: &str, from: u32, to: u32, g: &str| {
+        step(
+            &format!("inversion/edit-{name}-{from}-{to}-g{g}"),
+            format!("edit --model {model} --from {from} --to {to} --guidance {g} --num-samples {} --steps {} --classifier {classifier} --backend cpu --json --out {}", c.n(100, 4), c.n(8, 2), r(&format!("edit-{name}-{from}-{to}-g{g}.png"))),
+        )
+        .to(r(&format!("edit-{name}-{from}-{to}-g{g}.json")))
+    };
+    for g in c.some(&["1", "2", "3"], 1) {
+        s.push(edit("teacher", &teacher, 3, 8, g));
+    }
+    for g in c.some(&["1", "2"], 1) {
+        s.push(edit("2rf", "mnist-2rf", 3, 8, g));
+    }
+    for &(from, to) in c.some(&[(7, 1), (4, 9), (5, 6), (0, 6)], 1) {
+        s.push(edit("teacher", &teacher, from, to, "2"));
+    }
+    for (model, g, png) in [(teacher.as_str(), "2", "edit-3-to-8.png"), ("mnist-2rf", "1", "edit-3-to-8-2rf.png")] {
+        s.push(step(&format!("inversion/grid-{png}"), format!("edit --model {model} --from 3 --to 8 --guidance {g} --num-samples 12 --steps {} --classifier {classifier} --backend cpu --out {}", c.n(8, 2), c.img(png))));
+    }
+    s
+}
+
+/// The budgets of the all-methods comparison: network evaluations per sample.
+pub const COMPARE_NFE: [usize; 4] = [1, 2, 4, 8];
+
+/// One row of the all-methods comparison: a model of the MNIST runs and the sampler that
+/// spends a given NFE (`steps_for(nfe)`; `None` where the sampler cannot spend exactly it).
+struct Method {
+    /// Short name (file names, plot legend order).
+    tag: &'static str,
+    /// Folder under `mnist/`.
+    model: &'static str,
+    solver: &'static str,
+    /// Extra eval flags (guidance).
+    extra: &'static str,
+    steps_for: fn(usize) -> Option<usize>,
+    /// Plot colour (RGB 0..1).
+    color: [f32; 3],
+}
+
+/// The samplers' steps at an NFE: Euler 1 per step; FireFlow N + 1 for N steps (the cached
+/// midpoint velocity); CAF N + 1 for N steps (the initial velocity once, then the acceleration
+/// network once per step); PeRFlow one per step, a whole number of steps per window (4
+/// windows, so 4 or 8).
+const METHODS: &[Method] = &[
+    Method { tag: "teacher-euler", model: "teacher", solver: "euler", extra: "--guidance 3", steps_for: Some, color: [0.55, 0.55, 0.55] },
+    Method { tag: "teacher-fireflow", model: "teacher", solver: "fireflow", extra: "--guidance 3", steps_for: |n| (n >= 2).then(|| n - 1), color: [0.3, 0.3, 0.3] },
+    Method { tag: "2rf-euler", model: "2rf", solver: "euler", extra: "", steps_for: Some, color: [0.12, 0.47, 0.71] },
+    Method { tag: "2rf-fireflow", model: "2rf", solver: "fireflow", extra: "", steps_for: |n| (n >= 2).then(|| n - 1), color: [0.09, 0.75, 0.81] },
+    Method { tag: "distill-euler", model: "distill", solver: "euler", extra: "", steps_for: Some, color: [0.17, 0.63, 0.17] },
+    Method { tag: "caf", model: "caf", solver: "caf", extra: "", steps_for: |n| (n >= 2).then(|| n - 1), color: [0.84, 0.15, 0.16] },
+    Method { tag: "perflow-sync", model: "perflow-sync", solver: "perflow", extra: "--guidance 3", steps_for: |n| (n >= 4).then_some(n), color: [0.58, 0.40, 0.74] },
+];
+
+/// Every MNIST method at 1, 2, 4, 8 NFE, 10 000 samples each against the 10 000 test images
+/// (FID's protocol on the classifier's features), grids per method and NFE, and the
+/// quality-against-NFE plot.
+fn compare_mnist(c: &Ctx) -> Vec<Step> {
+    let r = |p: &str| c.at(&format!("mnist/{p}"));
+    let e = format!("--num-samples {} --reference-steps 0 --classifier {} --backend cpu --json", c.n(10_000, 16), c.classifier("mnist"));
+    let mut s = Vec::new();
+    for m in METHODS {
+        for nfe in COMPARE_NFE {
+            let Some(steps) = (m.steps_for)(nfe) else { continue };
+            let model = r(&format!("{}/model.safetensors", m.model));
+            s.push(step(&format!("mnist/compare-{}-{nfe}", m.tag), format!("eval --model {model} --solver {} --steps {steps} {} {e}", m.solver, m.extra)).to(r(&format!("compare-{}-{nfe}.json", m.tag))));
+            s.push(step(&format!("mnist/compare-grid-{}-{nfe}", m.tag), format!("generate --model {model} --solver {} --steps {steps} {} --num-samples 20 --backend cpu --out {}", m.solver, m.extra, c.img(&format!("compare-{}-{nfe}nfe.png", m.tag)))));
+        }
+    }
+    s
+}
+
+/// Writes the quality-against-NFE plot of `compare-mnist` from its eval files: x = NFE on a
+/// log2 axis (1, 2, 4, 8; grey grid lines), y = Fréchet distance (0 at the bottom, grid lines
+/// every 50), one line per method in its colour, the real-data floor as a dashed black line.
+fn plot_quality_vs_nfe(c: &Ctx) -> Result<()> {
+    let r = |p: &str| c.root.join("mnist").join(p);
+    let mut series = Vec::new();
+    let mut floor = None;
+    for m in METHODS {
+        let mut pts = Vec::new();
+        for nfe in COMPARE_NFE {
+            let path = r(&format!("compare-{}-{nfe}.json", m.tag));
+            let Ok(text) = std::fs::read_to_string(&path) else { continue };
+            let j: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))?;
+            if let Some(fd) = j["fd"]["samples"].as_f64() {
+                pts.push(((nfe as f32).log2(), fd as f32));
+                floor = j["fd"]["train_images"].as_f64().or(floor);
+            }
+        }
+        series.push((m.color, pts));
+    }
+    let top = series.iter().flat_map(|(_, p)| p.iter().map(|q| q.1)).filter(|v| v.is_finite()).fold(50.0f32, f32::max).min(600.0);
+    let top = (top / 50.0).ceil() * 50.0;
+    let mut canvas = Canvas::with_bounds(640, 400, [-0.2, 3.2], [-top * 0.05, top * 1.05]);
+    for k in 0..4 {
+        canvas.line([k as f32, 0.0], [k as f32, top], [0.85, 0.85, 0.85], 1.0);
+    }
+    let mut y = 0.0;
+    while y <= top {
+        canvas.line([0.0, y], [3.0, y], [0.9, 0.9, 0.9], 1.0);
+        y += 50.0;
+    }
+    canvas.line([0.0, 0.0], [3.0, 0.0], [0.4, 0.4, 0.4], 1.0);
+    if let Some(f) = floor {
+        let f = f as f32;
+        for k in 0..30 {
+            let x = k as f32 * 0.1;
+            canvas.line([x, f], [x + 0.05, f], [0.0, 0.0, 0.0], 1.0);
+        }
+    }
+    for (color, pts) in &series {
+        for w in pts.windows(2) {
+            for d in [-1.0f32, 0.0, 1.0] {
+                let off = d * top / 400.0;
+                canvas.line([w[0].0, w[0].1.min(top) + off], [w[1].0, w[1].1.min(top) + off], *color, 1.0);
+            }
+        }
+        for p in pts {
+            canvas.dot([p.0, p.1.min(top)], 4.0, *color, 1.0);
+        }
+    }
+    let path = c.img.join("mnist-quality-vs-nfe.png");
+    write_png(&path, &canvas.into_image())?;
+    eprintln!("wrote {}", path.display());
+    Ok(())
+}
+
+/// The experiment named `name`, or a usage error listing the names.
+fn recipe(name: &str) -> Result<&'static Recipe> {
+    RECIPES.iter().find(|r| r.name == name).ok_or_else(|| {
+        Usage(format!("unknown experiment {name:?}; the experiments are: {}", RECIPES.iter().map(|r| r.name).collect::<Vec<_>>().join(", "))).into()
+    })
+}
+
+/// The steps of `name` with those of the experiments it needs first (each step once), or
+/// without them (`deps` false).
+fn plan(name: &str, c: &Ctx, deps: bool) -> Result<Vec<Step>> {
+    if !deps {
+        return Ok((recipe(name)?.steps)(c));
+    }
+    let mut order = Vec::new();
+    fn visit(name: &str, order: &mut Vec<&'static Recipe>, depth: usize) -> Result<()> {
+        let r = recipe(name)?;
+        if depth > RECIPES.len() {
+            bail!("experiment {name} needs itself");
+        }
+        for n in r.needs {
+            visit(n, order, depth + 1)?;
+        }
+        if !order.iter().any(|o| o.name == r.name) {
+            order.push(r);
+        }
+        Ok(())
+    }
+    visit(name, &mut order, 0)?;
+    let mut steps: Vec<Step> = Vec::new();
+    for r in order {
+        for s in (r.steps)(c) {
+            if let Some(old) = steps.iter().find(|o| o.id == s.id) {
+                if old != &s {
+                    bail!("experiment step {} is defined twice with different commands", s.id);
+                }
+                continue;
+            }
+            steps.push(s);
+        }
+    }
+    Ok(steps)
+}
+
+/// The marker of a finished step: its command line.
+fn marker_text(s: &Step) -> String {
+    let mut t = s.argv.join(" ");
+    if let Some(p) = &s.stdout {
+        t.push_str(&format!(" > {}", p.display()));
+    }
+    t
+}
+
+fn marker_path(root: &Path, s: &Step) -> PathBuf {
+    root.join(".done").join(s.id.replace('/', "__"))
+}
+
+pub fn run(a: Args) -> Result<()> {
+    if a.list || a.name.is_none() {
+        for r in RECIPES {
+            let needs = if r.needs.is_empty() { String::new() } else { format!(" (runs {} first)", r.needs.join(", ")) };
+            println!("{:<20} {}{needs}", r.name, r.about);
+        }
+        if a.name.is_none() && !a.list {
+            return Err(Usage("name an experiment (listed above)".into()).into());
+        }
+        return Ok(());
+    }
+    let name = a.name.as_deref().unwrap_or_default();
+    let root = a.out.clone().unwrap_or_else(|| PathBuf::from(if a.quick { "runs/quick" } else { "runs" }));
+    let img = a.img_dir.clone().unwrap_or_else(|| root.join("img"));
+    for p in [&root, &img] {
+        if p.display().to_string().chars().any(char::is_whitespace) {
+            return Err(Usage(format!("the folder {} has a space in its name; the experiment's commands need one without", p.display())).into());
+        }
+    }
+    let c = Ctx { quick: a.quick, root: root.clone(), img: img.clone() };
+    let steps = plan(name, &c, !a.no_deps)?;
+    if a.dry_run {
+        for s in &steps {
+            println!("beeline {}", marker_text(s));
+        }
+        return Ok(());
+    }
+    for dir in ["configs", "classifiers", ".done", "2d", "mnist/simple-reflow", "fashion", "inversion"] {
+        std::fs::create_dir_all(root.join(dir)).with_context(|| format!("creating {}", root.join(dir).display()))?;
+    }
+    std::fs::create_dir_all(&img).with_context(|| format!("creating {}", img.display()))?;
+    for (file, text) in CONFIGS {
+        std::fs::write(root.join("configs").join(file), text)?;
+    }
+    for (file, bytes) in CLASSIFIERS {
+        std::fs::write(root.join("classifiers").join(file), bytes)?;
+    }
+    let exe = std::env::current_exe().context("finding the beeline executable")?;
+    let total = steps.len();
+    let started = std::time::Instant::now();
+    for (i, s) in steps.iter().enumerate() {
+        let marker = marker_path(&root, s);
+        let text = marker_text(s);
+        if std::fs::read_to_string(&marker).is_ok_and(|m| m == text) {
+            eprintln!("[{}/{total}] done before: beeline {text}", i + 1);
+            continue;
+        }
+        eprintln!("[{}/{total}] beeline {text}", i + 1);
+        let mut cmd = Command::new(&exe);
+        cmd.args(&s.argv);
+        if let Some(out) = &s.stdout {
+            cmd.stdout(std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?);
+        }
+        let status = cmd.status().with_context(|| format!("running {}", exe.display()))?;
+        if !status.success() {
+            if let Some(out) = &s.stdout {
+                let _ = std::fs::remove_file(out);
+            }
+            bail!("experiment {name}: step {} failed ({status}): beeline {text}", s.id);
+        }
+        std::fs::write(&marker, &text)?;
+    }
+    if name == "compare-mnist" {
+        plot_quality_vs_nfe(&c)?;
+    }
+    eprintln!("experiment {name}: {total} steps, {:.0} s; results under {}", started.elapsed().as_secs_f64(), root.display());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx(quick: bool) -> Ctx {
+        Ctx { quick, root: PathBuf::from("r"), img: PathBuf::from("i") }
+    }
+
+    #[test]
+    fn every_experiment_plans_and_parses_at_both_sizes() {
+        use clap::Parser;
+        for quick in [false, true] {
+            for r in RECIPES {
+                let steps = plan(r.name, &ctx(quick), true).unwrap();
+                assert!(!steps.is_empty(), "{}", r.name);
+                for s in steps {
+                    // Every step is a command line this binary accepts.
+                    let argv = std::iter::once("beeline".to_string()).chain(s.argv.iter().cloned());
+                    if let Err(e) = crate::Cli::try_parse_from(argv) {
+                        panic!("{} step {}: {e}", r.name, s.id);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn dependencies_come_first_and_steps_once() {
+        let steps = plan("compare-mnist", &ctx(true), true).unwrap();
+        assert!(plan("compare-mnist", &ctx(true), false).unwrap().iter().all(|s| s.id.starts_with("mnist/compare")));
+        let pos = |id: &str| steps.iter().position(|s| s.id == id).unwrap();
+        assert!(pos("mnist/teacher") < pos("mnist/caf") && pos("mnist/caf") < pos("mnist/compare-caf-2"));
+        let mut ids: Vec<_> = steps.iter().map(|s| &s.id).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), steps.len());
+        assert!(recipe("nope").is_err());
+    }
+
+    #[test]
+    fn samplers_spend_the_asked_nfe() {
+        // Euler: one evaluation per step; FireFlow and CAF: N + 1 for N steps.
+        let nfe = |tag: &str, n: usize| METHODS.iter().find(|m| m.tag == tag).and_then(|m| (m.steps_for)(n));
+        assert_eq!(nfe("2rf-euler", 8), Some(8));
+        assert_eq!(nfe("2rf-fireflow", 8), Some(7));
+        assert_eq!(nfe("2rf-fireflow", 1), None);
+        assert_eq!(nfe("caf", 4), Some(3));
+        assert_eq!(nfe("perflow-sync", 2), None);
+    }
+}
