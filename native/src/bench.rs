@@ -10,6 +10,8 @@
 //! the real one. Each backend's output is also compared with the CPU reference's, to show that
 //! the columns compute the same function.
 
+mod generation;
+
 use anyhow::{Context, Result};
 use beeline::config::ArchConfig;
 use beeline::gpu::{AdapterSummary, GpuContext, GpuNetwork};
@@ -29,12 +31,40 @@ use std::time::Instant;
 /// (`cargo run -p beeline-cli --features train -- bench`); burn's wgpu device is put on the
 /// adapter the WGSL runtime uses (`WGPU_BACKEND`, `WGPU_ADAPTER_NAME` pick it).
 ///
-/// Examples:
-///   beeline bench --batches 1,16 --iters 3
-///   beeline bench --arch mlp --backends cpu,burn-flex --json
-///   beeline bench --model m.safetensors --out bench.json
+/// With `--all`: full generation of every bundled model at 1, 2, 4 and 8 steps on every
+/// backend, cold and warm, in ms per sample, written into docs/BENCHMARKS.md (between its
+/// markers) with the browser's figures from docs/bench/browser.json; run it from the
+/// repository root.
 #[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:
+  beeline bench --batches 1,16 --iters 3
+  beeline bench --arch mlp --backends cpu,burn-flex --json
+  beeline bench --model m.safetensors --out bench.json
+  cargo run --release -p beeline-cli --features train -- bench --all
+  beeline bench --all --models rf-toy-2rf --steps 1,2 --backends cpu --doc /tmp/b.md")]
 pub struct Args {
+    /// Benchmark full generation of the bundled models (see above) instead of one evaluation.
+    #[arg(long, conflicts_with_all = ["model", "batches"])]
+    pub all: bool,
+    /// `--all`: the bundled models to time, comma-separated (default: every one).
+    #[arg(long, value_delimiter = ',', requires = "all")]
+    pub models: Vec<String>,
+    /// `--all`: step counts, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,2,4,8", requires = "all")]
+    pub steps: Vec<usize>,
+    /// `--all`: samples per generation (one batch) for image models.
+    #[arg(long, default_value_t = 8, requires = "all")]
+    pub num_samples: usize,
+    /// `--all`: samples per generation (one batch) for 2D models.
+    #[arg(long, default_value_t = 1000, requires = "all")]
+    pub num_points: usize,
+    /// `--all`: the Markdown file whose generated section is rewritten (created if missing);
+    /// the JSON report goes to `bench/native.json` beside it unless `--out` is given.
+    #[arg(long, default_value = "docs/BENCHMARKS.md", requires = "all")]
+    pub doc: PathBuf,
+    /// `--all`: the web benchmark's results (a column when the file exists).
+    #[arg(long, default_value = "docs/bench/browser.json", requires = "all")]
+    pub browser: PathBuf,
     /// Model file (.safetensors) whose first network (`velocity` if present) and weights are
     /// timed. Without it, `--arch` with seeded random weights.
     #[arg(long, conflicts_with = "arch")]
@@ -387,19 +417,24 @@ mod burn_side {
 
     impl Runner for BurnRunner {
         fn forward(&mut self, inp: &Inputs) -> Result<Vec<f32>> {
-            let b = inp.batch;
-            let d = &self.device;
-            let numel = inp.x.len() / b;
-            let x = Tensor::<2>::from_data(TensorData::new(inp.x.clone(), [b, numel]), d);
-            let cond = inp.cond.as_ref().map(|c| Tensor::<2>::from_data(TensorData::new(c.clone(), [b, c.len() / b]), d));
-            let features = self.net.time_features(&inp.t, d);
-            let labels: Option<Tensor<1, Int>> = match &inp.labels {
-                Some(l) => Some(class_rows(l, self.net.arch().num_classes(), d)?),
-                None => None,
-            };
-            let y = self.net.forward_flat(x, cond, features, labels);
-            y.into_data().try_into_vec_as::<f32>().map_err(|e| anyhow::anyhow!("reading burn's output: {e:?}"))
+            Ok(forward(&self.net, &self.device, &inp.x, inp.cond.as_deref(), &inp.t, inp.labels.as_deref())?)
         }
+    }
+
+    /// `net` on host inputs (`x`, `cond`: `[batch, numel]`; `t`: one time per sample; labels
+    /// for conditional networks, [`beeline::field::NULL_LABEL`] for the null class), read back.
+    pub(super) fn forward(net: &Net, d: &Device, x: &[f32], cond: Option<&[f32]>, t: &[f32], labels: Option<&[u32]>) -> beeline::Result<Vec<f32>> {
+        let b = t.len();
+        let xt = Tensor::<2>::from_data(TensorData::new(x.to_vec(), [b, x.len() / b]), d);
+        let ct = cond.map(|c| Tensor::<2>::from_data(TensorData::new(c.to_vec(), [b, c.len() / b]), d));
+        let features = net.time_features(t, d);
+        let classes = net.arch().num_classes();
+        let lt: Option<Tensor<1, Int>> = match labels {
+            Some(l) if classes > 0 => Some(class_rows(l, classes, d)?),
+            _ => None,
+        };
+        let y = net.forward_flat(xt, ct, features, lt);
+        y.into_data().try_into_vec_as::<f32>().map_err(|e| beeline::Error::InvalidInput(format!("reading burn's output: {e:?}")))
     }
 
     fn api(backend: &str) -> Option<(WgpuBackend, wgpu::Backend)> {
@@ -686,7 +721,53 @@ impl Report {
     }
 }
 
+/// `bench --all`: runs the generation plan, rewrites the doc's section, writes the JSON.
+fn run_all(a: &Args) -> Result<()> {
+    let models = if a.models.is_empty() { crate::bundled::BUNDLED.iter().map(|b| b.name.to_string()).collect() } else { a.models.clone() };
+    let plan = generation::Plan {
+        models,
+        steps: a.steps.clone(),
+        backends: a.backends.clone(),
+        image_samples: a.num_samples,
+        point_samples: a.num_points,
+        iters: a.iters,
+        seed: a.seed,
+    };
+    let doc_dir = a.doc.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    if !doc_dir.is_dir() {
+        return Err(std::io::Error::new(std::io::ErrorKind::NotFound, format!("{} does not exist: run `bench --all` from the repository root, or pass --doc", doc_dir.display())).into());
+    }
+    let browser = generation::Browser::read(&a.browser)?;
+    let quiet = a.json;
+    let bar = crate::progress::spinner(quiet);
+    let report = generation::run(&plan, &mut |line| bar.println(line))?;
+    bar.finish_and_clear();
+    let section = report.markdown(browser.as_ref(), &a.browser.display().to_string());
+    let old = match std::fs::read_to_string(&a.doc) {
+        Ok(s) => s,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", a.doc.display())),
+    };
+    beeline::modelfile::write_atomic(&a.doc, generation::splice(&old, &section).as_bytes()).with_context(|| format!("writing {}", a.doc.display()))?;
+    let json_path = a.out.clone().unwrap_or_else(|| doc_dir.join("bench").join("native.json"));
+    if let Some(dir) = json_path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let j = report.to_json();
+    std::fs::write(&json_path, serde_json::to_string_pretty(&j)? + "\n").with_context(|| format!("writing {}", json_path.display()))?;
+    if a.json {
+        println!("{j}");
+    } else {
+        print!("{section}");
+        println!("\nwrote {} and {}", a.doc.display(), json_path.display());
+    }
+    Ok(())
+}
+
 pub fn run(a: Args) -> Result<()> {
+    if a.all {
+        return run_all(&a);
+    }
     let w = Workload::from_args(&a)?;
     let settings = Settings { batches: a.batches.clone(), iters: a.iters, warmup: a.warmup, backends: a.backends.clone(), seed: a.seed };
     let quiet = a.json;

@@ -35,11 +35,10 @@ const DEFAULT_MNIST_CLASSIFIER: &str = "models/mnist-classifier.safetensors";
 /// those stored during inversion; Beeline's MNIST models have no attention, so that is not
 /// implemented (docs/inversion.md). CAF models regenerate their initial velocity from the
 /// noise under the target class (no v̂0 reuse in edits).
-///
-/// Examples:
-///   beeline edit --model mnist-2rf --from 3 --to 8 --out edit.png
-///   beeline edit --model runs/mnist/teacher/model.safetensors --from 3 --to 8 --steps 8 --guidance 2 --json
 #[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:
+  beeline edit --model mnist-2rf --from 3 --to 8 --out edit.png
+  beeline edit --model runs/mnist/teacher/model.safetensors --from 3 --to 8 --steps 8 --guidance 2 --json")]
 pub struct Args {
     /// Class-conditional model file, or the name of a bundled model (mnist-2rf).
     #[arg(long)]
@@ -152,12 +151,14 @@ pub fn run(a: Args) -> Result<()> {
         record_trajectories: false,
     };
 
+    let bar = crate::progress::bar(a.json, n as u64, "samples");
     let start = Instant::now();
-    let noise = source.transport_from(&req(from, 1.0, Direction::Invert), originals.clone(), &mut |_| {})?;
-    let recon = source.transport_from(&req(from, 1.0, Direction::Generate), noise.samples.clone(), &mut |_| {})?;
-    let edit = source.transport_from(&req(to, guidance, Direction::Generate), noise.samples.clone(), &mut |_| {})?;
+    let noise = source.transport_from(&req(from, 1.0, Direction::Invert), originals.clone(), &mut crate::progress::sampling(&bar, "inverting: "))?;
+    let recon = source.transport_from(&req(from, 1.0, Direction::Generate), noise.samples.clone(), &mut crate::progress::sampling(&bar, "reconstructing: "))?;
+    let edit = source.transport_from(&req(to, guidance, Direction::Generate), noise.samples.clone(), &mut crate::progress::sampling(&bar, "editing: "))?;
     let ms = start.elapsed().as_secs_f64() * 1e3;
-    let fresh = source.generate(&req(to, guidance, Direction::Generate), &mut |_| {})?;
+    let fresh = source.generate(&req(to, guidance, Direction::Generate), &mut crate::progress::sampling(&bar, "fresh samples: "))?;
+    bar.finish_and_clear();
     write_rows(&a.out, &[&originals, &recon.samples, &edit.samples], &config.data.shape, range, n.min(16))?;
 
     let distance = |x: &[f32]| -> Result<serde_json::Value> {

@@ -8,25 +8,44 @@
 //! | 3 | the model file is invalid (truncated, corrupt, inconsistent) |
 //! | 4 | an input does not fit the model or sampler (label, steps, solver, ...), or `--backend gpu` without a usable GPU |
 //! | 5 | a file could not be read or written |
+//! | 6 | `beeline view` found no display to open a window on (no `DISPLAY`, or the X server refused) |
 
 use std::process::ExitCode;
 
-/// A usage error that clap cannot see (a training config value, a missing build feature): exit 2.
-#[derive(Debug)]
-pub struct Usage(pub String);
+/// An error type that is its message, for the statuses decided here rather than by
+/// `beeline::Error`.
+macro_rules! message_error {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub struct $name(pub String);
 
-impl std::fmt::Display for Usage {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl std::error::Error for $name {}
+    };
 }
 
-impl std::error::Error for Usage {}
+message_error!(
+    /// A usage error that clap cannot see (a training config value, a missing build feature): exit 2.
+    Usage
+);
+message_error!(
+    /// No window can be opened (no display server): exit 6.
+    NoDisplay
+);
 
 /// The exit status for an error chain: the first `beeline::Error` in it decides.
 pub fn code_for(e: &anyhow::Error) -> ExitCode {
     if e.chain().any(|c| c.is::<Usage>()) {
         return ExitCode::from(2);
+    }
+    if e.chain().any(|c| c.is::<NoDisplay>()) {
+        return ExitCode::from(6);
     }
     let core = e.chain().find_map(|c| c.downcast_ref::<beeline::Error>());
     ExitCode::from(match core.map(|c| c.code()) {

@@ -1,16 +1,14 @@
 //! `beeline generate`: samples from a model file (or the exact Gaussian-mixture field) to PNG.
 
-use crate::plot::{Canvas, colors, write_png};
+use crate::plot::{picture, write_png};
 use anyhow::{Context, Result, bail};
 use crate::sampler_args::SamplerArgs;
 use crate::source::{Source, load_model};
 use beeline::backend::Backend;
 use beeline::config::Solver;
 use beeline::gmm::GaussianMixture;
-use beeline::image;
-use beeline::pipeline::{GenerateRequest, Generated, Labels, Progress};
+use beeline::pipeline::{GenerateRequest, Labels};
 use beeline::sampling::SamplerSpec;
-use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -18,12 +16,11 @@ use std::time::Instant;
 ///
 /// With no `--model`, samples the bundled default model (see `--model`); `--analytic` samples
 /// an exact Gaussian-mixture velocity field instead (no training involved).
-///
-/// Examples:
-///   beeline generate --steps 4 --solver fireflow --out toy.png
-///   beeline generate --model mnist.safetensors --steps 2 --label 3 --num-samples 16 --out threes.png
-///   beeline generate --model mnist.safetensors --backend gpu
 #[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:
+  beeline generate --steps 4 --solver fireflow --out toy.png
+  beeline generate --model mnist.safetensors --steps 2 --label 3 --num-samples 16 --out threes.png
+  beeline generate --model mnist.safetensors --backend gpu")]
 pub struct Args {
     /// Model file (.safetensors), or the name of a bundled model (compiled into the binary):
     /// mnist-onestep (default), mnist-2rf, rf-toy-1rf, rf-toy-2rf.
@@ -36,6 +33,20 @@ pub struct Args {
     /// The sampler (analytic fields: Euler, 8 steps, unless given).
     #[command(flatten)]
     pub sampler: SamplerArgs,
+    /// What to sample and where.
+    #[command(flatten)]
+    pub sampling: Sampling,
+    /// Output PNG.
+    #[arg(long, default_value = "beeline-out.png")]
+    pub out: PathBuf,
+    /// Print a JSON summary on stdout instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The flags of what to sample and where, shared by `generate` and `view`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Sampling {
     /// Noise seed: the same seed gives the same samples on every backend and batch size.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
@@ -53,18 +64,20 @@ pub struct Args {
     /// Trajectories drawn on 2D plots.
     #[arg(long, default_value_t = 64)]
     pub trajectories: usize,
-    /// Output PNG.
-    #[arg(long, default_value = "beeline-out.png")]
-    pub out: PathBuf,
-    /// Print a JSON summary on stdout instead of text.
-    #[arg(long)]
-    pub json: bool,
     /// Where the networks run: `gpu` (wgpu: Vulkan, Metal, DX12; exit status 4 without an
     /// adapter), `cpu` (the CPU reference), or `auto`: the GPU if a hardware adapter exists,
     /// else the CPU (software adapters such as lavapipe are slower than the CPU reference and
     /// only used when asked for). `WGPU_BACKEND` and `WGPU_ADAPTER_NAME` pick the adapter.
     #[arg(long, default_value = "auto", value_parser = ["auto", "gpu", "cpu"])]
     pub backend: String,
+}
+
+impl Sampling {
+    /// `--num-samples`, or its default for the data: 2000 points (`is_points`), 4 per class of
+    /// `classes`, or 16 images.
+    pub fn num_samples_for(&self, is_points: bool, classes: usize) -> usize {
+        self.num_samples.unwrap_or(if is_points { 2000 } else if classes > 0 { 4 * classes } else { 16 })
+    }
 }
 
 pub(crate) fn parse_labels(s: Option<&str>, classes: &[String]) -> Result<Labels> {
@@ -82,7 +95,8 @@ pub(crate) fn parse_labels(s: Option<&str>, classes: &[String]) -> Result<Labels
 }
 
 pub fn run(a: Args) -> Result<()> {
-    let want: Backend = a.backend.parse()?;
+    let s = &a.sampling;
+    let want: Backend = s.backend.parse()?;
     let (mut source, name, choice_reason, adapter, kind) = match &a.analytic {
         None => {
             let p = a.model.clone().unwrap_or_else(|| PathBuf::from(crate::bundled::DEFAULT_MODEL));
@@ -119,45 +133,26 @@ pub fn run(a: Args) -> Result<()> {
     };
     a.sampler.apply(&mut spec)?;
     let is_points = shape.len() == 1;
-    let num_samples = a.num_samples.unwrap_or(if is_points { 2000 } else if !classes.is_empty() { 4 * classes.len() } else { 16 });
+    let num_samples = s.num_samples_for(is_points, classes.len());
     let req = GenerateRequest {
-        seed: a.seed,
+        seed: s.seed,
         num_samples,
-        batch: a.batch,
-        labels: parse_labels(a.label.as_deref(), &classes)?,
+        batch: s.batch,
+        labels: parse_labels(s.label.as_deref(), &classes)?,
         guidance: a.sampler.guidance.unwrap_or(guidance),
         sampler: spec.clone(),
-        record_trajectories: is_points && a.trajectories > 0,
+        record_trajectories: is_points && s.trajectories > 0,
     };
 
-    let bar = if a.json { ProgressBar::hidden() } else { ProgressBar::new(num_samples as u64) };
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} samples ({elapsed})")
-            .map_err(|e| anyhow::anyhow!(e))?
-            .progress_chars("=> "),
-    );
-    let mut on_progress = |p: Progress| {
-        bar.set_position(p.samples_done as u64);
-        bar.set_message(format!("step {}/{}", p.step, p.steps));
-    };
+    let bar = crate::progress::bar(a.json, num_samples as u64, "samples");
+    let mut on_progress = crate::progress::sampling(&bar, "");
     let start = Instant::now();
     let out = source.generate(&req, &mut on_progress)?;
     let elapsed = start.elapsed();
     bar.finish_and_clear();
 
-    let picture = if is_points {
-        if shape[0] != 2 {
-            bail!(beeline::Error::InvalidInput(format!("can only plot 2D points, these have {} dimensions", shape[0])));
-        }
-        plot_points(&out, range[1].max(-range[0]), a.trajectories)
-    } else {
-        let cols = if matches!(req.labels, Labels::Cycle) && !classes.is_empty() {
-            classes.len()
-        } else {
-            (num_samples as f64).sqrt().ceil() as usize
-        };
-        image::grid(&out.samples, &shape, range, cols, 2, 64)?
-    };
+    let cycle = matches!(req.labels, Labels::Cycle) && !classes.is_empty();
+    let picture = picture(&out, &shape, range, cycle.then_some(classes.len()), s.trajectories)?;
     write_png(&a.out, &picture).with_context(|| format!("writing {}", a.out.display()))?;
 
     let ms = elapsed.as_secs_f64() * 1e3;
@@ -165,7 +160,7 @@ pub fn run(a: Args) -> Result<()> {
         let summary = serde_json::json!({
             "out": a.out, "source": name, "backend": kind, "adapter": adapter, "backend_reason": choice_reason,
             "solver": spec.solver, "steps": spec.steps,
-            "nfe": out.nfe, "num_samples": num_samples, "seed": a.seed, "ms": ms,
+            "nfe": out.nfe, "num_samples": num_samples, "seed": s.seed, "ms": ms,
             "ms_per_sample": ms / num_samples as f64,
         });
         println!("{summary}");
@@ -182,23 +177,4 @@ pub fn run(a: Args) -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// Noise (grey), trajectories (blue) and samples (orange) on one canvas.
-fn plot_points(out: &Generated, half: f32, trajectories: usize) -> beeline::image::Image8 {
-    let mut c = Canvas::new(800, half * 1.05);
-    let pts = |v: &[f32]| v.chunks_exact(2).map(|p| [p[0], p[1]]).collect::<Vec<_>>();
-    for p in pts(&out.start) {
-        c.dot(p, 1.5, colors::NOISE, 0.35);
-    }
-    let n = out.start.len() / 2;
-    for k in 0..trajectories.min(n) {
-        for w in out.trajectories.windows(2) {
-            c.line([w[0][2 * k], w[0][2 * k + 1]], [w[1][2 * k], w[1][2 * k + 1]], colors::PATH, 0.6);
-        }
-    }
-    for p in pts(&out.samples) {
-        c.dot(p, 1.5, colors::SAMPLE, 0.6);
-    }
-    c.into_image()
 }

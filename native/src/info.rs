@@ -5,9 +5,10 @@ use beeline::modelfile::{self, ModelFile};
 use std::path::PathBuf;
 
 /// Print a model file's config and tensor table.
-///
-/// Example: `beeline info mnist-onestep` (a bundled model) or `beeline info runs/toy/model.safetensors`
 #[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:
+  beeline info mnist-onestep                          # a bundled model
+  beeline info runs/toy/model.safetensors --json")]
 pub struct Args {
     /// The model file (.safetensors), or a bundled model's name.
     pub file: PathBuf,

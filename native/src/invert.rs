@@ -37,11 +37,10 @@ pub const PSNR_NOTE: &str = "PSNR = 10·log10(1/MSE) on pixels mapped from the d
 /// (N + 1 or N + 2 NFE); for CAF models, CAF with the initial velocity reused from the images
 /// (the CAF paper's reconstruction, 1 + N + N NFE) against v̂0 recomputed from the noise
 /// (2(N + 1) NFE).
-///
-/// Examples:
-///   beeline invert --model mnist-2rf --num-samples 64 --solver fireflow --steps 8 --out recon.png
-///   beeline invert --model mnist-2rf --steps 4 --compare --json
 #[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:
+  beeline invert --model mnist-2rf --num-samples 64 --solver fireflow --steps 8 --out recon.png
+  beeline invert --model mnist-2rf --steps 4 --compare --json")]
 pub struct Args {
     /// Model file, or the name of a bundled model (mnist-2rf, mnist-onestep).
     #[arg(long)]
@@ -265,7 +264,9 @@ pub fn run(a: Args) -> Result<()> {
 
     let mut rows: Vec<Value> = Vec::new();
     let mut recons: Vec<Vec<f32>> = Vec::new();
+    let bar = crate::progress::bar(a.json, runs.len() as u64, "samplers");
     for r in &runs {
+        bar.set_message(format!("{} ({} steps)", r.name(), r.spec.steps));
         let req = GenerateRequest {
             seed: 0,
             num_samples: a.num_samples,
@@ -288,7 +289,9 @@ pub fn run(a: Args) -> Result<()> {
             "noise_mean": noise_mean, "noise_std": noise_std, "ms": ms,
         }));
         recons.push(rec.regenerated.samples);
+        bar.inc(1);
     }
+    bar.finish_and_clear();
     let mut grid_rows: Vec<&[f32]> = vec![&originals];
     grid_rows.extend(recons.iter().map(Vec::as_slice));
     write_rows(&a.out, &grid_rows, &config.data.shape, range, 16)?;

@@ -13,10 +13,14 @@ mod info;
 mod invert;
 mod pairs;
 mod plot;
+mod progress;
 mod sampler_args;
 mod source;
 #[cfg(feature = "train")]
+mod experiment;
+#[cfg(feature = "train")]
 mod train;
+mod view;
 
 use clap::{Parser, Subcommand};
 
@@ -47,17 +51,32 @@ enum Command {
     Convert(convert::Args),
     /// Make (x0, x1) couplings with a teacher model, for reflow and distillation.
     Pairs(pairs::Args),
-    /// Time one network evaluation on the WGSL runtime, the CPU reference and burn's backends.
+    /// Time one network evaluation on the WGSL runtime, the CPU reference and burn's backends;
+    /// --all: full generation of every bundled model, written into docs/BENCHMARKS.md.
     Bench(bench::Args),
+    /// Open a window that generates live: model, steps, solver, seed, class, guidance.
+    View(view::Args),
     /// Train a rectified flow from data (1-RF) and export it as a model file.
     #[cfg(feature = "train")]
     Train(train::Args),
     /// Reflow: train a rectified flow on a teacher's pairs (2-RF; RF++ options: --init,
     /// --time-dist u-shaped, --loss pseudo-huber).
     #[cfg(feature = "train")]
+    #[command(after_help = "Examples:
+  beeline pairs --model runs/toy/model.safetensors --num-pairs 20000 --out runs/pairs
+  beeline reflow --pairs runs/pairs --init runs/toy/model.safetensors --out runs/2rf
+  beeline reflow --pairs runs/pairs --time-dist u-shaped --loss pseudo-huber --out runs/2rf-pp   # RF++
+  beeline reflow --pairs runs/pairs --loss-normalization --dropout 0.1 --out runs/2rf-simple    # Simple ReFlow
+
+Config keys, defaults and the files written: docs/training.md")]
     Reflow(train::Args),
     /// Distill a one-step generator from a teacher's pairs (regression at t = 0).
     #[cfg(feature = "train")]
+    #[command(after_help = "Examples:
+  beeline distill --pairs runs/pairs --init runs/2rf/model.safetensors --out runs/one-step
+  beeline generate --model runs/one-step/model.safetensors --steps 1
+
+Config keys, defaults and the files written: docs/training.md")]
     Distill(train::Args),
     /// Train the digit classifier that judges generated images (`eval --classifier`).
     #[cfg(feature = "train")]
@@ -72,6 +91,10 @@ enum Command {
     /// SlimFlow: annealing reflow into a smaller student, then flow-guided distillation.
     #[cfg(feature = "train")]
     Slimflow(train::SlimflowArgs),
+    /// Run one named reproduction end to end (train → pairs → student → eval → pictures);
+    /// --quick at test size, --list to see them.
+    #[cfg(feature = "train")]
+    Experiment(experiment::Args),
     /// Any other word: in a build without the `train` feature, the training commands land here
     /// and get a message on how to build them; anything else is an unknown command.
     #[cfg(not(feature = "train"))]
@@ -81,7 +104,7 @@ enum Command {
 
 /// The commands that need the `train` cargo feature.
 #[cfg(not(feature = "train"))]
-const TRAIN_COMMANDS: &[&str] = &["train", "reflow", "distill", "caf", "perflow", "slimflow", "train-classifier"];
+const TRAIN_COMMANDS: &[&str] = &["train", "reflow", "distill", "caf", "perflow", "slimflow", "train-classifier", "experiment"];
 
 /// The error of a command this build does not have: a training command in a build without the
 /// `train` feature, or an unknown word.
@@ -117,6 +140,7 @@ fn main() -> std::process::ExitCode {
         Command::Edit(a) => edit::run(a),
         Command::Convert(a) => convert::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::View(a) => view::run(a),
         #[cfg(feature = "train")]
         Command::Train(a) => train::run_cmd(a, beeline::train::Method::RectifiedFlow),
         #[cfg(feature = "train")]
@@ -131,6 +155,8 @@ fn main() -> std::process::ExitCode {
         Command::Perflow(a) => train::run_perflow(a),
         #[cfg(feature = "train")]
         Command::Slimflow(a) => train::run_slimflow(a),
+        #[cfg(feature = "train")]
+        Command::Experiment(a) => experiment::run(a),
         #[cfg(not(feature = "train"))]
         Command::Other(args) => Err(not_in_this_build(&args)),
     };

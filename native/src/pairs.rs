@@ -8,7 +8,6 @@ use beeline::data::images::{ImageDataset, ImageSet, Split, default_data_dir};
 use beeline::data::toys::Toy;
 use beeline::pairs::{self, PairData, PairDirection, PairsEvent, PairsSpec};
 use beeline::pipeline::{GenerateRequest, Generated, Progress};
-use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 
 /// Make (x0, x1, label) couplings with a teacher model, for `beeline reflow` and `beeline
@@ -17,12 +16,11 @@ use std::path::PathBuf;
 /// Pairs are written in shards to `--out`; a killed run is continued by running the same
 /// command again (finished shards are kept). The pairs depend only on the flags, not on
 /// `--batch` or the backend (to rounding).
-///
-/// Examples:
-///   beeline pairs --model runs/toy/model.safetensors --num-pairs 20000 --out runs/toy-pairs
-///   beeline pairs --model teacher.safetensors --steps 50 --solver euler --num-pairs 20000 --out pairs/
-///   beeline pairs --model teacher.safetensors --direction data-to-noise --num-pairs 10000 --out inv/
 #[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:
+  beeline pairs --model runs/toy/model.safetensors --num-pairs 20000 --out runs/toy-pairs
+  beeline pairs --model teacher.safetensors --steps 50 --solver euler --num-pairs 20000 --out pairs/
+  beeline pairs --model teacher.safetensors --direction data-to-noise --num-pairs 10000 --out inv/")]
 pub struct Args {
     /// The teacher's model file.
     #[arg(long)]
@@ -100,12 +98,7 @@ pub fn run(a: Args) -> Result<()> {
         }
     };
 
-    let bar = if a.json { ProgressBar::hidden() } else { ProgressBar::new(spec.num_pairs as u64) };
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} pairs ({elapsed}, eta {eta})")
-            .map_err(|e| anyhow::anyhow!(e))?
-            .progress_chars("=> "),
-    );
+    let bar = crate::progress::bar(a.json, spec.num_pairs as u64, "pairs");
     let mut transport = |req: &GenerateRequest, x: Vec<f32>, p: &mut dyn FnMut(Progress)| -> beeline::Result<Generated> { source.transport_from(req, x, p) };
     let shard_start = |i: usize| (i * spec.shard_size) as u64;
     let mut on_event = |e: PairsEvent| match e {

@@ -34,11 +34,16 @@ pub fn load_model(path: &Path, want: Backend) -> Result<(Source, Choice)> {
 pub fn load_model_bytes(bytes: &[u8], name: &str, want: Backend) -> Result<(Source, Choice)> {
     let file = ModelFile::from_bytes(bytes).with_context(|| format!("loading {name}"))?;
     let choice = pollster::block_on(backend::choose(want))?;
-    let source = match &choice.selected {
-        Selected::Cpu => Source::Model(Box::new(Model::new(&file)?)),
-        Selected::Gpu(ctx) => Source::Gpu(Box::new(pollster::block_on(GpuModel::new(ctx, &file)).context("putting the model on the GPU")?)),
-    };
+    let source = source_on(&choice.selected, &file)?;
     Ok((source, choice))
+}
+
+/// A model file on a backend already chosen (one GPU context serves several models).
+pub fn source_on(selected: &Selected, file: &ModelFile) -> Result<Source> {
+    Ok(match selected {
+        Selected::Cpu => Source::Model(Box::new(Model::new(file)?)),
+        Selected::Gpu(ctx) => Source::Gpu(Box::new(pollster::block_on(GpuModel::new(ctx, file)).context("putting the model on the GPU")?)),
+    })
 }
 
 impl Source {

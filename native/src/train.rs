@@ -12,7 +12,6 @@ use beeline::config::{ArchConfig, NetRole};
 use beeline::modelfile::ModelFile;
 use beeline::pairs::read_manifest;
 use beeline::train::{run, Event, Loss, Method, TrainConfig, TrainOptions, TrainSummary};
-use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
 
 /// Train a rectified flow (1-RF) from data and export it as a model file.
@@ -22,13 +21,6 @@ use std::path::{Path, PathBuf};
 /// `metrics.jsonl`, `checkpoint.safetensors` (every `--checkpoint-every` steps, written
 /// atomically) and `model.safetensors` (the EMA weights, ready for `beeline generate --model`).
 /// A killed run continues exactly where its last checkpoint left off with `--resume`.
-///
-/// Examples:
-///   beeline train --data rf-toy --steps 2000 --out runs/toy
-///   beeline generate --model runs/toy/model.safetensors --out toy.png
-///   beeline train --data mnist --config mnist.toml --device auto --out runs/mnist
-///   beeline train --out runs/mnist --resume                  # after an interruption
-///   beeline train --out runs/mnist --resume --steps 40000    # train longer
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:
   beeline train --data rf-toy --steps 2000 --out runs/toy
@@ -88,8 +80,8 @@ pub struct Args {
     #[arg(long)]
     pub log_every: Option<u64>,
     /// Where to train: auto (a real GPU through wgpu if there is one, else flex), wgpu or flex
-    /// (burn's CPU backend).
-    #[arg(long, default_value = "auto", value_parser = ["auto", "wgpu", "flex"])]
+    /// (burn's CPU backend); `gpu` and `cpu` name the same two, as for the sampling commands.
+    #[arg(long = "backend", visible_alias = "device", default_value = "auto", value_parser = TRAIN_BACKENDS)]
     pub device: String,
     /// Reflow and distill: the pairs folder made by `beeline pairs` (its data set becomes
     /// `--data`).
@@ -128,6 +120,20 @@ pub struct Args {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+}
+
+/// The values `--backend` (alias `--device`) takes for training: burn's devices, and the
+/// sampling commands' `gpu` / `cpu` for the same two.
+const TRAIN_BACKENDS: [&str; 5] = ["auto", "wgpu", "flex", "gpu", "cpu"];
+
+/// burn's device for a `--backend` value.
+fn device_choice(v: &str) -> Result<DeviceChoice> {
+    let v = match v {
+        "gpu" => "wgpu",
+        "cpu" => "flex",
+        v => v,
+    };
+    Ok(v.parse().map_err(|e: beeline::train::DeviceError| Usage(e.to_string()))?)
 }
 
 /// `n` as a TOML integer (a usage error past `i64::MAX`).
@@ -231,7 +237,7 @@ pub fn run_cmd(a: Args, method: Method) -> Result<()> {
 /// Trains one run of `method` into `out`: the config from the method's layer, `--config`, the
 /// flags, then `stage` (keys a multi-stage command fixes); prints progress and the result.
 fn train_stage(a: &Args, method: Method, stage: toml::Table, out: &Path) -> Result<TrainSummary> {
-    let device: DeviceChoice = a.device.parse().map_err(|e: beeline::train::DeviceError| Usage(e.to_string()))?;
+    let device = device_choice(&a.device)?;
     let base = if a.resume { checkpoint::read_meta(out)?.map(|m| m.config) } else { None };
     let mut layers = Vec::new();
     if method != Method::RectifiedFlow && base.is_none() {
@@ -256,12 +262,7 @@ fn train_stage(a: &Args, method: Method, stage: toml::Table, out: &Path) -> Resu
         stop_after: None,
     };
 
-    let bar = if a.quiet { ProgressBar::hidden() } else { ProgressBar::new(config.steps) };
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} steps ({elapsed}, eta {eta}) {msg}")
-            .map_err(|e| anyhow::anyhow!(e))?
-            .progress_chars("=> "),
-    );
+    let bar = crate::progress::bar(a.quiet, config.steps, "steps");
     let quiet = a.quiet;
     let mut on_event = |e: Event<'_>| match e {
         Event::Started { step, steps, device, params, data } => {
@@ -367,10 +368,9 @@ pub fn run_caf(a: CafArgs) -> Result<()> {
 /// Train the digit classifier that `beeline eval --classifier` uses to judge generated images
 /// (an MLP with ReLU on the training split; accuracy on the test split is measured on the
 /// written file and stored in it).
-///
-/// Example:
-///   beeline train-classifier --data mnist --out models/mnist-classifier.safetensors
 #[derive(clap::Args, Debug)]
+#[command(after_help = "Example:
+  beeline train-classifier --data mnist --out models/mnist-classifier.safetensors")]
 pub struct ClassifierArgs {
     /// Data set: mnist or fashion-mnist.
     #[arg(long, default_value = "mnist")]
@@ -393,8 +393,8 @@ pub struct ClassifierArgs {
     /// Seed of the weights and the shuffles.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Where to train: auto, wgpu or flex.
-    #[arg(long, default_value = "auto", value_parser = ["auto", "wgpu", "flex"])]
+    /// Where to train: auto, wgpu (or gpu) or flex (or cpu).
+    #[arg(long = "backend", visible_alias = "device", default_value = "auto", value_parser = TRAIN_BACKENDS)]
     pub device: String,
     /// Output file.
     #[arg(long)]
@@ -404,7 +404,7 @@ pub struct ClassifierArgs {
 pub fn run_classifier(a: ClassifierArgs) -> Result<()> {
     use beeline::data::images::{default_data_dir, ImageDataset};
     use beeline::train::classifier::{train_classifier, ClassifierTraining};
-    let choice: DeviceChoice = a.device.parse().map_err(|e: beeline::train::DeviceError| Usage(e.to_string()))?;
+    let choice = device_choice(&a.device)?;
     let sel = beeline::train::select_device(choice).map_err(|e| beeline::Error::GpuUnavailable(e.to_string()))?;
     let cfg = ClassifierTraining { dataset: ImageDataset::parse(&a.data)?, hidden: a.hidden.clone(), epochs: a.epochs, batch: a.batch, lr: a.lr, seed: a.seed };
     let command = std::env::args().collect::<Vec<_>>().join(" ");

@@ -273,3 +273,133 @@ fn closed_stdout_is_not_a_panic() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!err.contains("panicked"), "{err}");
 }
+
+/// `bench --all` on small shapes: the generated section replaces the one between the markers
+/// (the text around it kept), every model × backend × step count is measured, and the
+/// browser's figures become a column when their file exists (and are said to be missing
+/// otherwise). No timing assertions.
+#[test]
+fn bench_all_writes_the_tables_between_the_markers() {
+    let d = scratch("bench-all");
+    let doc = d.join("BENCHMARKS.md");
+    let begin = "<!-- beeline bench --all: begin (generated; edit the text around it, not this) -->";
+    let end = "<!-- beeline bench --all: end -->";
+    std::fs::write(&doc, format!("# Benchmarks\n\nintro\n\n{begin}\nold\n{end}\n\noutro\n")).unwrap();
+    let browser = d.join("browser.json");
+    std::fs::write(
+        &browser,
+        r#"{"date": "2026-01-02", "browser": "Chromium 140", "adapter": "SwiftShader", "machine": "test box",
+            "models": {"rf-toy-2rf": {"backend": "webgpu", "cold_start_ms": {"wasm": 10, "model": 2, "pipeline": 30},
+                                      "steps": {"1": {"warm_ms_per_image": 0.0123, "batch": 64}, "2": {"warm_ms_per_image": 0.02, "batch": 64}}},
+                       "rf-toy-2rf@cpu": {"backend": "cpu", "cold_start_ms": {"wasm": 10, "model": 2, "pipeline": 0},
+                                      "steps": {"1": {"warm_ms_per_image": 0.5, "batch": 64}}}}}"#,
+    )
+    .unwrap();
+    let json_out = d.join("native.json");
+    let mut args = vec!["bench", "--all", "--models", "rf-toy-2rf,mnist-onestep", "--steps", "1,2", "--num-samples", "2", "--num-points", "50", "--iters", "1"];
+    let backends = if cfg!(feature = "train") { "wgsl,cpu,burn-flex" } else { "wgsl,cpu" };
+    args.extend(["--backends", backends, "--doc", doc.to_str().unwrap(), "--browser", browser.to_str().unwrap(), "--out", json_out.to_str().unwrap(), "--json"]);
+    let o = beeline(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).expect("--json prints JSON");
+    let ran: Vec<&str> = j["backends"].as_array().unwrap().iter().filter(|b| b["ran"] == true).map(|b| b["backend"].as_str().unwrap()).collect();
+    assert!(ran.contains(&"cpu"));
+    if std::env::var("BEELINE_EXPECT_GPU").is_ok_and(|v| v == "1") {
+        assert!(ran.contains(&"wgsl"), "BEELINE_EXPECT_GPU=1 but wgsl did not run: {}", j["backends"]);
+    }
+    let results = j["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2 * 2 * ran.len(), "{j}");
+    for r in results {
+        assert!(r["cold_ms_per_sample"].as_f64().unwrap() > 0.0 && r["warm_ms_per_sample"].as_f64().unwrap() > 0.0, "{r}");
+        assert_eq!(r["samples"], if r["model"] == "rf-toy-2rf" { 50 } else { 2 });
+    }
+    let on_disk: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json_out).unwrap()).unwrap();
+    assert_eq!(on_disk["results"], j["results"]);
+
+    let md = std::fs::read_to_string(&doc).unwrap();
+    assert!(md.starts_with("# Benchmarks\n\nintro\n\n") && md.ends_with(&format!("{end}\n\noutro\n")), "{md}");
+    assert!(!md.contains("\nold\n"), "{md}");
+    assert!(md.contains("### rf-toy-2rf") && md.contains("### mnist-onestep"), "{md}");
+    assert!(md.contains("| steps | NFE | wgsl cold | wgsl warm | cpu cold | cpu warm |") || !ran.contains(&"wgsl"), "{md}");
+    assert!(md.contains("browser warm | browser CPU warm |"), "{md}");
+    assert!(md.contains("0.012 (batch 64)") && md.contains("Chromium 140"), "{md}");
+    assert!(md.contains("Load average"), "{md}");
+
+    // Without the browser's file the table says so.
+    let o = beeline(&["bench", "--all", "--models", "rf-toy-1rf", "--steps", "1", "--num-points", "20", "--iters", "1", "--backends", "cpu", "--doc", doc.to_str().unwrap(), "--browser", d.join("none.json").to_str().unwrap(), "--out", json_out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let md = std::fs::read_to_string(&doc).unwrap();
+    assert!(md.contains("missing:") && md.contains("none.json") && md.contains("### rf-toy-1rf") && !md.contains("### mnist-onestep"), "{md}");
+
+    // Bad input: an unknown model (exit 5, the bundled names listed), zero steps (exit 4).
+    let o = beeline(&["bench", "--all", "--models", "nope", "--backends", "cpu", "--doc", doc.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    assert!(stderr(&o).contains("mnist-onestep"), "{}", stderr(&o));
+    let o = beeline(&["bench", "--all", "--steps", "0", "--backends", "cpu", "--doc", doc.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+}
+
+/// `convert` reports the size and the sample change: f32 → f16 halves the weights and moves the
+/// samples a little; f16 → f32 is exact.
+#[test]
+fn convert_reports_size_and_sample_change() {
+    let d = scratch("convert");
+    let f32_model = write_unet_model(&d);
+    let f16_model = d.join("unet-f16.safetensors");
+    let o = beeline(&["convert", "--model", f32_model.to_str().unwrap(), "--dtype", "f16", "--num-samples", "6", "--out", f16_model.to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let num = |k: &str| j[k].as_f64().unwrap_or_else(|| panic!("{k} missing: {j}"));
+    assert!(num("bytes_after") < num("bytes_before") && num("size_ratio") < 0.7, "{j}");
+    assert!(num("max_abs_diff") > 0.0 && num("max_abs_diff") < 0.1 && num("mean_abs_diff") <= num("max_abs_diff"), "{j}");
+    assert_eq!(j["samples_compared"], 6);
+
+    let back = d.join("unet-f32.safetensors");
+    let o = beeline(&["convert", "--model", f16_model.to_str().unwrap(), "--dtype", "f32", "--out", back.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("differ by at most 0.000e0") && text.contains("% of the size"), "f16 → f32 is exact:\n{text}");
+
+    let o = beeline(&["convert", "--model", f32_model.to_str().unwrap(), "--dtype", "f8", "--out", back.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let o = beeline(&["convert", "--model", d.join("missing.safetensors").to_str().unwrap(), "--dtype", "f16", "--out", back.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+}
+
+/// Every subcommand `beeline --help` lists has `--help` with at least one example, and the
+/// shared flags keep one name across commands.
+#[test]
+fn every_subcommand_has_help_with_an_example() {
+    let o = beeline(&["--help"]);
+    assert!(o.status.success());
+    let top = String::from_utf8_lossy(&o.stdout).into_owned();
+    let commands: Vec<String> = top
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .filter(|c| c != "help")
+        .collect();
+    let mut want = vec!["generate", "view", "info", "eval", "invert", "edit", "convert", "pairs", "bench"];
+    if cfg!(feature = "train") {
+        want.extend(["train", "reflow", "distill", "caf", "perflow", "slimflow", "train-classifier"]);
+    }
+    for w in &want {
+        assert!(commands.iter().any(|c| c == w), "`beeline --help` lacks {w}: {top}");
+    }
+    for c in &commands {
+        let o = beeline(&[c, "--help"]);
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert!(o.status.success(), "{c} --help: {}", stderr(&o));
+        assert!(text.contains("Example"), "`beeline {c} --help` has no example:\n{text}");
+        assert!(text.contains(&format!("beeline {c}")), "`beeline {c} --help`'s examples do not run {c}:\n{text}");
+        // One vocabulary: no alternative spellings of the shared flags.
+        for bad in ["--num_samples", "--n-samples", "--output ", "--batch-size", "--nsteps"] {
+            assert!(!text.contains(bad), "`beeline {c} --help` uses {bad}");
+        }
+        if text.contains("--backend") || text.contains("--device") {
+            assert!(text.contains("--backend"), "`beeline {c}` names its backend flag --device only");
+        }
+    }
+}
