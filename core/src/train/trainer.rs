@@ -929,8 +929,10 @@ pub fn run(config: TrainConfig, opts: &TrainOptions, on_event: &mut dyn FnMut(Ev
     elapsed_before += secs;
     let _ = elapsed_before;
     let model = if done >= total {
-        if first >= total {
-            export(&trainer)?; // already complete: make sure the model file exists
+        if first >= total && !dir.join(MODEL_FILE).exists() {
+            // Already complete: make sure the model file exists, but never rewrite one (its
+            // provenance would name this command, and pairs made from it record its digest).
+            export(&trainer)?;
         }
         Some(dir.join(MODEL_FILE))
     } else {
