@@ -45,6 +45,30 @@ mod with_train {
     use beeline::train::metrics::MetricsLog;
     use std::time::{Duration, Instant};
 
+    /// Resuming a finished run (as `beeline experiment` does on a rerun) leaves its model file
+    /// byte for byte as it was: pairs made from it record the file's digest.
+    #[test]
+    fn resuming_a_finished_run_keeps_its_model_file() {
+        let d = scratch("finished");
+        let cfg = tiny_config(&d);
+        let out = d.join("run");
+        let args = |every: &str| -> Vec<String> {
+            ["train", "--config", cfg.to_str().unwrap(), "--steps", "40", "--checkpoint-every", every, "--device", "flex", "--quiet", "--resume", "--out", out.to_str().unwrap()].iter().map(|s| s.to_string()).collect()
+        };
+        let run = |a: Vec<String>| {
+            let o = Command::new(env!("CARGO_BIN_EXE_beeline")).args(&a).output().unwrap();
+            assert!(o.status.success(), "{}", stderr(&o));
+        };
+        run(args("20"));
+        let before = std::fs::read(out.join("model.safetensors")).unwrap();
+        run(args("10"));
+        assert!(std::fs::read(out.join("model.safetensors")).unwrap() == before, "the finished run's model file was rewritten");
+        // A missing model file is written again from the final checkpoint.
+        std::fs::remove_file(out.join("model.safetensors")).unwrap();
+        run(args("10"));
+        assert!(out.join("model.safetensors").exists());
+    }
+
     /// A run killed with SIGKILL between checkpoints, then resumed, ends with the same
     /// weights, EMA and AdamW state, bit for bit, as a run that was never interrupted. Dropout
     /// 0.1 is on: its masks are reseeded from (seed, step) every step.
