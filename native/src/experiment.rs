@@ -491,16 +491,16 @@ struct Method {
     color: [f32; 3],
 }
 
-/// The samplers' steps at an NFE: Euler 1 per step; FireFlow N + 1 for N steps (the cached
+/// The samplers' steps at an NFE: Euler 1 per step (the distilled model is a one-step map:
+/// 1 NFE only); FireFlow N + 1 for N steps (the cached
 /// midpoint velocity); CAF N + 1 for N steps (the initial velocity once, then the acceleration
 /// network once per step); PeRFlow one per step, a whole number of steps per window (4
 /// windows, so 4 or 8).
 const METHODS: &[Method] = &[
     Method { tag: "teacher-euler", model: "teacher", solver: "euler", extra: "--guidance 3", steps_for: Some, color: [0.55, 0.55, 0.55] },
-    Method { tag: "teacher-fireflow", model: "teacher", solver: "fireflow", extra: "--guidance 3", steps_for: |n| (n >= 2).then(|| n - 1), color: [0.3, 0.3, 0.3] },
     Method { tag: "2rf-euler", model: "2rf", solver: "euler", extra: "", steps_for: Some, color: [0.12, 0.47, 0.71] },
     Method { tag: "2rf-fireflow", model: "2rf", solver: "fireflow", extra: "", steps_for: |n| (n >= 2).then(|| n - 1), color: [0.09, 0.75, 0.81] },
-    Method { tag: "distill-euler", model: "distill", solver: "euler", extra: "", steps_for: Some, color: [0.17, 0.63, 0.17] },
+    Method { tag: "distill-euler", model: "distill", solver: "euler", extra: "", steps_for: |n| (n == 1).then_some(1), color: [0.17, 0.63, 0.17] },
     Method { tag: "caf", model: "caf", solver: "caf", extra: "", steps_for: |n| (n >= 2).then(|| n - 1), color: [0.84, 0.15, 0.16] },
     Method { tag: "perflow-sync", model: "perflow-sync", solver: "perflow", extra: "--guidance 3", steps_for: |n| (n >= 4).then_some(n), color: [0.58, 0.40, 0.74] },
 ];
