@@ -207,6 +207,7 @@ w("")
 # --- claims ------------------------------------------------------------------------------
 D = "2d"
 ev = lambda m, n: f"{D}/eval-{m}-{n}.json"
+w1 = lambda rel: fmt(get(rel, "samples", "sliced_w1"), 3, sd=spread(rel, "samples.sliced_w1"))
 claim("Rectified Flow", "Reflow straightens the flow: S(2-RF) < S(1-RF)", "3-Gaussian toy, straightness of a 100-step Euler solve",
       get(ev("2rf", 100), "straightness"), get(ev("1rf", 100), "straightness"))
 claim("Rectified Flow", "One Euler step of the 2-RF lands on the modes; the 1-RF's does not", "toy, share of 20 000 samples within 3σ of a mode, mean of 3 seeds",
@@ -214,7 +215,7 @@ claim("Rectified Flow", "One Euler step of the 2-RF lands on the modes; the 1-RF
       ours=f"{fmt(get(ev('2rf', 1), 'samples', 'on_mode'), pct=True)} vs {fmt(get(ev('1rf', 1), 'samples', 'on_mode'), pct=True)}")
 claim("Rectified Flow", "One-step 2-RF matches the 1-RF's fine solve (sliced W1 to true samples)", "toy, 1 step vs 100 steps, 20 000 samples × 3 seeds",
       get(ev("2rf", 1), "samples", "sliced_w1"), get(ev("1rf", 100), "samples", "sliced_w1"),
-      ours=f"{fmt(get(ev('2rf', 1), 'samples', 'sliced_w1'), 3, sd=spread(ev('2rf', 1), 'samples.sliced_w1'))} vs {fmt(get(ev('1rf', 100), 'samples', 'sliced_w1'), 3, sd=spread(ev('1rf', 100), 'samples.sliced_w1'))}")
+      ours=f"{w1(ev('2rf', 1))} vs {w1(ev('1rf', 100))}")
 claim("Rectified Flow", "Distillation improves the 2-RF's one step further", "toy, share on a mode at 1 step",
       get(ev("distill", 1), "samples", "on_mode"), get(ev("2rf", 1), "samples", "on_mode"), better="higher")
 M = "mnist"
@@ -228,10 +229,10 @@ claim("Rectified Flow", "Distillation improves one step", "MNIST, Fréchet dista
 rp = lambda v: f"{D}/rfpp-{v}-1.json"
 claim("RF++", "A U-shaped time distribution with pseudo-Huber loss gives a better one-step 2-RF than uniform + L2", "toy, reflow of the same couplings and budget, sliced W1 at 1 step, 20 000 samples × 3 seeds",
       get(rp("u-huber"), "samples", "sliced_w1"), get(rp("baseline"), "samples", "sliced_w1"),
-      ours=f"{fmt(get(rp('u-huber'), 'samples', 'sliced_w1'), 3, sd=spread(rp('u-huber'), 'samples.sliced_w1'))} vs {fmt(get(rp('baseline'), 'samples', 'sliced_w1'), 3, sd=spread(rp('baseline'), 'samples.sliced_w1'))}")
+      ours=f"{w1(rp('u-huber'))} vs {w1(rp('baseline'))}")
 claim("RF++", "Initialising the 2-RF from the 1-RF beats training it from scratch", "toy, same budget, sliced W1 at 1 step",
       get(rp("baseline"), "samples", "sliced_w1"), get(rp("scratch"), "samples", "sliced_w1"),
-      ours=f"{fmt(get(rp('baseline'), 'samples', 'sliced_w1'), 3, sd=spread(rp('baseline'), 'samples.sliced_w1'))} vs {fmt(get(rp('scratch'), 'samples', 'sliced_w1'), 3, sd=spread(rp('scratch'), 'samples.sliced_w1'))}")
+      ours=f"{w1(rp('baseline'))} vs {w1(rp('scratch'))}")
 
 S = f"{M}/simple-reflow"
 sr = lambda m: get(f"{S}/eval-{m}.json", "fd", "samples")

@@ -96,43 +96,23 @@ const RECIPES: &[Recipe] = &[
     },
 ];
 
-/// The training configs the full-size experiments use, compiled in (docs/configs/).
-const CONFIGS: &[(&str, &str)] = &[
-    ("mnist-teacher.toml", include_str!("../../docs/configs/mnist-teacher.toml")),
-    ("fashion-teacher.toml", include_str!("../../docs/configs/fashion-teacher.toml")),
-    ("slimflow-student.toml", include_str!("../../docs/configs/slimflow-student.toml")),
-    ("quick-teacher.toml", QUICK_TEACHER),
-    ("quick-student.toml", QUICK_STUDENT),
-];
-
-/// `--quick`'s image teacher: a 1-level UNet with 8 channels (about 10 k parameters).
-const QUICK_TEACHER: &str = "# beeline experiment --quick: a tiny class-conditional teacher.
-batch = 8
-lr = 2e-3
-warmup = 2
-label_dropout = 0.1
-checkpoint_every = 10
-log_every = 5
-sample_steps = 4
-[arch]
-kind = \"unet\"
-base_channels = 8
-channel_mult = [1]
-num_res_blocks = 1
-attention = false
-groups = 4
-";
-
-/// `--quick`'s SlimFlow student: the quick teacher at half the channels.
-const QUICK_STUDENT: &str = "# beeline experiment --quick: a student smaller than the quick teacher.
-[arch]
-kind = \"unet\"
-base_channels = 4
-channel_mult = [1]
-num_res_blocks = 1
-attention = false
-groups = 2
-";
+/// The training configs the experiments use: the full-size ones compiled in (docs/configs/),
+/// and `--quick`'s teacher (a 1-level UNet with 8 channels, about 10 k parameters) and SlimFlow
+/// student (the same at 4 channels).
+fn configs() -> Vec<(&'static str, String)> {
+    let quick_teacher = "# beeline experiment --quick: a tiny class-conditional teacher.\n\
+        batch = 8\nlr = 2e-3\nwarmup = 2\nlabel_dropout = 0.1\ncheckpoint_every = 10\nlog_every = 5\nsample_steps = 4\n";
+    let unet = |channels: usize, groups: usize| {
+        format!("[arch]\nkind = \"unet\"\nbase_channels = {channels}\nchannel_mult = [1]\nnum_res_blocks = 1\nattention = false\ngroups = {groups}\n")
+    };
+    vec![
+        ("mnist-teacher.toml", include_str!("../../docs/configs/mnist-teacher.toml").to_string()),
+        ("fashion-teacher.toml", include_str!("../../docs/configs/fashion-teacher.toml").to_string()),
+        ("slimflow-student.toml", include_str!("../../docs/configs/slimflow-student.toml").to_string()),
+        ("quick-teacher.toml", format!("{quick_teacher}{}", unet(8, 4))),
+        ("quick-student.toml", format!("# beeline experiment --quick: a student smaller than the quick teacher.\n{}", unet(4, 2))),
+    ]
+}
 
 /// The judge classifiers, compiled in (models/).
 const CLASSIFIERS: &[(&str, &[u8])] = &[
@@ -666,7 +646,7 @@ pub fn run(a: Args) -> Result<()> {
         std::fs::create_dir_all(root.join(dir)).with_context(|| format!("creating {}", root.join(dir).display()))?;
     }
     std::fs::create_dir_all(&img).with_context(|| format!("creating {}", img.display()))?;
-    for (file, text) in CONFIGS {
+    for (file, text) in configs() {
         std::fs::write(root.join("configs").join(file), text)?;
     }
     for (file, bytes) in CLASSIFIERS {
