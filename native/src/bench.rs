@@ -740,7 +740,12 @@ fn run_all(a: &Args) -> Result<()> {
     let browser = generation::Browser::read(&a.browser)?;
     let quiet = a.json;
     let bar = crate::progress::spinner(quiet);
-    let report = generation::run(&plan, &mut |line| bar.println(line))?;
+    // `suspend`, not `println`: the lines also reach a log when stderr is not a terminal.
+    let report = generation::run(&plan, &mut |line| {
+        if !quiet {
+            bar.suspend(|| eprintln!("{line}"));
+        }
+    })?;
     bar.finish_and_clear();
     let section = report.markdown(browser.as_ref(), &a.browser.display().to_string());
     let old = match std::fs::read_to_string(&a.doc) {
