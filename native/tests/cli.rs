@@ -403,3 +403,26 @@ fn every_subcommand_has_help_with_an_example() {
         }
     }
 }
+
+/// `train-classifier` on small shapes (one epoch of a 16-unit MLP on MNIST): it writes its file
+/// and reports a test accuracy well above chance. `--backend cpu` and its
+/// alias `--device flex` name the same burn device.
+#[cfg(feature = "train")]
+#[test]
+fn train_classifier_one_small_epoch() {
+    let d = scratch("classifier");
+    let out = d.join("classifier.safetensors");
+    let o = beeline(&["train-classifier", "--data", "mnist", "--hidden", "16", "--epochs", "1", "--batch", "256", "--backend", "cpu", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    let acc: f64 = text
+        .split("test accuracy ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no accuracy in: {text}"));
+    assert!(acc > 50.0, "one epoch of a small MLP should beat chance by far: {acc} %");
+    assert!(std::fs::metadata(&out).is_ok_and(|m| m.len() > 1000), "no classifier file written");
+    let o = beeline(&["train-classifier", "--data", "mnist", "--device", "tpu", "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}

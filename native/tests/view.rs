@@ -22,8 +22,9 @@ fn view_under_xvfb(args: &[&str], out: &Path) -> Output {
     let have = Command::new("xvfb-run").arg("--help").output().is_ok();
     assert!(have, "xvfb-run is missing: install Debian's `xvfb` (scripts/test.sh does)");
     let size = format!("{}x{}", SIZE.0, SIZE.1);
-    Command::new("xvfb-run")
-        .args(["-a", "-s", "-screen 0 1280x1024x24", env!("CARGO_BIN_EXE_beeline"), "view", "--size", &size, "--screenshot"])
+    // `timeout`: a guard against a hung window (it kills, it does not judge speed).
+    Command::new("timeout")
+        .args(["600", "xvfb-run", "-a", "-s", "-screen 0 1280x1024x24", env!("CARGO_BIN_EXE_beeline"), "view", "--size", &size, "--screenshot"])
         .arg(out)
         .args(["--frames", "2"])
         .args(args)
