@@ -98,14 +98,28 @@ rows = []  # (paper, claim, setup, ours, verdict)
 
 
 def claim(paper, text, setup, a, b, better="lower", ours=None, margin=0.0):
-    """A claim that `a` beats `b` (lower or higher is better); `ours` describes the numbers."""
+    """A claim that `a` beats `b` (lower or higher is better); `ours` describes the numbers.
+    Differences within `margin` (twice the measured seed-to-seed spread) are "within noise"."""
     if a is None or b is None:
         verdict = "not run"
-    elif better == "lower":
-        verdict = "holds" if a < b - margin else "does not hold"
+    elif abs(a - b) <= margin:
+        verdict = "within noise"
+    elif (a < b) == (better == "lower"):
+        verdict = "holds"
     else:
-        verdict = "holds" if a > b + margin else "does not hold"
+        verdict = "does not hold"
     rows.append((paper, text, setup, ours or f"{fmt(a, 3)} vs {fmt(b, 3)}", verdict))
+
+
+def noise(rel, dotted):
+    """Twice the seed-to-seed standard deviation of a number (0 when not measured)."""
+    sd = spread(rel, dotted)
+    return 2 * sd if sd is not None else 0.0
+
+
+# The Fréchet distance's own noise at 500 and 10 000 samples (the 2-RF's one step, several seeds).
+FD500 = noise("mnist/spread-2rf-1-500.json", "fd.samples")
+FD10K = noise("mnist/spread-2rf-1-10000.json", "fd.samples")
 
 
 out = []
@@ -215,55 +229,60 @@ claim("Rectified Flow", "One Euler step of the 2-RF lands on the modes; the 1-RF
       ours=f"{fmt(get(ev('2rf', 1), 'samples', 'on_mode'), pct=True)} vs {fmt(get(ev('1rf', 1), 'samples', 'on_mode'), pct=True)}")
 claim("Rectified Flow", "One-step 2-RF matches the 1-RF's fine solve (sliced W1 to true samples)", "toy, 1 step vs 100 steps, 20 000 samples × 3 seeds",
       get(ev("2rf", 1), "samples", "sliced_w1"), get(ev("1rf", 100), "samples", "sliced_w1"),
+      margin=max(noise(ev("2rf", 1), "samples.sliced_w1"), noise(ev("1rf", 100), "samples.sliced_w1")),
       ours=f"{w1(ev('2rf', 1))} vs {w1(ev('1rf', 100))}")
 claim("Rectified Flow", "Distillation improves the 2-RF's one step further", "toy, share on a mode at 1 step",
-      get(ev("distill", 1), "samples", "on_mode"), get(ev("2rf", 1), "samples", "on_mode"), better="higher")
+      get(ev("distill", 1), "samples", "on_mode"), get(ev("2rf", 1), "samples", "on_mode"), better="higher",
+      margin=max(noise(ev("distill", 1), "samples.on_mode"), noise(ev("2rf", 1), "samples.on_mode")))
 M = "mnist"
 claim("Rectified Flow", "The 2-RF's one step beats the teacher's one step", "MNIST, Fréchet distance, 500 samples",
-      get(f"{M}/eval-2rf-1.json", "fd", "samples"), get(f"{M}/eval-teacher-1.json", "fd", "samples"))
+      get(f"{M}/eval-2rf-1.json", "fd", "samples"), get(f"{M}/eval-teacher-1.json", "fd", "samples"), margin=FD500)
 claim("Rectified Flow", "The 2-RF's one step is as good as the teacher's 50 guided steps", "MNIST, Fréchet distance, 500 samples",
-      get(f"{M}/eval-2rf-1.json", "fd", "samples"), get(f"{M}/eval-teacher-50.json", "fd", "samples"))
+      get(f"{M}/eval-2rf-1.json", "fd", "samples"), get(f"{M}/eval-teacher-50.json", "fd", "samples"), margin=FD500)
 claim("Rectified Flow", "Distillation improves one step", "MNIST, Fréchet distance, 500 samples",
-      get(f"{M}/eval-distill-1.json", "fd", "samples"), get(f"{M}/eval-2rf-1.json", "fd", "samples"))
+      get(f"{M}/eval-distill-1.json", "fd", "samples"), get(f"{M}/eval-2rf-1.json", "fd", "samples"), margin=FD500)
 
 rp = lambda v: f"{D}/rfpp-{v}-1.json"
 claim("RF++", "A U-shaped time distribution with pseudo-Huber loss gives a better one-step 2-RF than uniform + L2", "toy, reflow of the same couplings and budget, sliced W1 at 1 step, 20 000 samples × 3 seeds",
       get(rp("u-huber"), "samples", "sliced_w1"), get(rp("baseline"), "samples", "sliced_w1"),
+      margin=max(noise(rp("u-huber"), "samples.sliced_w1"), noise(rp("baseline"), "samples.sliced_w1")),
       ours=f"{w1(rp('u-huber'))} vs {w1(rp('baseline'))}")
 claim("RF++", "Initialising the 2-RF from the 1-RF beats training it from scratch", "toy, same budget, sliced W1 at 1 step",
       get(rp("baseline"), "samples", "sliced_w1"), get(rp("scratch"), "samples", "sliced_w1"),
+      margin=max(noise(rp("baseline"), "samples.sliced_w1"), noise(rp("scratch"), "samples.sliced_w1")),
       ours=f"{w1(rp('baseline'))} vs {w1(rp('scratch'))}")
 
 S = f"{M}/simple-reflow"
 sr = lambda m: get(f"{S}/eval-{m}.json", "fd", "samples")
-claim("Simple ReFlow", "Loss normalisation improves one-step reflow", "MNIST, 400-step reflows from the teacher, FD at 1 step", sr("loss-norm-euler-1"), sr("baseline-euler-1"))
-claim("Simple ReFlow", "Dropout improves one-step reflow", "same", sr("dropout-euler-1"), sr("baseline-euler-1"))
-claim("Simple ReFlow", "Forward (data → noise) pairs beat generated (noise → data) pairs", "same", sr("forward-euler-1"), sr("baseline-euler-1"))
-claim("Simple ReFlow", "Guidance on a label-dropout reflow improves one step", "same, guidance 2 vs 1", sr("label-dropout-euler-1-g2"), sr("label-dropout-euler-1"))
-claim("Simple ReFlow", "At 2 NFE a second-order step (Heun) beats two Euler steps", "baseline reflow", sr("baseline-heun-1"), sr("baseline-euler-2"))
-claim("Simple ReFlow", "A shifted time grid beats the uniform one at 4 Euler steps", "baseline reflow, shift 3", sr("baseline-euler-4-shift3"), sr("baseline-euler-4"))
+claim("Simple ReFlow", "Loss normalisation improves one-step reflow", "MNIST, 400-step reflows from the teacher, FD at 1 step", sr("loss-norm-euler-1"), sr("baseline-euler-1"), margin=FD500)
+claim("Simple ReFlow", "Dropout improves one-step reflow", "same", sr("dropout-euler-1"), sr("baseline-euler-1"), margin=FD500)
+claim("Simple ReFlow", "Forward (data → noise) pairs beat generated (noise → data) pairs", "same", sr("forward-euler-1"), sr("baseline-euler-1"), margin=FD500)
+claim("Simple ReFlow", "Guidance on a label-dropout reflow improves one step", "same, guidance 2 vs 1", sr("label-dropout-euler-1-g2"), sr("label-dropout-euler-1"), margin=FD500)
+claim("Simple ReFlow", "At 2 NFE a second-order step (Heun) beats two Euler steps", "baseline reflow", sr("baseline-heun-1"), sr("baseline-euler-2"), margin=FD500)
+claim("Simple ReFlow", "A shifted time grid beats the uniform one at 4 Euler steps", "baseline reflow, shift 3", sr("baseline-euler-4-shift3"), sr("baseline-euler-4"), margin=FD500)
 
 claim("PeRFlow", "4 piecewise-straight steps beat the teacher's 4 steps", "MNIST, 4 windows, CFG-sync student at guidance 3 vs teacher Euler guided",
-      get(f"{M}/eval-perflow-sync-4.json", "fd", "samples"), get(f"{M}/eval-teacher-g3-4.json", "fd", "samples"))
-claim("PeRFlow", "More steps still help (8 vs 4)", "MNIST, CFG-sync", get(f"{M}/eval-perflow-sync-8.json", "fd", "samples"), get(f"{M}/eval-perflow-sync-4.json", "fd", "samples"))
-claim("PeRFlow", "CFG-sync beats CFG-fixed", "MNIST, 4 steps", get(f"{M}/eval-perflow-sync-4.json", "fd", "samples"), get(f"{M}/eval-perflow-4.json", "fd", "samples"))
+      get(f"{M}/eval-perflow-sync-4.json", "fd", "samples"), get(f"{M}/eval-teacher-g3-4.json", "fd", "samples"), margin=FD500)
+claim("PeRFlow", "More steps still help (8 vs 4)", "MNIST, CFG-sync", get(f"{M}/eval-perflow-sync-8.json", "fd", "samples"), get(f"{M}/eval-perflow-sync-4.json", "fd", "samples"), margin=FD500)
+claim("PeRFlow", "CFG-sync beats CFG-fixed", "MNIST, 4 steps", get(f"{M}/eval-perflow-sync-4.json", "fd", "samples"), get(f"{M}/eval-perflow-4.json", "fd", "samples"), margin=FD500)
 
 F = "fashion"
 fa = lambda m: get(f"{F}/eval-{m}.json", "fd", "samples")
-claim("SlimFlow", "A 4× smaller one-step student beats the teacher's one step", "Fashion-MNIST, FD, 500 samples", fa("fgd"), fa("teacher-1"))
-claim("SlimFlow", "… and the teacher's 50 guided steps", "same", fa("fgd"), fa("teacher-50"))
-claim("SlimFlow", "Annealing reflow beats plain reflow into the small student", "same budget, 1 step", fa("reflow-anneal"), fa("reflow-none"))
-claim("SlimFlow", "Flipped pairs help", "same budget, 1 step", fa("reflow-flip"), fa("reflow-none"))
-claim("SlimFlow", "Flow-guided distillation (with the 2-step regulariser) beats distillation without it", "same budget, 1 step", fa("fgd"), fa("distill-noreg"))
+claim("SlimFlow", "A 4× smaller one-step student beats the teacher's one step", "Fashion-MNIST, FD, 500 samples", fa("fgd"), fa("teacher-1"), margin=FD500)
+claim("SlimFlow", "… and the teacher's 50 guided steps", "same", fa("fgd"), fa("teacher-50"), margin=FD500)
+claim("SlimFlow", "Annealing reflow beats plain reflow into the small student", "same budget, 1 step", fa("reflow-anneal"), fa("reflow-none"), margin=FD500)
+claim("SlimFlow", "Flipped pairs help", "same budget, 1 step", fa("reflow-flip"), fa("reflow-none"), margin=FD500)
+claim("SlimFlow", "Flow-guided distillation (with the 2-step regulariser) beats distillation without it", "same budget, 1 step", fa("fgd"), fa("distill-noreg"), margin=FD500)
 
 cf = lambda h, n: f"{D}/eval-caf-h{h}-{n}.json"
 claim("CAF", "One CAF step (2 NFE) beats the 2-RF at the same NFE", "toy, share on a mode, h = 2 vs 2 Euler steps",
       get(cf("2", 1), "samples", "on_mode"), get(f"{D}/eval-2rf-pairs-2.json", "samples", "on_mode"), better="higher",
+      margin=max(noise(cf("2", 1), "samples.on_mode"), noise(f"{D}/eval-2rf-pairs-2.json", "samples.on_mode")),
       ours=f"{fmt(get(cf('2', 1), 'samples', 'on_mode'), pct=True)} vs {fmt(get(f'{D}/eval-2rf-pairs-2.json', 'samples', 'on_mode'), pct=True)}")
 claim("CAF", "CAF keeps the couplings it was trained on; reflow rewires them", "toy, MSE of samples from the pairs' noise to their data",
       get(cf("2", 1), "coupling", "mse"), get(f"{D}/eval-2rf-pairs-1.json", "coupling", "mse"))
 claim("CAF", "One CAF step (2 NFE) beats the 2-RF at 2 NFE", "MNIST, FD, 500 samples",
-      get(f"{M}/eval-caf-1.json", "fd", "samples"), get(f"{M}/eval-2rf-pairs-2.json", "fd", "samples"))
+      get(f"{M}/eval-caf-1.json", "fd", "samples"), get(f"{M}/eval-2rf-pairs-2.json", "fd", "samples"), margin=FD500)
 claim("CAF", "Better reconstruction after inversion", "MNIST, 200 test images, 1 step each way, PSNR (dB)",
       get(f"{M}/recon-caf-1.json", "runs", 0, "psnr"), get(f"{M}/recon-2rf-1.json", "runs", 0, "psnr"), better="higher")
 
@@ -274,12 +293,15 @@ for n in (4, 8):
     ff, eu = runs.get("fireflow", {}).get("psnr"), runs.get("euler", {}).get("psnr")
     claim("FireFlow", f"FireFlow inverts and reconstructs better than Euler at equal NFE ({n} FireFlow steps)", "MNIST teacher, 200 test images, PSNR (dB)", ff, eu, better="higher")
 claim("FireFlow", "FireFlow beats Euler at equal NFE when sampling (4 NFE)", "MNIST 2-RF, FD, 10 000 samples",
-      get(f"{M}/compare-2rf-fireflow-4.json", "fd", "samples"), get(f"{M}/compare-2rf-euler-4.json", "fd", "samples"))
+      get(f"{M}/compare-2rf-fireflow-4.json", "fd", "samples"), get(f"{M}/compare-2rf-euler-4.json", "fd", "samples"), margin=FD10K)
 
 w("## Claims, paper by paper")
 w("")
 w("Each claim is the paper's ordering, tested on our setup; the verdict is computed from the two numbers "
-  "(lower is better for distances and errors, higher for shares and PSNR). The method pages give the setups "
+  "(lower is better for distances and errors, higher for shares and PSNR): **within noise** when they differ by "
+  "no more than twice the seed-to-seed standard deviation measured for that kind of number "
+  f"(Fréchet distance at 500 samples: ± {FD500 / 2:.2f}, at 10 000: ± {FD10K / 2:.2f}, from the 2-RF's one step over "
+  "5 and 3 seeds; the 2D figures: their own three seeds). The method pages give the setups "
   "in full: [reflow](reflow.md), [CAF](caf.md), [PeRFlow](perflow.md), [SlimFlow](slimflow.md), "
   "[Simple ReFlow](simple-reflow.md), [inversion](inversion.md).")
 w("")
@@ -288,9 +310,10 @@ w("|---|---|---|---|---|")
 for paper, text, setup, ours, verdict in rows:
     w(f"| {paper} | {text} | {setup} | {ours} | **{verdict}** |")
 held = sum(r[4] == "holds" for r in rows)
+noisy = sum(r[4] == "within noise" for r in rows)
 ran = sum(r[4] != "not run" for r in rows)
 w("")
-w(f"{held} of the {ran} measured orderings hold.")
+w(f"{held} of the {ran} measured orderings hold; {noisy} are within noise.")
 w("")
 w("## Pictures")
 w("")
@@ -304,4 +327,4 @@ w(f"![inversion]({img_rel}/invert-teacher-4.png) ![edit]({img_rel}/edit-3-to-8.p
 w("")
 with open(args.out, "w", encoding="utf-8") as f:
     f.write("\n".join(out))
-print(f"wrote {args.out}: {held}/{ran} orderings hold", flush=True)
+print(f"wrote {args.out}: {held}/{ran} orderings hold, {noisy} within noise", flush=True)

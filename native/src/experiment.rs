@@ -491,7 +491,17 @@ const METHODS: &[Method] = &[
 fn compare_mnist(c: &Ctx) -> Vec<Step> {
     let r = |p: &str| c.at(&format!("mnist/{p}"));
     let e = format!("--num-samples {} --reference-steps 0 --classifier {} --backend cpu --json", c.n(10_000, 16), c.classifier("mnist"));
-    let mut s = Vec::new();
+    // The noise of the Fréchet distance itself: the 2-RF's one step over several seeds, at the
+    // method pages' 500 samples and at this table's 10 000 (docs/RESULTS.md sets its verdicts'
+    // margins from these).
+    let spread = |n: usize, quick: usize, seeds: &str| {
+        step(
+            &format!("mnist/spread-2rf-1-{n}"),
+            format!("eval --model {} --solver euler --steps 1 --num-samples {} --seeds {seeds} --reference-steps 0 --classifier {} --backend cpu --json", r("2rf/model.safetensors"), c.n(n, quick), c.classifier("mnist")),
+        )
+        .to(r(&format!("spread-2rf-1-{n}.json")))
+    };
+    let mut s = vec![spread(500, 16, "0,1,2,3,4"), spread(10_000, 16, "0,1,2")];
     for m in METHODS {
         for nfe in COMPARE_NFE {
             let Some(steps) = (m.steps_for)(nfe) else { continue };
