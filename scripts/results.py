@@ -200,11 +200,19 @@ for tag, name, _ in methods:
         break
 
 w("")
-w(f"![Fréchet distance against NFE]({img_rel}/mnist-quality-vs-nfe.png)")
+w(f"![Fréchet distance against NFE]({img_rel}/mnist-quality-vs-nfe.png) ![the same, zoomed]({img_rel}/mnist-quality-vs-nfe-zoom.png)")
 w("")
-w("Fréchet distance (y, 0 at the bottom, grid every 50) against NFE (x: 1, 2, 4, 8 on a log scale); "
-  "one line per method in the colours of the table; the dashed black line is the real-data floor. "
-  "Values above the top are drawn at the top.")
+zoom_lo = None
+vals = [get(f"mnist/compare-{t}-{n}.json", "fd", "samples") for t, _, _ in methods for n in (1, 2, 4, 8)]
+vals = [v for v in vals if v is not None]
+if vals:
+    import math
+    zoom_lo = math.floor((min(vals) - 5) / 5) * 5
+w("Fréchet distance (y) against NFE (x: 1, 2, 4, 8 on a log scale; one line per method in the colours of the "
+  "table). Left: y on a log scale from 1 to 2000, grid lines at 1, 2, 5, 10, 20, …, 1000; the dashed black line "
+  "is the real-data floor. Right: the same zoomed, y linear from "
+  f"{zoom_lo if zoom_lo is not None else '?'} to {zoom_lo + 30 if zoom_lo is not None else '?'} with grid lines every 5 "
+  "(values outside are drawn at the edge).")
 w("")
 w("Samples at 1, 2, 4 and 8 NFE (20 per grid, two per class):")
 w("")
@@ -285,6 +293,15 @@ claim("CAF", "One CAF step (2 NFE) beats the 2-RF at 2 NFE", "MNIST, FD, 500 sam
       get(f"{M}/eval-caf-1.json", "fd", "samples"), get(f"{M}/eval-2rf-pairs-2.json", "fd", "samples"), margin=FD500)
 claim("CAF", "Better reconstruction after inversion", "MNIST, 200 test images, 1 step each way, PSNR (dB)",
       get(f"{M}/recon-caf-1.json", "runs", 0, "psnr"), get(f"{M}/recon-2rf-1.json", "runs", 0, "psnr"), better="higher")
+
+# The same orderings again on the all-methods table (10 000 samples, narrower noise).
+cm = lambda tag, nfe: get(f"{M}/compare-{tag}-{nfe}.json", "fd", "samples")
+claim("Rectified Flow", "Distillation improves one step", "MNIST, FD, 10 000 samples (all-methods table)", cm("distill-euler", 1), cm("2rf-euler", 1), margin=FD10K)
+claim("Rectified Flow", "The 2-RF's one step beats the teacher's 8 guided steps", "same", cm("2rf-euler", 1), cm("teacher-euler", 8), margin=FD10K)
+claim("PeRFlow", "4 piecewise-straight steps beat the teacher's 4 steps", "same, CFG-sync student vs the teacher, both guidance 3", cm("perflow-sync", 4), cm("teacher-euler", 4), margin=FD10K)
+claim("PeRFlow", "More steps still help (8 vs 4)", "same", cm("perflow-sync", 8), cm("perflow-sync", 4), margin=FD10K)
+claim("CAF", "CAF beats the 2-RF at equal NFE (2)", "same", cm("caf", 2), cm("2rf-euler", 2), margin=FD10K)
+claim("CAF", "CAF beats the 2-RF at equal NFE (8)", "same", cm("caf", 8), cm("2rf-euler", 8), margin=FD10K)
 
 I = "inversion"
 for n in (4, 8):

@@ -513,9 +513,12 @@ fn compare_mnist(c: &Ctx) -> Vec<Step> {
     s
 }
 
-/// Writes the quality-against-NFE plot of `compare-mnist` from its eval files: x = NFE on a
-/// log2 axis (1, 2, 4, 8; grey grid lines), y = Fréchet distance (0 at the bottom, grid lines
-/// every 50), one line per method in its colour, the real-data floor as a dashed black line.
+/// Writes the quality-against-NFE plots of `compare-mnist` from its eval files, x = NFE on a
+/// log2 axis (1, 2, 4, 8; grey grid lines), one line per method in its colour:
+/// `mnist-quality-vs-nfe.png` with the Fréchet distance on a log10 axis from 1 to 2000 (grid
+/// lines at 1, 2, 5, 10, 20, …; the real-data floor as a dashed black line), and
+/// `mnist-quality-vs-nfe-zoom.png` on a linear axis over the 30 units above the best value
+/// minus 5 (grid lines every 5; values outside drawn at the edge).
 fn plot_quality_vs_nfe(c: &Ctx) -> Result<()> {
     let r = |p: &str| c.root.join("mnist").join(p);
     let mut series = Vec::new();
@@ -526,46 +529,50 @@ fn plot_quality_vs_nfe(c: &Ctx) -> Result<()> {
             let path = r(&format!("compare-{}-{nfe}.json", m.tag));
             let Ok(text) = std::fs::read_to_string(&path) else { continue };
             let j: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))?;
-            if let Some(fd) = j["fd"]["samples"].as_f64() {
+            if let Some(fd) = j["fd"]["samples"].as_f64().filter(|v| v.is_finite() && *v > 0.0) {
                 pts.push(((nfe as f32).log2(), fd as f32));
                 floor = j["fd"]["train_images"].as_f64().or(floor);
             }
         }
         series.push((m.color, pts));
     }
-    let top = series.iter().flat_map(|(_, p)| p.iter().map(|q| q.1)).filter(|v| v.is_finite()).fold(50.0f32, f32::max).min(600.0);
-    let top = (top / 50.0).ceil() * 50.0;
-    let mut canvas = Canvas::with_bounds(640, 400, [-0.2, 3.2], [-top * 0.05, top * 1.05]);
-    for k in 0..4 {
-        canvas.line([k as f32, 0.0], [k as f32, top], [0.85, 0.85, 0.85], 1.0);
-    }
-    let mut y = 0.0;
-    while y <= top {
-        canvas.line([0.0, y], [3.0, y], [0.9, 0.9, 0.9], 1.0);
-        y += 50.0;
-    }
-    canvas.line([0.0, 0.0], [3.0, 0.0], [0.4, 0.4, 0.4], 1.0);
-    if let Some(f) = floor {
-        let f = f as f32;
-        for k in 0..30 {
-            let x = k as f32 * 0.1;
-            canvas.line([x, f], [x + 0.05, f], [0.0, 0.0, 0.0], 1.0);
+    let best = series.iter().flat_map(|(_, p)| p.iter().map(|q| q.1)).fold(f32::INFINITY, f32::min);
+    let lo = if best.is_finite() { ((best - 5.0) / 5.0).floor() * 5.0 } else { 0.0 };
+    let log_grid: Vec<f32> = (0..4).flat_map(|k| [1.0, 2.0, 5.0].map(|m| m * 10f32.powi(k))).filter(|v| *v <= 2000.0).collect();
+    let lin_grid: Vec<f32> = (0..=6).map(|k| lo + 5.0 * k as f32).collect();
+    let plots: [(&str, fn(f32) -> f32, [f32; 2], Vec<f32>); 2] =
+        [("mnist-quality-vs-nfe.png", |v| v.max(1e-3).log10(), [0.0, 2000f32.log10()], log_grid), ("mnist-quality-vs-nfe-zoom.png", |v| v, [lo, lo + 30.0], lin_grid)];
+    for (name, map, [y0, y1], grid) in plots {
+        let pad = (y1 - y0) * 0.05;
+        let mut canvas = Canvas::with_bounds(640, 400, [-0.2, 3.2], [y0 - pad, y1 + pad]);
+        let y = |v: f32| map(v).clamp(y0, y1);
+        for k in 0..4 {
+            canvas.line([k as f32, y0], [k as f32, y1], [0.85, 0.85, 0.85], 1.0);
         }
-    }
-    for (color, pts) in &series {
-        for w in pts.windows(2) {
-            for d in [-1.0f32, 0.0, 1.0] {
-                let off = d * top / 400.0;
-                canvas.line([w[0].0, w[0].1.min(top) + off], [w[1].0, w[1].1.min(top) + off], *color, 1.0);
+        for g in &grid {
+            canvas.line([0.0, y(*g)], [3.0, y(*g)], [0.9, 0.9, 0.9], 1.0);
+        }
+        if let Some(f) = floor.map(|f| f as f32).filter(|f| map(*f) >= y0) {
+            for k in 0..30 {
+                let x = k as f32 * 0.1;
+                canvas.line([x, y(f)], [x + 0.05, y(f)], [0.0, 0.0, 0.0], 1.0);
             }
         }
-        for p in pts {
-            canvas.dot([p.0, p.1.min(top)], 4.0, *color, 1.0);
+        for (color, pts) in &series {
+            for w in pts.windows(2) {
+                for d in [-1.0f32, 0.0, 1.0] {
+                    let off = d * (y1 - y0) / 400.0;
+                    canvas.line([w[0].0, y(w[0].1) + off], [w[1].0, y(w[1].1) + off], *color, 1.0);
+                }
+            }
+            for p in pts {
+                canvas.dot([p.0, y(p.1)], 4.0, *color, 1.0);
+            }
         }
+        let path = c.img.join(name);
+        write_png(&path, &canvas.into_image())?;
+        eprintln!("wrote {}", path.display());
     }
-    let path = c.img.join("mnist-quality-vs-nfe.png");
-    write_png(&path, &canvas.into_image())?;
-    eprintln!("wrote {}", path.display());
     Ok(())
 }
 
