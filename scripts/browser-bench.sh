@@ -8,10 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/web-tools.sh
-web_tools_rust
-web_tools_node
-web_tools_browser
-[[ -e target/npm/beeline-web/beeline_web_bg.wasm ]] || ./scripts/build-npm.sh
+web_tools_page
 BEELINE=${BEELINE:-target/release/beeline}
 [[ -x $BEELINE ]] || cargo build --release --locked -p beeline-cli
 mkdir -p docs/bench docs/img

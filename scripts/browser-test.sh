@@ -10,11 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/web-tools.sh
-web_tools_rust
-web_tools_node
-web_tools_browser
-
-[[ -e target/npm/beeline-web/beeline_web_bg.wasm ]] || ./scripts/build-npm.sh
+web_tools_page
 
 echo "== browser tests of the demo page and the package (playwright-core, $("$CHROMIUM" --version 2>/dev/null | head -1))"
 node --test --test-reporter=spec web/test/browser.test.mjs

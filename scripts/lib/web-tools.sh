@@ -59,3 +59,12 @@ web_tools_browser() {
   CHROMIUM=$(command -v chromium)
   export CHROMIUM
 }
+
+# web_tools_page: everything a page in headless Chromium needs (Rust and wasm-bindgen, the npm
+# tools, Chromium), and the npm package, built when missing.
+web_tools_page() {
+  web_tools_rust
+  web_tools_node
+  web_tools_browser
+  [[ -e target/npm/beeline-web/beeline_web_bg.wasm ]] || ./scripts/build-npm.sh
+}
