@@ -304,20 +304,22 @@ fn print_text(a: &Args, out: &serde_json::Value, reason: &str) {
     if let Some(c) = out.get("coupling") {
         println!("  coupling preservation                MSE {:.5}, PSNR {:.2} dB on {} pairs", num(&c["mse"]), num(&c["psnr"]), c["num_pairs"]);
     }
+    // ", X at the reference solve" when there was one (--reference-steps 0 skips it).
+    let at_reference = |v: &serde_json::Value, scale: f64, digits: usize, unit: &str| v.as_f64().map(|x| format!(", {:.digits$}{unit} at {reference_name}", x * scale)).unwrap_or_default();
     if let Some(f) = out.get("fd") {
         println!(
-            "  Fréchet distance to the test set     {:.2}{} at {steps} steps, {:.2} at {reference_name}, {:.2} for as many training images (classifier features)",
+            "  Fréchet distance to the test set     {:.2}{} at {steps} steps{}, {:.2} for as many training images (classifier features)",
             num(&f["samples"]),
             pm("fd.samples"),
-            num(&f["reference"]),
+            at_reference(&f["reference"], 1.0, 2, ""),
             num(&f["train_images"])
         );
     }
     if let Some(c) = out.get("classifier") {
         println!(
-            "  classifier accuracy (asked class)    {:.1} % at {steps} steps, {:.1} % at {reference_name} (classifier's test accuracy {:.1} %)",
+            "  classifier accuracy (asked class)    {:.1} % at {steps} steps{} (classifier's test accuracy {:.1} %)",
             num(&c["samples"]) * 100.0,
-            num(&c["reference"]) * 100.0,
+            at_reference(&c["reference"], 100.0, 1, " %"),
             num(&c["test_accuracy"]) * 100.0
         );
         let per: Vec<String> = c["per_class"].as_array().into_iter().flatten().zip(c["classes"].as_array().into_iter().flatten()).map(|(p, k)| format!("{}: {}", k.as_str().unwrap_or("?"), p.as_f64().map(|v| format!("{:.0} %", v * 100.0)).unwrap_or("–".into()))).collect();
