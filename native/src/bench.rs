@@ -11,6 +11,7 @@
 //! the columns compute the same function.
 
 mod generation;
+mod profile;
 
 use anyhow::{Context, Result};
 use beeline::config::ArchConfig;
@@ -40,6 +41,7 @@ use std::time::Instant;
   beeline bench --batches 1,16 --iters 3
   beeline bench --arch mlp --backends cpu,burn-flex --json
   beeline bench --model m.safetensors --out bench.json
+  beeline bench --backends wgsl --batches 16 --profile
   cargo run --release -p beeline-cli --features train -- bench --all
   beeline bench --all --models rf-toy-2rf --steps 1,2 --backends cpu --doc /tmp/b.md")]
 pub struct Args {
@@ -94,6 +96,10 @@ pub struct Args {
     /// Also write the JSON report to this file.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Also time every kernel of the `wgsl` column at each batch (GPU timestamp queries; the
+    /// adapter must offer `timestamp-query`): a per-kernel summary and the slowest dispatches.
+    #[arg(long, conflicts_with = "all")]
+    pub profile: bool,
 }
 
 /// A backend the bench can time.
@@ -164,6 +170,8 @@ pub struct Settings {
     pub warmup: usize,
     pub backends: Vec<Kind>,
     pub seed: u64,
+    /// Also profile the kernels of the `wgsl` column.
+    pub profile: bool,
 }
 
 /// One batch of inputs, the same for every backend.
@@ -193,6 +201,11 @@ impl Inputs {
 /// One forward pass, host inputs to host outputs (waiting for the device).
 trait Runner {
     fn forward(&mut self, inp: &Inputs) -> Result<Vec<f32>>;
+
+    /// Per-kernel GPU times of `iters` evaluations (`None`: this backend has none).
+    fn profile(&mut self, _inp: &Inputs, _iters: usize) -> Option<beeline::Result<profile::Profile>> {
+        None
+    }
 }
 
 struct CpuRunner {
@@ -217,6 +230,10 @@ impl Runner for WgslRunner {
     fn forward(&mut self, inp: &Inputs) -> Result<Vec<f32>> {
         // Uploads the inputs, one submission, one readback that waits for the GPU.
         Ok(pollster::block_on(self.net.forward(&inp.x, inp.cond.as_deref(), &inp.t, inp.labels.as_deref()))?)
+    }
+
+    fn profile(&mut self, inp: &Inputs, iters: usize) -> Option<beeline::Result<profile::Profile>> {
+        Some(profile::Profile::measure(&self.net, &inp.x, inp.cond.as_deref(), &inp.t, inp.labels.as_deref(), iters))
     }
 }
 
@@ -298,6 +315,10 @@ pub struct Report {
     pub settings: Settings,
     pub backends: Vec<BackendInfo>,
     pub rows: Vec<Row>,
+    /// Per-kernel profiles of the `wgsl` column, per batch (`--profile`).
+    pub profiles: Vec<profile::Profile>,
+    /// Why a requested profile is missing.
+    pub profile_errors: Vec<String>,
 }
 
 /// The build that produced the numbers: optimisation level matters for the CPU columns.
@@ -509,6 +530,7 @@ pub fn run_bench(w: &Workload, s: &Settings, progress: &mut dyn FnMut(&str)) -> 
         });
     }
     let mut rows = Vec::new();
+    let (mut profiles, mut profile_errors) = (Vec::new(), Vec::new());
     for &batch in &s.batches {
         let inp = Inputs::new(&w.arch, batch, s.seed);
         let mut want = vec![0.0; inp.x.len()];
@@ -558,6 +580,13 @@ pub fn run_bench(w: &Workload, s: &Settings, progress: &mut dyn FnMut(&str)) -> 
                 row.images_per_s = batch as f64 / row.median_ms * 1e3;
                 row.gflops = flops as f64 * batch as f64 / row.median_ms * 1e-6;
             }
+            if s.profile && row.error.is_none() {
+                match runner.profile(&inp, s.iters) {
+                    Some(Ok(p)) => profiles.push(p),
+                    Some(Err(e)) => profile_errors.push(format!("{} batch {batch}: {e}", info.kind.name())),
+                    None => {}
+                }
+            }
             progress(&format!(
                 "{:<9} batch {batch:>3}: median {:.2} ms, min {:.2} ms, first {:.1} ms{}",
                 info.kind.name(),
@@ -582,6 +611,8 @@ pub fn run_bench(w: &Workload, s: &Settings, progress: &mut dyn FnMut(&str)) -> 
         settings: s.clone(),
         backends: set.into_iter().map(|(i, _)| i).collect(),
         rows,
+        profiles,
+        profile_errors,
     })
 }
 
@@ -647,6 +678,8 @@ impl Report {
                 "max_rel_diff_vs_cpu": num(r.max_rel_diff),
                 "error": r.error,
             })).collect::<Vec<_>>(),
+            "profiles": self.profiles.iter().map(profile::Profile::to_json).collect::<Vec<_>>(),
+            "profile_errors": self.profile_errors,
             "ratios": self.ratios().iter().map(|q| json!({
                 "batch": q.batch,
                 "faster": q.fast.name(),
@@ -717,6 +750,13 @@ impl Report {
             }
         }
         let _ = writeln!(s, "(vs cpu = max |y − y_cpu| / max(1, max |y_cpu|) on the same inputs: every column computes the same network)");
+        for p in &self.profiles {
+            let _ = writeln!(s);
+            s.push_str(&p.table(10));
+        }
+        for e in &self.profile_errors {
+            let _ = writeln!(s, "profile  NOT RUN: {e}");
+        }
         s
     }
 }
@@ -774,7 +814,7 @@ pub fn run(a: Args) -> Result<()> {
         return run_all(&a);
     }
     let w = Workload::from_args(&a)?;
-    let settings = Settings { batches: a.batches.clone(), iters: a.iters, warmup: a.warmup, backends: a.backends.clone(), seed: a.seed };
+    let settings = Settings { batches: a.batches.clone(), iters: a.iters, warmup: a.warmup, backends: a.backends.clone(), seed: a.seed, profile: a.profile };
     let quiet = a.json;
     let report = run_bench(&w, &settings, &mut |line| {
         if !quiet {
@@ -819,7 +859,7 @@ mod tests {
     /// feature) on tiny shapes, and checks the report's fields. No timing assertions.
     fn check(name: &str, arch: ArchConfig) {
         let w = Workload::random(name, arch, 3);
-        let s = Settings { batches: vec![1, 2], iters: 1, warmup: 1, backends: kinds(), seed: 5 };
+        let s = Settings { batches: vec![1, 2], iters: 1, warmup: 1, backends: kinds(), seed: 5, profile: true };
         let mut lines = Vec::new();
         let r = run_bench(&w, &s, &mut |l| lines.push(l.to_string())).unwrap();
         let expect_gpu = std::env::var("BEELINE_EXPECT_GPU").is_ok_and(|v| v == "1");
@@ -849,6 +889,21 @@ mod tests {
             assert!(row.max_rel_diff < 1e-4, "{name}: {} batch {} differs from the CPU reference by {}", row.kind.name(), row.batch, row.max_rel_diff);
         }
         assert!(r.flops_per_sample > 0 && r.params > 0);
+        // The wgsl column's per-kernel profile: one per batch (or the reason), every dispatch
+        // timed, and its FLOPs adding up to the network's count (`nn::flops`) for the batch.
+        if ran.contains(&Kind::Wgsl) {
+            assert_eq!(r.profiles.len() + r.profile_errors.len(), 2, "{:?}", r.profile_errors);
+            if expect_gpu {
+                assert!(r.profile_errors.is_empty(), "lavapipe offers timestamp queries: {:?}", r.profile_errors);
+            }
+            for p in &r.profiles {
+                assert!(!p.dispatches.is_empty());
+                assert!(p.dispatches.iter().all(|d| d.median_ms.is_finite() && d.median_ms >= 0.0 && !d.shape.is_empty()), "{p:?}");
+                let flop: u64 = p.dispatches.iter().map(|d| d.flop).sum();
+                assert_eq!(flop, r.flops_per_sample * p.batch as u64, "{name}: kernel FLOPs at batch {}", p.batch);
+                assert!(p.table(5).contains("slowest dispatches"));
+            }
+        }
 
         let j = r.to_json();
         for key in ["model", "build", "host", "settings", "backends", "results", "ratios", "unix_time"] {
@@ -905,7 +960,7 @@ mod tests {
     #[test]
     fn bench_rejects_empty_settings() {
         let w = Workload::random("tiny mlp", tiny_mlp(), 3);
-        let s = Settings { batches: vec![], iters: 1, warmup: 0, backends: vec![Kind::Cpu], seed: 1 };
+        let s = Settings { batches: vec![], iters: 1, warmup: 0, backends: vec![Kind::Cpu], seed: 1, profile: false };
         assert!(run_bench(&w, &s, &mut |_| {}).is_err());
         let s = Settings { batches: vec![1], iters: 0, ..s };
         assert!(run_bench(&w, &s, &mut |_| {}).is_err());

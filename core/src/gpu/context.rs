@@ -1,6 +1,7 @@
 //! The adapter and device: chosen once, shared by every network and sampler run on it.
 
 use super::kernels::Kernels;
+use super::kernels::conv3x3::ConvKernel;
 use crate::error::{Error, Result};
 use std::sync::{Arc, Mutex};
 
@@ -18,6 +19,9 @@ pub struct AdapterSummary {
     /// Whether the device was created with WGSL `f16` support (`shader-f16`). Beeline's kernels
     /// compute in f32 either way (f16 weights are expanded on upload).
     pub shader_f16: bool,
+    /// Whether the device was created with `timestamp-query`, which per-kernel timing
+    /// ([`GpuNetwork::profile`](super::GpuNetwork::profile)) needs.
+    pub timestamps: bool,
 }
 
 impl AdapterSummary {
@@ -43,6 +47,8 @@ impl AdapterSummary {
 #[derive(Clone)]
 pub struct GpuContext {
     pub(crate) inner: Arc<Inner>,
+    /// The 3×3 convolution algorithm networks built on this context use.
+    conv_kernel: ConvKernel,
 }
 
 pub(crate) struct Inner {
@@ -58,7 +64,7 @@ pub(crate) struct Inner {
 
 impl std::fmt::Debug for GpuContext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GpuContext").field("adapter", &self.inner.summary).finish()
+        f.debug_struct("GpuContext").field("adapter", &self.inner.summary).field("conv_kernel", &self.conv_kernel).finish()
     }
 }
 
@@ -87,8 +93,11 @@ impl GpuContext {
                 short.join(", ")
             )));
         }
-        let shader_f16 = offered.contains(wgpu::Features::SHADER_F16);
-        let required_features = if shader_f16 { wgpu::Features::SHADER_F16 } else { wgpu::Features::empty() };
+        // Optional features, requested when offered: WGSL `f16`, and timestamp queries for
+        // per-kernel timing.
+        let required_features = offered & (wgpu::Features::SHADER_F16 | wgpu::Features::TIMESTAMP_QUERY);
+        let shader_f16 = required_features.contains(wgpu::Features::SHADER_F16);
+        let timestamps = required_features.contains(wgpu::Features::TIMESTAMP_QUERY);
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("beeline"),
@@ -122,10 +131,28 @@ impl GpuContext {
             device_type: format!("{:?}", info.device_type),
             driver: format!("{} {}", info.driver, info.driver_info).trim().to_string(),
             shader_f16,
+            timestamps,
         };
-        let ctx = GpuContext { inner: Arc::new(Inner { device, queue, kernels, limits, summary, failure }) };
+        let conv_kernel = match conv_kernel_from_env()? {
+            Some(k) => k,
+            None => ConvKernel::for_adapter(summary.is_software()),
+        };
+        let ctx = GpuContext { inner: Arc::new(Inner { device, queue, kernels, limits, summary, failure }), conv_kernel };
         ctx.check()?;
         Ok(ctx)
+    }
+
+    /// The 3×3 convolution algorithm of networks built on this context: `BEELINE_CONV_KERNEL`
+    /// (`tiled` or `direct`) when set, else [`ConvKernel::for_adapter`] (`Direct` on software
+    /// adapters, `Tiled` on GPUs).
+    pub fn conv_kernel(&self) -> ConvKernel {
+        self.conv_kernel
+    }
+
+    /// The same device and queue, building networks with `kernel` for their convolutions
+    /// (networks already built keep theirs).
+    pub fn with_conv_kernel(&self, kernel: ConvKernel) -> GpuContext {
+        GpuContext { inner: self.inner.clone(), conv_kernel: kernel }
     }
 
     /// The adapter this context runs on.
@@ -188,8 +215,13 @@ impl GpuContext {
     /// has run. Asynchronous: on the web the browser completes the mapping; natively this
     /// drives the device with `poll` (which waits for the queue), so any executor works.
     pub(crate) async fn read_back(&self, staging: &wgpu::Buffer, len: usize) -> Result<Vec<f32>> {
-        let bytes = (len * 4) as u64;
-        if len == 0 {
+        let bytes = self.read_back_bytes(staging, (len * 4) as u64).await?;
+        Ok(bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+    }
+
+    /// Reads the first `bytes` bytes of a `MAP_READ` buffer, as [`read_back`](Self::read_back).
+    pub(crate) async fn read_back_bytes(&self, staging: &wgpu::Buffer, bytes: u64) -> Result<Vec<u8>> {
+        if bytes == 0 {
             return Ok(Vec::new());
         }
         let slice = staging.slice(..bytes);
@@ -207,11 +239,22 @@ impl GpuContext {
         mapped.map_err(|e| Error::DeviceLost(format!("reading results back: {e}")))?;
         let out = {
             let view = slice.get_mapped_range().map_err(|e| Error::DeviceLost(format!("reading results back: {e}")))?;
-            bytemuck::cast_slice::<u8, f32>(&view).to_vec()
+            view.to_vec()
         };
         staging.unmap();
         Ok(out)
     }
+}
+
+/// `BEELINE_CONV_KERNEL`, if set (natively; never on the web).
+fn conv_kernel_from_env() -> Result<Option<ConvKernel>> {
+    #[cfg(not(target_arch = "wasm32"))]
+    if let Ok(v) = std::env::var("BEELINE_CONV_KERNEL") {
+        return ConvKernel::parse(&v)
+            .map(Some)
+            .ok_or_else(|| Error::InvalidInput(format!("BEELINE_CONV_KERNEL={v:?}: expected `tiled` or `direct`")));
+    }
+    Ok(None)
 }
 
 /// The adapter `WGPU_ADAPTER_NAME` names, else the default high-performance one.

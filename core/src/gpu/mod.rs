@@ -6,6 +6,7 @@
 //! * [`shaders`]: the WGSL sources (always compiled; validated by naga in a unit test).
 //! * [`GpuContext`]: adapter and device (honours `WGPU_BACKEND` and `WGPU_ADAPTER_NAME`).
 //! * [`GpuNetwork`]: one network's weights on the GPU and its compiled dispatch graph.
+//! * [`KernelTime`]: one dispatch's GPU time, from [`GpuNetwork::profile`] (timestamp queries).
 //! * [`GpuModel`]: a model file on the GPU with an async `generate` that mirrors
 //!   [`pipeline::generate`](crate::pipeline::generate): same noise, same labels, same results
 //!   up to f32 rounding.
@@ -23,6 +24,8 @@ pub(crate) mod kernels;
 #[cfg(feature = "gpu")]
 mod network;
 #[cfg(feature = "gpu")]
+mod profile;
+#[cfg(feature = "gpu")]
 mod runtime;
 #[cfg(feature = "gpu")]
 mod sampler;
@@ -32,6 +35,10 @@ pub(crate) mod testutil;
 #[cfg(feature = "gpu")]
 pub use context::{AdapterSummary, GpuContext};
 #[cfg(feature = "gpu")]
+pub use kernels::conv3x3::ConvKernel;
+#[cfg(feature = "gpu")]
 pub use network::GpuNetwork;
+#[cfg(feature = "gpu")]
+pub use profile::KernelTime;
 #[cfg(feature = "gpu")]
 pub use runtime::GpuModel;

@@ -11,11 +11,12 @@
 use super::context::{GpuContext, STORAGE_USAGE};
 use super::kernels::attention::{scores_gemm, softmax, values_gemm};
 use super::kernels::concat::{concat_channels, nchw_to_nhwc, nhwc_to_nchw};
-use super::kernels::conv3x3::{Conv, Mode, pack_conv3x3};
+use super::kernels::conv3x3::{Conv, ConvKernel, Mode, pack_conv3x3};
 use super::kernels::groupnorm::Norm;
 use super::kernels::linear::{ACCUMULATE, Gemm, HAS_BIAS, HAS_ROWBIAS, SILU, pack_linear};
 use super::kernels::time_embed::{class_rows, freq_table, sinusoidal};
 use super::kernels::{DispatchList, MAX_GROUPS, Spec, encode_pass};
+use super::profile::{KernelTime, Timestamps};
 use crate::config::{ArchConfig, MlpConfig, UnetConfig, UnetLayer};
 use crate::error::{Error, Result};
 use crate::nn::check_inputs;
@@ -112,6 +113,8 @@ struct Graph {
 
 /// Builds a [`Graph`], reading weights by name with the CPU reference's shape checks.
 struct Builder<'w> {
+    /// The convolution algorithm of every 3×3 convolution (the context's).
+    conv_kernel: ConvKernel,
     weights: &'w Weights,
     prefix: &'w str,
     host: Vec<Vec<f32>>,
@@ -139,7 +142,7 @@ impl<'w> Builder<'w> {
     }
 
     fn conv3(&mut self, name: &str, cin: usize, cout: usize) -> Result<(Buf, Buf)> {
-        let w = pack_conv3x3(self.get(&format!("{name}.weight"), &[cout, cin, 3, 3])?, cin, cout);
+        let w = pack_conv3x3(self.get(&format!("{name}.weight"), &[cout, cin, 3, 3])?, cin, cout, self.conv_kernel);
         let b = self.get(&format!("{name}.bias"), &[cout])?.to_vec();
         Ok((self.upload(w), self.upload(b)))
     }
@@ -240,7 +243,7 @@ fn compile_unet(cfg: &UnetConfig, mut b: Builder<'_>) -> Result<Graph> {
             UnetLayer::ConvIn { cin, cout } => {
                 let (w, bias) = b.conv3("conv_in", cin, cout)?;
                 let y = b.pool.take(hw0 * cout);
-                let p = Conv { batch: 0, h: u(h0), w: u(w0), cin: u(cin), cout: u(cout), mode: Mode::Same, flags: HAS_BIAS };
+                let p = Conv { batch: 0, h: u(h0), w: u(w0), cin: u(cin), cout: u(cout), mode: Mode::Same, flags: HAS_BIAS, kernel: b.conv_kernel };
                 b.steps.push(Step::Conv { src: x0, w, bias, rowbias: None, dst: y, p });
                 b.pool.give(x0);
                 skips.push((y, cout));
@@ -274,7 +277,7 @@ fn compile_unet(cfg: &UnetConfig, mut b: Builder<'_>) -> Result<Graph> {
                 b.dense(temb, tl, tb, 1, td, co, 0, None);
                 let (w1, bias1) = b.conv3(&format!("{n}.conv1"), ci, co)?;
                 let h1 = b.pool.take(hw * co);
-                let p1 = Conv { batch: 0, h: u(h), w: u(w), cin: u(ci), cout: u(co), mode: Mode::Same, flags: HAS_BIAS | HAS_ROWBIAS };
+                let p1 = Conv { batch: 0, h: u(h), w: u(w), cin: u(ci), cout: u(co), mode: Mode::Same, flags: HAS_BIAS | HAS_ROWBIAS, kernel: b.conv_kernel };
                 b.steps.push(Step::Conv { src: a, w: w1, bias: bias1, rowbias: Some(tb), dst: h1, p: p1 });
                 b.pool.give(a);
                 b.pool.give(tb);
@@ -291,7 +294,7 @@ fn compile_unet(cfg: &UnetConfig, mut b: Builder<'_>) -> Result<Graph> {
                     b.steps.push(Step::Concat { a: input, b: None, out: y, rows_per_sample: u(hw), ca: u(ci), cb: 0 });
                 }
                 let (w2, bias2) = b.conv3(&format!("{n}.conv2"), co, co)?;
-                let p2 = Conv { batch: 0, h: u(h), w: u(w), cin: u(co), cout: u(co), mode: Mode::Same, flags: HAS_BIAS | ACCUMULATE };
+                let p2 = Conv { batch: 0, h: u(h), w: u(w), cin: u(co), cout: u(co), mode: Mode::Same, flags: HAS_BIAS | ACCUMULATE, kernel: b.conv_kernel };
                 b.steps.push(Step::Conv { src: a2, w: w2, bias: bias2, rowbias: None, dst: y, p: p2 });
                 b.pool.give(a2);
                 if owned {
@@ -308,7 +311,7 @@ fn compile_unet(cfg: &UnetConfig, mut b: Builder<'_>) -> Result<Graph> {
                 let (oh, ow) = Mode::Down.out_hw(h, w);
                 let y = b.pool.take(oh * ow * ch);
                 let src = skips.last().ok_or_else(broken)?.0;
-                let p = Conv { batch: 0, h: u(h), w: u(w), cin: u(ch), cout: u(ch), mode: Mode::Down, flags: HAS_BIAS };
+                let p = Conv { batch: 0, h: u(h), w: u(w), cin: u(ch), cout: u(ch), mode: Mode::Down, flags: HAS_BIAS, kernel: b.conv_kernel };
                 b.steps.push(Step::Conv { src, w: wt, bias, rowbias: None, dst: y, p });
                 skips.push((y, ch));
             }
@@ -344,7 +347,7 @@ fn compile_unet(cfg: &UnetConfig, mut b: Builder<'_>) -> Result<Graph> {
                 let (a, _) = cur.take().ok_or_else(broken)?;
                 let (wt, bias) = b.conv3(&name, ch, ch)?;
                 let y = b.pool.take(4 * h * w * ch);
-                let p = Conv { batch: 0, h: u(h), w: u(w), cin: u(ch), cout: u(ch), mode: Mode::Up, flags: HAS_BIAS };
+                let p = Conv { batch: 0, h: u(h), w: u(w), cin: u(ch), cout: u(ch), mode: Mode::Up, flags: HAS_BIAS, kernel: b.conv_kernel };
                 b.steps.push(Step::Conv { src: a, w: wt, bias, rowbias: None, dst: y, p });
                 b.pool.give(a);
                 cur = Some((y, ch));
@@ -358,7 +361,7 @@ fn compile_unet(cfg: &UnetConfig, mut b: Builder<'_>) -> Result<Graph> {
                 b.pool.give(a);
                 let (wt, bias) = b.conv3("out.conv", cin, cout)?;
                 let y = b.pool.take(hw * cout);
-                let p = Conv { batch: 0, h: u(h), w: u(w), cin: u(cin), cout: u(cout), mode: Mode::Same, flags: HAS_BIAS };
+                let p = Conv { batch: 0, h: u(h), w: u(w), cin: u(cin), cout: u(cout), mode: Mode::Same, flags: HAS_BIAS, kernel: b.conv_kernel };
                 b.steps.push(Step::Conv { src: na, w: wt, bias, rowbias: None, dst: y, p });
                 b.pool.give(na);
                 b.steps.push(Step::ToNchw { src: y, c: u(cout), hw: u(hw) });
@@ -416,6 +419,38 @@ impl Step {
         };
         (s.groups.iter().all(|&g| g <= MAX_GROUPS)).then_some(s)
     }
+
+    /// What this step computes for `batch` samples (for profiles), and its FLOP count as
+    /// [`nn::flops`](crate::nn::flops) counts it (2 × multiply-adds of GEMMs and convolutions).
+    fn describe(&self, batch: u32) -> (String, u64) {
+        let b = u64::from(batch);
+        match self {
+            Step::Gemm { g, rows_per_sample, heads, .. } => {
+                let (m, z) = if *heads == 0 { (u64::from(*rows_per_sample) * b, 1) } else { (u64::from(g.m), u64::from(*heads) * b) };
+                let zs = if z > 1 { format!("{z} × ") } else { String::new() };
+                (format!("{zs}[{m}×{k}]·[{k}×{n}]", k = g.k, n = g.n), 2 * z * m * u64::from(g.k) * u64::from(g.n))
+            }
+            Step::Conv { p, .. } => {
+                let (oh, ow) = p.mode.out_hw(p.h as usize, p.w as usize);
+                let mode = match p.mode {
+                    Mode::Same => "",
+                    Mode::Down => " (down)",
+                    Mode::Up => " (up)",
+                };
+                let flop = 2 * b * (oh * ow) as u64 * 9 * u64::from(p.cin) * u64::from(p.cout);
+                (format!("{batch}×{}×{}×{} → {batch}×{oh}×{ow}×{}{mode}", p.h, p.w, p.cin, p.cout), flop)
+            }
+            Step::Norm { p, .. } => {
+                (format!("{batch}×{}×{}, {} groups{}", p.hw, p.c, p.groups, if p.silu { " + SiLU" } else { "" }), 0)
+            }
+            Step::Sinusoidal { dim, .. } => (format!("{batch}×{dim}"), 0),
+            Step::ClassRows { dim, silu, .. } => (format!("{batch}×{dim}{}", if *silu { " + SiLU" } else { "" }), 0),
+            Step::Concat { rows_per_sample, ca, cb, .. } => (format!("{}×({ca} + {cb})", u64::from(*rows_per_sample) * b), 0),
+            Step::ToNhwc { cx, cc, hw, .. } => (format!("{batch}×({cx} + {cc})×{hw}"), 0),
+            Step::ToNchw { c, hw, .. } => (format!("{batch}×{hw}×{c}"), 0),
+            Step::Softmax { rows_per_sample, l, .. } => (format!("{}×{l}", u64::from(*rows_per_sample) * b), 0),
+        }
+    }
 }
 
 struct NetInner {
@@ -452,7 +487,7 @@ impl GpuNetwork {
     /// weight exceeds the device's buffer limits or the upload fails.
     pub fn new(ctx: &GpuContext, arch: &ArchConfig, weights: &Weights, prefix: &str) -> Result<GpuNetwork> {
         arch.validate()?;
-        let b = Builder { weights, prefix, host: Vec::new(), steps: Vec::new(), pool: Pool::default() };
+        let b = Builder { conv_kernel: ctx.conv_kernel(), weights, prefix, host: Vec::new(), steps: Vec::new(), pool: Pool::default() };
         for spec in arch.params() {
             b.get(&spec.name, &spec.shape)?;
         }
@@ -539,6 +574,58 @@ impl GpuNetwork {
     }
 }
 
+impl GpuNetwork {
+    /// Times every kernel of one evaluation of a batch of at most
+    /// [`max_batch`](Self::max_batch) samples (inputs and errors as
+    /// [`forward`](Self::forward)), each dispatch in its own compute pass between two GPU
+    /// timestamps, and returns them in execution order. The first call for a batch size also
+    /// builds its dispatch list; call it twice and keep the second for steady-state times.
+    ///
+    /// Errors: [`Error::InvalidInput`] when the adapter has no `timestamp-query` (see
+    /// [`AdapterSummary::timestamps`](super::AdapterSummary::timestamps)) or the batch is
+    /// larger than one evaluation can take; those of `forward` otherwise.
+    pub async fn profile(&self, x: &[f32], cond: Option<&[f32]>, t: &[f32], labels: Option<&[u32]>) -> Result<Vec<KernelTime>> {
+        let out = vec![0.0f32; x.len()];
+        check_inputs(self.arch(), x, cond, t, labels, &out)?;
+        let n = t.len();
+        let limit = self.max_batch(DEFAULT_BUDGET);
+        if n == 0 || n > limit {
+            return Err(Error::InvalidInput(format!("a profile times one evaluation of 1..={limit} samples, not {n}")));
+        }
+        let ts = Timestamps::new(&self.inner.ctx, self.inner.graph.steps.len())?;
+        let cached = self.cache.lock().ok().and_then(|mut c| c.take());
+        let mut exec = match cached {
+            Some(e) if e.max_batch >= n => e,
+            _ => NetExec::new(self, n)?,
+        };
+        let nulls = vec![crate::field::NULL_LABEL; n];
+        exec.write_inputs(x, cond, t, labels.unwrap_or(&nulls));
+        let ctx = &self.inner.ctx;
+        let mut enc = ctx.device().create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("profile") });
+        exec.list(n)?.encode_timed(ctx, &mut enc, &ts);
+        ts.resolve(&mut enc);
+        ctx.queue().submit([enc.finish()]);
+        let ms = ts.read_ms(ctx).await?;
+        let list = exec.list(n)?;
+        let times = self
+            .inner
+            .graph
+            .steps
+            .iter()
+            .enumerate()
+            .filter_map(|(i, step)| {
+                let (entry, groups) = list.item(i)?;
+                let (shape, flop) = step.describe(n as u32);
+                Some(KernelTime { kernel: entry.name(), shape, groups, flop, ms: ms.get(i).copied().unwrap_or(f64::NAN) })
+            })
+            .collect();
+        if let Ok(mut c) = self.cache.lock() {
+            *c = Some(exec);
+        }
+        Ok(times)
+    }
+}
+
 /// Activation memory one executor may use by default (1 GiB): a batch needing more is split.
 pub(crate) const DEFAULT_BUDGET: u64 = 1 << 30;
 
@@ -606,6 +693,13 @@ impl NetExec {
     /// Records one forward pass over `batch` samples (≤ `max_batch`) as one compute pass:
     /// reads `x`, `cond`, `t`, `labels`, writes `out`.
     pub(crate) fn encode(&mut self, encoder: &mut wgpu::CommandEncoder, batch: usize) -> Result<()> {
+        let ctx = self.inner.ctx.clone();
+        encode_pass(&ctx, encoder, self.list(batch)?);
+        Ok(())
+    }
+
+    /// The dispatch list of `batch` samples (≤ `max_batch`), built on first use.
+    fn list(&mut self, batch: usize) -> Result<&DispatchList> {
         if batch == 0 || batch > self.max_batch {
             return Err(Error::InvalidInput(format!("batch {batch} outside 1..={}", self.max_batch)));
         }
@@ -613,9 +707,7 @@ impl NetExec {
             let list = self.build(batch)?;
             self.lists.insert(batch, list);
         }
-        let list = &self.lists[&batch];
-        encode_pass(&self.inner.ctx, encoder, list);
-        Ok(())
+        Ok(&self.lists[&batch])
     }
 
     fn build(&self, batch: usize) -> Result<DispatchList> {
@@ -664,7 +756,6 @@ mod tests {
         let Some(ctx) = gpu() else { return };
         let w = random_weights(&arch, "velocity", 3);
         let cpu = Network::new(&arch, &w, "velocity").unwrap();
-        let net = GpuNetwork::new(&ctx, &arch, &w, "velocity").unwrap();
         let numel: usize = arch.sample_shape().iter().product();
         let s = Stream::new(5, 1);
         let t: Vec<f32> = (0..batch).map(|b| if b == 0 { 0.0 } else { s.uniform(b as u64) as f32 }).collect();
@@ -674,8 +765,12 @@ mod tests {
         let x = gaussian_batch(7, 0, batch, numel);
         let mut want = vec![0.0; x.len()];
         cpu.forward(&x, cond.as_deref(), &t, labels.as_deref(), &mut want, &mut Workspace::new()).unwrap();
-        let got = pollster::block_on(net.forward(&x, cond.as_deref(), &t, labels.as_deref())).unwrap();
-        assert_close(what, &got, &want, rel_tol * max_abs(&want, 1.0));
+        // Both convolution algorithms, whichever the adapter would pick.
+        for kernel in [ConvKernel::Tiled, ConvKernel::Direct] {
+            let net = GpuNetwork::new(&ctx.with_conv_kernel(kernel), &arch, &w, "velocity").unwrap();
+            let got = pollster::block_on(net.forward(&x, cond.as_deref(), &t, labels.as_deref())).unwrap();
+            assert_close(&format!("{what} ({})", kernel.name()), &got, &want, rel_tol * max_abs(&want, 1.0));
+        }
     }
 
     /// MLPs: K ≤ 64 sums in every layer, five layers deep (lin1, lin2, input, 2 hidden, output)
@@ -705,7 +800,7 @@ mod tests {
     fn activation_buffers_are_reused() {
         let arch = ArchConfig::Unet(crate::presets::unet_mnist());
         let w = random_weights(&arch, "velocity", 1);
-        let b = Builder { weights: &w, prefix: "velocity", host: Vec::new(), steps: Vec::new(), pool: Pool::default() };
+        let b = Builder { conv_kernel: ConvKernel::Tiled, weights: &w, prefix: "velocity", host: Vec::new(), steps: Vec::new(), pool: Pool::default() };
         let ArchConfig::Unet(u) = &arch else { unreachable!() };
         let g = compile_unet(u, b).unwrap();
         eprintln!("{} activation buffers for {} steps", g.acts.len(), g.steps.len());

@@ -16,6 +16,8 @@ pub const GEMM_TILE: &str = include_str!("../../../wgsl/gemm_tile.wgsl");
 pub const LINEAR: &str = include_str!("../../../wgsl/linear.wgsl");
 /// 3×3 convolution as an implicit GEMM (same, stride-2, nearest-×2 upsampling).
 pub const CONV3X3: &str = include_str!("../../../wgsl/conv3x3.wgsl");
+/// 3×3 convolution computed directly (no workgroup memory), for software adapters.
+pub const CONV3X3_DIRECT: &str = include_str!("../../../wgsl/conv3x3_direct.wgsl");
 /// GroupNorm with optional fused SiLU.
 pub const GROUPNORM: &str = include_str!("../../../wgsl/groupnorm.wgsl");
 /// Sinusoidal time embedding and class-embedding rows.
@@ -53,6 +55,7 @@ impl ShaderFile {
 
 pub(crate) const LINEAR_FILE: ShaderFile = ShaderFile { name: "linear.wgsl", prelude: &[MATH, GEMM_TILE], body: LINEAR };
 pub(crate) const CONV3X3_FILE: ShaderFile = ShaderFile { name: "conv3x3.wgsl", prelude: &[MATH, RESAMPLE, GEMM_TILE], body: CONV3X3 };
+pub(crate) const CONV3X3_DIRECT_FILE: ShaderFile = ShaderFile { name: "conv3x3_direct.wgsl", prelude: &[MATH, RESAMPLE], body: CONV3X3_DIRECT };
 pub(crate) const GROUPNORM_FILE: ShaderFile = ShaderFile { name: "groupnorm.wgsl", prelude: &[MATH], body: GROUPNORM };
 pub(crate) const TIME_EMBED_FILE: ShaderFile = ShaderFile { name: "time_embed.wgsl", prelude: &[MATH], body: TIME_EMBED };
 pub(crate) const CONCAT_FILE: ShaderFile = ShaderFile { name: "concat.wgsl", prelude: &[], body: CONCAT };
@@ -60,12 +63,13 @@ pub(crate) const ATTENTION_FILE: ShaderFile = ShaderFile { name: "attention.wgsl
 pub(crate) const ELEMENTWISE_FILE: ShaderFile = ShaderFile { name: "elementwise.wgsl", prelude: &[], body: ELEMENTWISE };
 
 /// Every file of `wgsl/`, libraries (empty prelude, no entry point) included.
-pub const FILES: [ShaderFile; 10] = [
+pub const FILES: [ShaderFile; 11] = [
     ShaderFile { name: "math.wgsl", prelude: &[], body: MATH },
     ShaderFile { name: "resample.wgsl", prelude: &[], body: RESAMPLE },
     ShaderFile { name: "gemm_tile.wgsl", prelude: &[], body: GEMM_TILE },
     LINEAR_FILE,
     CONV3X3_FILE,
+    CONV3X3_DIRECT_FILE,
     GROUPNORM_FILE,
     TIME_EMBED_FILE,
     CONCAT_FILE,

@@ -26,6 +26,51 @@ impl Mode {
     }
 }
 
+/// Which of `conv3x3.wgsl`'s two algorithms runs a convolution; both sum in the same order
+/// and give the same results up to fused multiply-adds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConvKernel {
+    /// `conv3x3.wgsl`: the implicit GEMM in 64×64 tiles through workgroup memory (for GPUs).
+    Tiled,
+    /// `conv3x3_direct.wgsl`: no workgroup memory and no barriers, a 4 pixels × 4 channels
+    /// block per invocation read with vec4 loads (for software adapters, which run workgroups
+    /// as SIMD loops on CPU cores). Needs `cin` a multiple of 4; other convolutions (an RGB or
+    /// one-channel input layer) run tiled.
+    Direct,
+}
+
+impl ConvKernel {
+    /// The default for an adapter: `Direct` on software adapters, `Tiled` on GPUs.
+    pub fn for_adapter(software: bool) -> ConvKernel {
+        if software { ConvKernel::Direct } else { ConvKernel::Tiled }
+    }
+
+    /// From `"tiled"` or `"direct"` (e.g. the `BEELINE_CONV_KERNEL` variable).
+    pub fn parse(s: &str) -> Option<ConvKernel> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "tiled" => Some(ConvKernel::Tiled),
+            "direct" => Some(ConvKernel::Direct),
+            _ => None,
+        }
+    }
+
+    /// The algorithm a convolution with `cin` input channels runs under this preference.
+    pub(crate) fn resolve(self, cin: usize) -> ConvKernel {
+        if self == ConvKernel::Direct && cin % 4 == 0 { ConvKernel::Direct } else { ConvKernel::Tiled }
+    }
+
+    /// `"tiled"` or `"direct"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ConvKernel::Tiled => "tiled",
+            ConvKernel::Direct => "direct",
+        }
+    }
+}
+
+/// Invocations per workgroup of the direct kernel, each computing 4 pixels × 4 channels.
+const DIRECT_WG: usize = 64;
+
 /// The parameter block of `conv3x3.wgsl`; epilogue flags as in [`super::linear`].
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Conv {
@@ -36,6 +81,7 @@ pub(crate) struct Conv {
     pub(crate) cout: u32,
     pub(crate) mode: Mode,
     pub(crate) flags: u32,
+    pub(crate) kernel: ConvKernel,
 }
 
 impl Conv {
@@ -45,14 +91,39 @@ impl Conv {
         self.batch as usize * oh * ow
     }
 
-    /// Workgroups: `⌈cout/64⌉ × ⌈pixels/64⌉`.
+    /// The algorithm that runs this convolution.
+    fn algorithm(&self) -> ConvKernel {
+        self.kernel.resolve(self.cin as usize)
+    }
+
+    /// Direct kernel: output-channel quads per workgroup (≤ 16), and the workgroups' pixel
+    /// blocks (each `⌊64/cq⌋` quads of 4 pixels).
+    fn direct_layout(&self) -> (u32, usize) {
+        let quads = self.cout.div_ceil(4);
+        let cq = quads.min(16);
+        let per_wg = DIRECT_WG / cq as usize;
+        (cq, self.rows().div_ceil(4).div_ceil(per_wg).max(1))
+    }
+
+    /// Workgroups. Tiled: `⌈cout/64⌉ × ⌈pixels/64⌉`. Direct: `⌈cout/(4·cq)⌉ ×` the pixel
+    /// blocks laid out as `y + 65535·z`.
     pub(crate) fn groups(&self) -> [u32; 3] {
-        [self.cout.div_ceil(TILE), self.rows().div_ceil(TILE as usize) as u32, 1]
+        match self.algorithm() {
+            ConvKernel::Tiled => [self.cout.div_ceil(TILE), self.rows().div_ceil(TILE as usize) as u32, 1],
+            ConvKernel::Direct => {
+                let (cq, blocks) = self.direct_layout();
+                let y = blocks.min(MAX_GROUPS as usize);
+                [self.cout.div_ceil(4 * cq), y as u32, blocks.div_ceil(y) as u32]
+            }
+        }
     }
 
     /// Whether the grid fits the default limit of 65535 workgroups per dimension.
     pub(crate) fn fits(&self) -> bool {
-        self.rows().div_ceil(TILE as usize) <= MAX_GROUPS as usize
+        match self.algorithm() {
+            ConvKernel::Tiled => self.rows().div_ceil(TILE as usize) <= MAX_GROUPS as usize,
+            ConvKernel::Direct => self.direct_layout().1.div_ceil(MAX_GROUPS as usize) <= MAX_GROUPS as usize,
+        }
     }
 
     /// The dispatch: image, packed weight, bias, per-sample bias (`[batch][cout]`), output.
@@ -65,23 +136,33 @@ impl Conv {
         dst: &'a wgpu::Buffer,
         dummy: &'a wgpu::Buffer,
     ) -> Spec<'a> {
+        let (entry, cq) = match self.algorithm() {
+            ConvKernel::Tiled => (Entry::Conv3x3, 0),
+            ConvKernel::Direct => (Entry::Conv3x3Direct, self.direct_layout().0),
+        };
         Spec {
-            entry: Entry::Conv3x3,
+            entry,
             buffers: vec![src, weight, bias.unwrap_or(dummy), rowbias.unwrap_or(dummy), dst],
-            params: vec![self.batch, self.h, self.w, self.cin, self.cout, self.mode as u32, self.flags, 0],
+            params: vec![self.batch, self.h, self.w, self.cin, self.cout, self.mode as u32, self.flags, cq],
             groups: self.groups(),
         }
     }
 }
 
-/// A PyTorch 3×3 weight `[cout][cin][3][3]` packed as the `[9·cin][cout]` GEMM operand, row
-/// `tap·cin + ci` with `tap = 3·ky + kx` (the CPU reference's order).
-pub(crate) fn pack_conv3x3(w: &[f32], cin: usize, cout: usize) -> Vec<f32> {
-    let mut out = vec![0.0; 9 * cin * cout];
+/// A PyTorch 3×3 weight `[cout][cin][3][3]` packed as the `[9·cin][cols]` GEMM operand for the
+/// algorithm that runs it (`kernel.resolve(cin)`), row `tap·cin + ci` with `tap = 3·ky + kx`
+/// (the CPU reference's order); `cols` is `cout`, or for the direct kernel `cout` rounded up
+/// to a multiple of 4 with zero columns.
+pub(crate) fn pack_conv3x3(w: &[f32], cin: usize, cout: usize, kernel: ConvKernel) -> Vec<f32> {
+    let cols = match kernel.resolve(cin) {
+        ConvKernel::Tiled => cout,
+        ConvKernel::Direct => cout.next_multiple_of(4),
+    };
+    let mut out = vec![0.0; 9 * cin * cols];
     for o in 0..cout {
         for ci in 0..cin {
             for tap in 0..9 {
-                out[(tap * cin + ci) * cout + o] = w[(o * cin + ci) * 9 + tap];
+                out[(tap * cin + ci) * cols + o] = w[(o * cin + ci) * 9 + tap];
             }
         }
     }
@@ -105,7 +186,7 @@ mod tests {
     #[test]
     fn conv3x3_matches_cpu() {
         let Some(ctx) = gpu() else { return };
-        let cases = [(Mode::Same, 2usize, 3usize, 5usize, 6usize, 7usize), (Mode::Same, 1, 40, 70, 5, 5), (Mode::Down, 2, 4, 6, 8, 6), (Mode::Down, 1, 3, 8, 7, 5), (Mode::Up, 2, 4, 6, 3, 4), (Mode::Up, 1, 33, 8, 2, 2)];
+        let cases = [(Mode::Same, 2usize, 3usize, 5usize, 6usize, 7usize), (Mode::Same, 1, 40, 70, 5, 5), (Mode::Down, 2, 4, 6, 8, 6), (Mode::Down, 1, 3, 8, 7, 5), (Mode::Up, 2, 4, 6, 3, 4), (Mode::Up, 1, 33, 8, 2, 2), (Mode::Same, 3, 4, 20, 5, 6), (Mode::Down, 1, 8, 1, 9, 9), (Mode::Up, 2, 12, 66, 3, 5), (Mode::Same, 2, 64, 32, 7, 7)];
         for (mode, batch, cin, cout, h, w) in cases {
             let x = uniform(11, batch * h * w * cin, 1.0);
             let wt = uniform(12, cout * cin * 9, 1.0 / ((9 * cin) as f32).sqrt());
@@ -133,27 +214,31 @@ mod tests {
             Conv3x3::new(&absw, &zero, cin, cout).forward(&absx, batch, h, w, cpu_mode, &mut mag, &mut ws);
 
             let xb = ctx.upload("x", &x).unwrap();
-            let wb = ctx.upload("w", &pack_conv3x3(&wt, cin, cout)).unwrap();
+            let packed = [ConvKernel::Tiled, ConvKernel::Direct].map(|k| ctx.upload("w", &pack_conv3x3(&wt, cin, cout, k)).unwrap());
             let bb = ctx.upload("b", &bias).unwrap();
             let rbb = ctx.upload("rb", &rb).unwrap();
             let dummy = ctx.upload("dummy", &[0.0; 4]).unwrap();
             let what = format!("conv3x3 {mode:?} b{batch} {cin}->{cout} {h}x{w}");
 
+            for (kernel, wb) in [ConvKernel::Tiled, ConvKernel::Direct].iter().zip(&packed) {
+            let kernel = *kernel;
+            let what = format!("{what} {}", kernel.resolve(cin).name());
             let out = ctx.upload("out", &vec![f32::NAN; n]).unwrap();
-            let p = Conv { batch: batch as u32, h: h as u32, w: w as u32, cin: cin as u32, cout: cout as u32, mode, flags: HAS_BIAS };
-            let got = pollster::block_on(run_and_read(&ctx, &[p.spec(&xb, &wb, Some(&bb), None, &out, &dummy)], &out, n)).unwrap();
+            let p = Conv { batch: batch as u32, h: h as u32, w: w as u32, cin: cin as u32, cout: cout as u32, mode, flags: HAS_BIAS, kernel };
+            let got = pollster::block_on(run_and_read(&ctx, &[p.spec(&xb, wb, Some(&bb), None, &out, &dummy)], &out, n)).unwrap();
             let bound: Vec<f64> = (0..n).map(|e| gemm_bound(9 * cin, bias[e % cout].abs() as f64 + mag[e] as f64)).collect();
             assert_within(&what, &got, &want, &bound);
 
             let out = ctx.upload("out", &c0).unwrap();
             let p = Conv { flags: HAS_BIAS | HAS_ROWBIAS | ACCUMULATE, ..p };
-            let got = pollster::block_on(run_and_read(&ctx, &[p.spec(&xb, &wb, Some(&bb), Some(&rbb), &out, &dummy)], &out, n)).unwrap();
+            let got = pollster::block_on(run_and_read(&ctx, &[p.spec(&xb, wb, Some(&bb), Some(&rbb), &out, &dummy)], &out, n)).unwrap();
             let opix = oh * ow;
             let want2: Vec<f32> = (0..n).map(|e| c0[e] + bias[e % cout] + rb[(e / cout / opix) * cout + e % cout] + prod[e]).collect();
             let bound: Vec<f64> = (0..n)
                 .map(|e| gemm_bound(9 * cin + 3, (c0[e].abs() + bias[e % cout].abs() + rb[(e / cout / opix) * cout + e % cout].abs() + mag[e]) as f64))
                 .collect();
             assert_within(&format!("{what} +rowbias+acc"), &got, &want2, &bound);
+            }
         }
     }
 }

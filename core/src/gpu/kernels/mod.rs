@@ -28,6 +28,7 @@ pub(crate) const MAX_GROUPS: u32 = 65_535;
 pub(crate) enum Entry {
     Linear,
     Conv3x3,
+    Conv3x3Direct,
     GroupNorm,
     Sinusoidal,
     ClassRows,
@@ -49,9 +50,10 @@ enum Access {
 use Access::*;
 
 impl Entry {
-    const ALL: [Entry; 11] = [
+    const ALL: [Entry; 12] = [
         Entry::Linear,
         Entry::Conv3x3,
+        Entry::Conv3x3Direct,
         Entry::GroupNorm,
         Entry::Sinusoidal,
         Entry::ClassRows,
@@ -67,10 +69,23 @@ impl Entry {
         self as usize
     }
 
+    /// The kernel's name in reports: the file's name for the single-entry files, else the
+    /// entry point.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Entry::Linear => "linear",
+            Entry::Conv3x3 => "conv3x3",
+            Entry::Conv3x3Direct => "conv3x3_direct",
+            Entry::GroupNorm => "groupnorm",
+            e => e.entry_point(),
+        }
+    }
+
     fn file(self) -> ShaderFile {
         match self {
             Entry::Linear => shaders::LINEAR_FILE,
             Entry::Conv3x3 => shaders::CONV3X3_FILE,
+            Entry::Conv3x3Direct => shaders::CONV3X3_DIRECT_FILE,
             Entry::GroupNorm => shaders::GROUPNORM_FILE,
             Entry::Sinusoidal | Entry::ClassRows => shaders::TIME_EMBED_FILE,
             Entry::ConcatChannels | Entry::NchwToNhwc | Entry::NhwcToNchw => shaders::CONCAT_FILE,
@@ -81,7 +96,7 @@ impl Entry {
 
     fn entry_point(self) -> &'static str {
         match self {
-            Entry::Linear | Entry::Conv3x3 | Entry::GroupNorm => "main",
+            Entry::Linear | Entry::Conv3x3 | Entry::Conv3x3Direct | Entry::GroupNorm => "main",
             Entry::Sinusoidal => "sinusoidal",
             Entry::ClassRows => "add_class_rows",
             Entry::ConcatChannels => "concat_channels",
@@ -96,7 +111,7 @@ impl Entry {
     /// The bindings 0.. of group 0, the last being the parameter block.
     fn bindings(self) -> &'static [Access] {
         match self {
-            Entry::Linear | Entry::Conv3x3 => &[Read, Read, Read, Read, ReadWrite, Uniform],
+            Entry::Linear | Entry::Conv3x3 | Entry::Conv3x3Direct => &[Read, Read, Read, Read, ReadWrite, Uniform],
             Entry::GroupNorm => &[Read, Read, Read, ReadWrite, Uniform],
             Entry::Sinusoidal | Entry::ClassRows => &[Read, Read, ReadWrite, Uniform],
             Entry::ConcatChannels | Entry::NchwToNhwc | Entry::NhwcToNchw => &[Read, Read, ReadWrite, Uniform],
@@ -258,6 +273,23 @@ impl DispatchList {
     pub(crate) fn encode(&self, ctx: &GpuContext, pass: &mut wgpu::ComputePass<'_>) {
         let kernels = &ctx.inner.kernels;
         for (entry, bg, g) in &self.items {
+            pass.set_pipeline(kernels.pipeline(*entry));
+            pass.set_bind_group(0, bg, &[]);
+            pass.dispatch_workgroups(g[0], g[1], g[2]);
+        }
+    }
+
+    /// The entry point and grid of dispatch `i`.
+    pub(crate) fn item(&self, i: usize) -> Option<(Entry, [u32; 3])> {
+        self.items.get(i).map(|(e, _, g)| (*e, *g))
+    }
+
+    /// Records every dispatch, in order, each alone in a compute pass stamped as pass `i` of
+    /// `ts` (per-kernel timing).
+    pub(crate) fn encode_timed(&self, ctx: &GpuContext, encoder: &mut wgpu::CommandEncoder, ts: &super::profile::Timestamps) {
+        let kernels = &ctx.inner.kernels;
+        for (i, (entry, bg, g)) in self.items.iter().enumerate() {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(entry.name()), timestamp_writes: Some(ts.writes(i)) });
             pass.set_pipeline(kernels.pipeline(*entry));
             pass.set_bind_group(0, bg, &[]);
             pass.dispatch_workgroups(g[0], g[1], g[2]);

@@ -1,0 +1,145 @@
+// 3×3 convolution, padding 1, over NHWC images, computed directly: no workgroup memory and no
+// barriers. For adapters that run a workgroup's invocations as SIMD lanes of a CPU core
+// (lavapipe, SwiftShader): there workgroup memory is ordinary memory, every barrier a switch
+// between invocations, and every storage or workgroup load a loop over the lanes, so what
+// counts is the number of loads per multiply-add. conv3x3.wgsl's tiled implicit GEMM is the
+// kernel for GPUs; both compute the same sums in the same order.
+//
+//   out[pix][co] = act(Σ_k A[pix][k]·W[k][co] + bias[co] + rowbias[b·cout + co] + (out if accumulating))
+//
+// with k = tap·cin + ci, tap = 3·ky + kx, A gathered from the image through `conv_tap_source`
+// (resample.wgsl: same, stride-2 and upsampling modes), each sum in increasing k from 0 as in
+// the CPU reference; padding taps add an exact 0.
+//
+// Layouts: the image as vec4s of 4 consecutive channels (cin a multiple of 4, which the runtime
+// checks); the weight [cout, cin, 3, 3] packed as [9·cin][cout4] with cout4 = cout rounded up to
+// a multiple of 4 (zero columns), read as vec4s of 4 output channels.
+//
+// Work: each invocation holds a 4 pixels × 4 channels block in registers and, per 4 input
+// channels of a tap, loads 4 image vec4s and 4 weight vec4s for 64 multiply-adds. A workgroup of
+// 64 invocations covers cq channel quads (a parameter, ≤ 16) × ⌊64/cq⌋ pixel quads (pixels
+// row-major over sample, y, x). Grid: ⌈cout4/(4·cq)⌉ × the pixel-quad blocks as y + 65535·z.
+
+struct Conv {
+    batch: u32, h: u32, w: u32, cin: u32,
+    cout: u32, mode: u32, flags: u32, cq: u32,
+}
+
+@group(0) @binding(0) var<storage, read> src: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> wt: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> bias: array<f32>;
+@group(0) @binding(3) var<storage, read> rowbias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> dst: array<f32>;
+@group(0) @binding(5) var<uniform> p: Conv;
+
+// Epilogue flags (as gemm_tile.wgsl's).
+const HAS_BIAS: u32 = 1u;
+const HAS_ROWBIAS: u32 = 2u;
+const ACCUMULATE: u32 = 4u;
+const SILU: u32 = 8u;
+
+// acc + a.x·w0 + a.y·w1 + a.z·w2 + a.w·w3, in that order (increasing input channel).
+fn mac4(acc: vec4<f32>, a: vec4<f32>, w0: vec4<f32>, w1: vec4<f32>, w2: vec4<f32>, w3: vec4<f32>) -> vec4<f32> {
+    var r = acc + a.x * w0;
+    r += a.y * w1;
+    r += a.z * w2;
+    r += a.w * w3;
+    return r;
+}
+
+@compute @workgroup_size(64, 1, 1)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    let ohw = conv_out_hw(p.mode, p.h, p.w);
+    let opix = ohw.x * ohw.y;
+    let m = p.batch * opix;
+    let cq = p.cq;
+    let per_wg = 64u / cq;
+    let r = li / cq;
+    let quads = (p.cout + 3u) / 4u;
+    let q = wg.x * cq + li % cq;
+    let row0 = 4u * ((wg.y + 65535u * wg.z) * per_wg + r);
+    if (r >= per_wg || q >= quads || row0 >= m) {
+        return;
+    }
+    let cin4 = p.cin / 4u;
+
+    // The block's 4 pixels (past the end: the last pixel again, not written).
+    var img: array<u32, 4>;
+    var oy: array<u32, 4>;
+    var ox: array<u32, 4>;
+    for (var e = 0u; e < 4u; e++) {
+        let gi = min(row0 + e, m - 1u);
+        let b = gi / opix;
+        let pq = gi % opix;
+        img[e] = b * p.h * p.w;
+        oy[e] = pq / ohw.y;
+        ox[e] = pq % ohw.y;
+    }
+
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
+    for (var tap = 0u; tap < 9u; tap++) {
+        let ky = tap / 3u;
+        let kx = tap % 3u;
+        // Each pixel's source (in vec4s) for this tap, and whether it lies inside the image.
+        var off: array<u32, 4>;
+        var ok: array<bool, 4>;
+        for (var e = 0u; e < 4u; e++) {
+            let s = conv_tap_source(p.mode, oy[e], ox[e], ky, kx, p.h, p.w);
+            ok[e] = s.x >= 0;
+            off[e] = select(0u, (img[e] + u32(s.x) * p.w + u32(s.y)) * cin4, ok[e]);
+        }
+        let zero = vec4<f32>(0.0);
+        var wi = tap * p.cin * quads + q;
+        for (var c = 0u; c < cin4; c++) {
+            let w0 = wt[wi];
+            let w1 = wt[wi + quads];
+            let w2 = wt[wi + 2u * quads];
+            let w3 = wt[wi + 3u * quads];
+            wi += 4u * quads;
+            acc0 = mac4(acc0, select(zero, src[off[0] + c], ok[0]), w0, w1, w2, w3);
+            acc1 = mac4(acc1, select(zero, src[off[1] + c], ok[1]), w0, w1, w2, w3);
+            acc2 = mac4(acc2, select(zero, src[off[2] + c], ok[2]), w0, w1, w2, w3);
+            acc3 = mac4(acc3, select(zero, src[off[3] + c], ok[3]), w0, w1, w2, w3);
+        }
+    }
+
+    let n = p.cout;
+    for (var e = 0u; e < 4u; e++) {
+        let gi = row0 + e;
+        if (gi >= m) {
+            break;
+        }
+        var a = acc0;
+        if (e == 1u) {
+            a = acc1;
+        } else if (e == 2u) {
+            a = acc2;
+        } else if (e == 3u) {
+            a = acc3;
+        }
+        for (var j = 0u; j < 4u; j++) {
+            let co = 4u * q + j;
+            if (co >= n) {
+                break;
+            }
+            var v = a[j];
+            if ((p.flags & HAS_BIAS) != 0u) {
+                v += bias[co];
+            }
+            if ((p.flags & HAS_ROWBIAS) != 0u) {
+                v += rowbias[(gi / opix) * n + co];
+            }
+            let oi = gi * n + co;
+            if ((p.flags & ACCUMULATE) != 0u) {
+                v += dst[oi];
+            }
+            if ((p.flags & SILU) != 0u) {
+                v = silu(v);
+            }
+            dst[oi] = v;
+        }
+    }
+}
