@@ -7,8 +7,9 @@
 //   out[row][co] = act(Σ_k A[row][k]·W[k][co] + bias[co] + rowbias[b·cout + co] + (out if accumulating))
 //
 // rowbias is per sample (a ResBlock's projected time embedding). Output NHWC [batch][oh][ow][cout].
-// Tiling and epilogue flags: gemm_tile.wgsl (64 pixels × 64 channels per 16×16 workgroup, 4×4 per
-// invocation, K in slices of 16 through workgroup memory).
+// Tiling: gemm_tile.wgsl (64 pixels × 64 channels per 16×16 workgroup, 4×4 per invocation, K in
+// slices of 16 through workgroup memory); epilogue: gemm_common.wgsl. For software adapters,
+// conv3x3_direct.wgsl computes the same sums without workgroup memory.
 
 struct Conv {
     batch: u32, h: u32, w: u32, cin: u32,
@@ -100,21 +101,8 @@ fn main(
             if (gj >= n) {
                 break;
             }
-            var v = accv[j];
-            if ((p.flags & HAS_BIAS) != 0u) {
-                v += bias[gj];
-            }
-            if ((p.flags & HAS_ROWBIAS) != 0u) {
-                v += rowbias[(gi / opix) * n + gj];
-            }
             let oi = gi * n + gj;
-            if ((p.flags & ACCUMULATE) != 0u) {
-                v += dst[oi];
-            }
-            if ((p.flags & SILU) != 0u) {
-                v = silu(v);
-            }
-            dst[oi] = v;
+            dst[oi] = epilogue(accv[j], p.flags, gj, (gi / opix) * n + gj, oi);
         }
     }
 }

@@ -18,7 +18,7 @@
 // Work: each invocation holds a 4 pixels × 4 channels block in registers and, per 4 input
 // channels of a tap, loads 4 image vec4s and 4 weight vec4s for 64 multiply-adds. A workgroup of
 // 64 invocations covers cq channel quads (a parameter, ≤ 16) × ⌊64/cq⌋ pixel quads (pixels
-// row-major over sample, y, x). Grid: ⌈cout4/(4·cq)⌉ × the pixel-quad blocks as y + 65535·z.
+// row-major over sample, y, x). Epilogue and mac4: gemm_common.wgsl. Grid: ⌈cout4/(4·cq)⌉ × the pixel-quad blocks as y + 65535·z.
 
 struct Conv {
     batch: u32, h: u32, w: u32, cin: u32,
@@ -31,21 +31,6 @@ struct Conv {
 @group(0) @binding(3) var<storage, read> rowbias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> dst: array<f32>;
 @group(0) @binding(5) var<uniform> p: Conv;
-
-// Epilogue flags (as gemm_tile.wgsl's).
-const HAS_BIAS: u32 = 1u;
-const HAS_ROWBIAS: u32 = 2u;
-const ACCUMULATE: u32 = 4u;
-const SILU: u32 = 8u;
-
-// acc + a.x·w0 + a.y·w1 + a.z·w2 + a.w·w3, in that order (increasing input channel).
-fn mac4(acc: vec4<f32>, a: vec4<f32>, w0: vec4<f32>, w1: vec4<f32>, w2: vec4<f32>, w3: vec4<f32>) -> vec4<f32> {
-    var r = acc + a.x * w0;
-    r += a.y * w1;
-    r += a.z * w2;
-    r += a.w * w3;
-    return r;
-}
 
 @compute @workgroup_size(64, 1, 1)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
@@ -125,21 +110,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
             if (co >= n) {
                 break;
             }
-            var v = a[j];
-            if ((p.flags & HAS_BIAS) != 0u) {
-                v += bias[co];
-            }
-            if ((p.flags & HAS_ROWBIAS) != 0u) {
-                v += rowbias[(gi / opix) * n + co];
-            }
             let oi = gi * n + co;
-            if ((p.flags & ACCUMULATE) != 0u) {
-                v += dst[oi];
-            }
-            if ((p.flags & SILU) != 0u) {
-                v = silu(v);
-            }
-            dst[oi] = v;
+            dst[oi] = epilogue(a[j], p.flags, co, (gi / opix) * n + co, oi);
         }
     }
 }

@@ -1,4 +1,5 @@
-// The register-tiled core shared by linear.wgsl and conv3x3.wgsl (a prelude: no entry point).
+// The register-tiled core shared by linear.wgsl and conv3x3.wgsl (a prelude: no entry point;
+// the epilogue is gemm_common.wgsl's).
 //
 // A 16×16 workgroup computes a BM×BN = 64×64 tile of the output; each invocation holds a 4×4
 // block in registers, rows tr + 16i and columns tc + 16j (interleaved, so neighbouring
@@ -10,12 +11,6 @@
 const BM: u32 = 64u;
 const BN: u32 = 64u;
 const BK: u32 = 16u;
-
-// Epilogue flags of both kernels.
-const HAS_BIAS: u32 = 1u;
-const HAS_ROWBIAS: u32 = 2u;
-const ACCUMULATE: u32 = 4u;
-const SILU: u32 = 8u;
 
 var<workgroup> a_tile: array<f32, 1024>;
 var<workgroup> b_tile: array<f32, 1024>;

@@ -7,12 +7,13 @@
 // Strided operands (all in f32 elements):
 //   A[z][i][k] = a[a_off + zo·a_zo + zi·a_zi + i·a_rs + k]                (rows of A contiguous)
 //   B[z][k][j] = b[b_off + zo·b_zo + zi·b_zi + k·b_rs + j·b_cs]
-//   C[z][i][j] = c[c_off + zo·c_zo + zi·c_zi + i·c_rs + j]
+//   C[z][i][j] = dst[c_off + zo·c_zo + zi·c_zi + i·c_rs + j]
 // with the batch index z = zo·z_inner + zi (workgroup_id.z); attention batches over
 // (sample, head). A linear layer's weight is uploaded transposed, [k][n] (b_rs = n, b_cs = 1).
 //
-// Tiling and epilogue flags: gemm_tile.wgsl (64×64 per 16×16 workgroup, 4×4 per invocation, K in
-// slices of 16 through workgroup memory).
+// Tiling: gemm_tile.wgsl (64×64 per 16×16 workgroup, 4×4 per invocation, K in slices of 16
+// through workgroup memory); epilogue: gemm_common.wgsl. For software adapters,
+// linear_direct.wgsl computes the same sums without workgroup memory where the operands allow.
 
 struct Gemm {
     m: u32, n: u32, k: u32, flags: u32,
@@ -26,7 +27,7 @@ struct Gemm {
 @group(0) @binding(1) var<storage, read> b: array<f32>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read> rowbias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> c: array<f32>;
+@group(0) @binding(4) var<storage, read_write> dst: array<f32>;
 @group(0) @binding(5) var<uniform> p: Gemm;
 
 @compute @workgroup_size(16, 16, 1)
@@ -90,21 +91,8 @@ fn main(
             if (gj >= p.n) {
                 break;
             }
-            var v = p.alpha * accv[j];
-            if ((p.flags & HAS_BIAS) != 0u) {
-                v += bias[gj];
-            }
-            if ((p.flags & HAS_ROWBIAS) != 0u) {
-                v += rowbias[(gi / p.rows_per_group) * p.n + gj];
-            }
             let ci = c_base + gi * p.c_rs + gj;
-            if ((p.flags & ACCUMULATE) != 0u) {
-                v += c[ci];
-            }
-            if ((p.flags & SILU) != 0u) {
-                v = silu(v);
-            }
-            c[ci] = v;
+            dst[ci] = epilogue(p.alpha * accv[j], p.flags, gj, (gi / p.rows_per_group) * p.n + gj, ci);
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The adapter and device: chosen once, shared by every network and sampler run on it.
 
 use super::kernels::Kernels;
-use super::kernels::conv3x3::ConvKernel;
+use super::kernels::KernelVariant;
 use crate::error::{Error, Result};
 use std::sync::{Arc, Mutex};
 
@@ -47,8 +47,8 @@ impl AdapterSummary {
 #[derive(Clone)]
 pub struct GpuContext {
     pub(crate) inner: Arc<Inner>,
-    /// The 3×3 convolution algorithm networks built on this context use.
-    conv_kernel: ConvKernel,
+    /// The kernel variant networks built on this context use.
+    kernel_variant: KernelVariant,
 }
 
 pub(crate) struct Inner {
@@ -64,7 +64,7 @@ pub(crate) struct Inner {
 
 impl std::fmt::Debug for GpuContext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GpuContext").field("adapter", &self.inner.summary).field("conv_kernel", &self.conv_kernel).finish()
+        f.debug_struct("GpuContext").field("adapter", &self.inner.summary).field("kernel_variant", &self.kernel_variant).finish()
     }
 }
 
@@ -133,26 +133,26 @@ impl GpuContext {
             shader_f16,
             timestamps,
         };
-        let conv_kernel = match conv_kernel_from_env()? {
+        let kernel_variant = match kernel_variant_from_env()? {
             Some(k) => k,
-            None => ConvKernel::for_adapter(summary.is_software()),
+            None => KernelVariant::for_adapter(summary.is_software()),
         };
-        let ctx = GpuContext { inner: Arc::new(Inner { device, queue, kernels, limits, summary, failure }), conv_kernel };
+        let ctx = GpuContext { inner: Arc::new(Inner { device, queue, kernels, limits, summary, failure }), kernel_variant };
         ctx.check()?;
         Ok(ctx)
     }
 
-    /// The 3×3 convolution algorithm of networks built on this context: `BEELINE_CONV_KERNEL`
-    /// (`tiled` or `direct`) when set, else [`ConvKernel::for_adapter`] (`Direct` on software
-    /// adapters, `Tiled` on GPUs).
-    pub fn conv_kernel(&self) -> ConvKernel {
-        self.conv_kernel
+    /// The kernels of networks built on this context: `BEELINE_KERNEL_VARIANT` (`tiled` or
+    /// `direct`) when set, else [`KernelVariant::for_adapter`] (`Direct` on software adapters,
+    /// `Tiled` on GPUs).
+    pub fn kernel_variant(&self) -> KernelVariant {
+        self.kernel_variant
     }
 
-    /// The same device and queue, building networks with `kernel` for their convolutions
-    /// (networks already built keep theirs).
-    pub fn with_conv_kernel(&self, kernel: ConvKernel) -> GpuContext {
-        GpuContext { inner: self.inner.clone(), conv_kernel: kernel }
+    /// The same device and queue, building networks with the `kernel` variant (networks
+    /// already built keep theirs).
+    pub fn with_kernel_variant(&self, kernel: KernelVariant) -> GpuContext {
+        GpuContext { inner: self.inner.clone(), kernel_variant: kernel }
     }
 
     /// The adapter this context runs on.
@@ -246,13 +246,13 @@ impl GpuContext {
     }
 }
 
-/// `BEELINE_CONV_KERNEL`, if set (natively; never on the web).
-fn conv_kernel_from_env() -> Result<Option<ConvKernel>> {
+/// `BEELINE_KERNEL_VARIANT`, if set (natively; never on the web).
+fn kernel_variant_from_env() -> Result<Option<KernelVariant>> {
     #[cfg(not(target_arch = "wasm32"))]
-    if let Ok(v) = std::env::var("BEELINE_CONV_KERNEL") {
-        return ConvKernel::parse(&v)
+    if let Ok(v) = std::env::var("BEELINE_KERNEL_VARIANT") {
+        return KernelVariant::parse(&v)
             .map(Some)
-            .ok_or_else(|| Error::InvalidInput(format!("BEELINE_CONV_KERNEL={v:?}: expected `tiled` or `direct`")));
+            .ok_or_else(|| Error::InvalidInput(format!("BEELINE_KERNEL_VARIANT={v:?}: expected `tiled` or `direct`")));
     }
     Ok(None)
 }

@@ -35,7 +35,7 @@ pub(crate) mod testutil;
 #[cfg(feature = "gpu")]
 pub use context::{AdapterSummary, GpuContext};
 #[cfg(feature = "gpu")]
-pub use kernels::conv3x3::ConvKernel;
+pub use kernels::KernelVariant;
 #[cfg(feature = "gpu")]
 pub use network::GpuNetwork;
 #[cfg(feature = "gpu")]

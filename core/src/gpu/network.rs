@@ -11,7 +11,8 @@
 use super::context::{GpuContext, STORAGE_USAGE};
 use super::kernels::attention::{scores_gemm, softmax, values_gemm};
 use super::kernels::concat::{concat_channels, nchw_to_nhwc, nhwc_to_nchw};
-use super::kernels::conv3x3::{Conv, ConvKernel, Mode, pack_conv3x3};
+use super::kernels::KernelVariant;
+use super::kernels::conv3x3::{Conv, Mode, pack_conv3x3};
 use super::kernels::groupnorm::Norm;
 use super::kernels::linear::{ACCUMULATE, Gemm, HAS_BIAS, HAS_ROWBIAS, SILU, pack_linear};
 use super::kernels::time_embed::{class_rows, freq_table, sinusoidal};
@@ -114,7 +115,7 @@ struct Graph {
 /// Builds a [`Graph`], reading weights by name with the CPU reference's shape checks.
 struct Builder<'w> {
     /// The convolution algorithm of every 3×3 convolution (the context's).
-    conv_kernel: ConvKernel,
+    kernel_variant: KernelVariant,
     weights: &'w Weights,
     prefix: &'w str,
     host: Vec<Vec<f32>>,
@@ -142,7 +143,7 @@ impl<'w> Builder<'w> {
     }
 
     fn conv3(&mut self, name: &str, cin: usize, cout: usize) -> Result<(Buf, Buf)> {
-        let w = pack_conv3x3(self.get(&format!("{name}.weight"), &[cout, cin, 3, 3])?, cin, cout, self.conv_kernel);
+        let w = pack_conv3x3(self.get(&format!("{name}.weight"), &[cout, cin, 3, 3])?, cin, cout, self.kernel_variant);
         let b = self.get(&format!("{name}.bias"), &[cout])?.to_vec();
         Ok((self.upload(w), self.upload(b)))
     }
@@ -156,7 +157,7 @@ impl<'w> Builder<'w> {
     /// `c = a·Wᵀ + b` over `rows` rows per sample, with optional per-sample bias and flags.
     #[allow(clippy::too_many_arguments)]
     fn dense(&mut self, a: Buf, (w, bias): (Buf, Buf), c: Buf, rows: usize, fin: usize, fout: usize, flags: u32, rowbias: Option<(Buf, usize)>) {
-        let mut g = Gemm::dense(0, fin as u32, fout as u32, flags | HAS_BIAS);
+        let mut g = Gemm { variant: self.kernel_variant, ..Gemm::dense(0, fin as u32, fout as u32, flags | HAS_BIAS) };
         if let Some((_, per)) = rowbias {
             g.flags |= HAS_ROWBIAS;
             g.rows_per_group = per as u32;
@@ -243,7 +244,7 @@ fn compile_unet(cfg: &UnetConfig, mut b: Builder<'_>) -> Result<Graph> {
             UnetLayer::ConvIn { cin, cout } => {
                 let (w, bias) = b.conv3("conv_in", cin, cout)?;
                 let y = b.pool.take(hw0 * cout);
-                let p = Conv { batch: 0, h: u(h0), w: u(w0), cin: u(cin), cout: u(cout), mode: Mode::Same, flags: HAS_BIAS, kernel: b.conv_kernel };
+                let p = Conv { batch: 0, h: u(h0), w: u(w0), cin: u(cin), cout: u(cout), mode: Mode::Same, flags: HAS_BIAS, kernel: b.kernel_variant };
                 b.steps.push(Step::Conv { src: x0, w, bias, rowbias: None, dst: y, p });
                 b.pool.give(x0);
                 skips.push((y, cout));
@@ -277,7 +278,7 @@ fn compile_unet(cfg: &UnetConfig, mut b: Builder<'_>) -> Result<Graph> {
                 b.dense(temb, tl, tb, 1, td, co, 0, None);
                 let (w1, bias1) = b.conv3(&format!("{n}.conv1"), ci, co)?;
                 let h1 = b.pool.take(hw * co);
-                let p1 = Conv { batch: 0, h: u(h), w: u(w), cin: u(ci), cout: u(co), mode: Mode::Same, flags: HAS_BIAS | HAS_ROWBIAS, kernel: b.conv_kernel };
+                let p1 = Conv { batch: 0, h: u(h), w: u(w), cin: u(ci), cout: u(co), mode: Mode::Same, flags: HAS_BIAS | HAS_ROWBIAS, kernel: b.kernel_variant };
                 b.steps.push(Step::Conv { src: a, w: w1, bias: bias1, rowbias: Some(tb), dst: h1, p: p1 });
                 b.pool.give(a);
                 b.pool.give(tb);
@@ -294,7 +295,7 @@ fn compile_unet(cfg: &UnetConfig, mut b: Builder<'_>) -> Result<Graph> {
                     b.steps.push(Step::Concat { a: input, b: None, out: y, rows_per_sample: u(hw), ca: u(ci), cb: 0 });
                 }
                 let (w2, bias2) = b.conv3(&format!("{n}.conv2"), co, co)?;
-                let p2 = Conv { batch: 0, h: u(h), w: u(w), cin: u(co), cout: u(co), mode: Mode::Same, flags: HAS_BIAS | ACCUMULATE, kernel: b.conv_kernel };
+                let p2 = Conv { batch: 0, h: u(h), w: u(w), cin: u(co), cout: u(co), mode: Mode::Same, flags: HAS_BIAS | ACCUMULATE, kernel: b.kernel_variant };
                 b.steps.push(Step::Conv { src: a2, w: w2, bias: bias2, rowbias: None, dst: y, p: p2 });
                 b.pool.give(a2);
                 if owned {
@@ -311,7 +312,7 @@ fn compile_unet(cfg: &UnetConfig, mut b: Builder<'_>) -> Result<Graph> {
                 let (oh, ow) = Mode::Down.out_hw(h, w);
                 let y = b.pool.take(oh * ow * ch);
                 let src = skips.last().ok_or_else(broken)?.0;
-                let p = Conv { batch: 0, h: u(h), w: u(w), cin: u(ch), cout: u(ch), mode: Mode::Down, flags: HAS_BIAS, kernel: b.conv_kernel };
+                let p = Conv { batch: 0, h: u(h), w: u(w), cin: u(ch), cout: u(ch), mode: Mode::Down, flags: HAS_BIAS, kernel: b.kernel_variant };
                 b.steps.push(Step::Conv { src, w: wt, bias, rowbias: None, dst: y, p });
                 skips.push((y, ch));
             }
@@ -326,12 +327,12 @@ fn compile_unet(cfg: &UnetConfig, mut b: Builder<'_>) -> Result<Graph> {
                 b.dense(xn, qkv_w, qkv, l, ch, 3 * ch, 0, None);
                 b.pool.give(xn);
                 let s = b.pool.take(heads * l * l);
-                let sg = scores_gemm(0, u(ch), u(heads), u(l));
+                let sg = Gemm { variant: b.kernel_variant, ..scores_gemm(0, u(ch), u(heads), u(l)) };
                 b.steps.push(Step::Gemm { a: qkv, b: qkv, bias: None, rowbias: None, c: s, g: sg, rows_per_sample: 0, heads: u(heads) });
                 let scale = 1.0 / ((ch / heads) as f32).sqrt();
                 b.steps.push(Step::Softmax { s, rows_per_sample: u(heads * l), l: u(l), scale });
                 let o = b.pool.take(l * ch);
-                let vg = values_gemm(0, u(ch), u(heads), u(l));
+                let vg = Gemm { variant: b.kernel_variant, ..values_gemm(0, u(ch), u(heads), u(l)) };
                 b.steps.push(Step::Gemm { a: s, b: qkv, bias: None, rowbias: None, c: o, g: vg, rows_per_sample: 0, heads: u(heads) });
                 b.pool.give(s);
                 b.pool.give(qkv);
@@ -347,7 +348,7 @@ fn compile_unet(cfg: &UnetConfig, mut b: Builder<'_>) -> Result<Graph> {
                 let (a, _) = cur.take().ok_or_else(broken)?;
                 let (wt, bias) = b.conv3(&name, ch, ch)?;
                 let y = b.pool.take(4 * h * w * ch);
-                let p = Conv { batch: 0, h: u(h), w: u(w), cin: u(ch), cout: u(ch), mode: Mode::Up, flags: HAS_BIAS, kernel: b.conv_kernel };
+                let p = Conv { batch: 0, h: u(h), w: u(w), cin: u(ch), cout: u(ch), mode: Mode::Up, flags: HAS_BIAS, kernel: b.kernel_variant };
                 b.steps.push(Step::Conv { src: a, w: wt, bias, rowbias: None, dst: y, p });
                 b.pool.give(a);
                 cur = Some((y, ch));
@@ -361,7 +362,7 @@ fn compile_unet(cfg: &UnetConfig, mut b: Builder<'_>) -> Result<Graph> {
                 b.pool.give(a);
                 let (wt, bias) = b.conv3("out.conv", cin, cout)?;
                 let y = b.pool.take(hw * cout);
-                let p = Conv { batch: 0, h: u(h), w: u(w), cin: u(cin), cout: u(cout), mode: Mode::Same, flags: HAS_BIAS, kernel: b.conv_kernel };
+                let p = Conv { batch: 0, h: u(h), w: u(w), cin: u(cin), cout: u(cout), mode: Mode::Same, flags: HAS_BIAS, kernel: b.kernel_variant };
                 b.steps.push(Step::Conv { src: na, w: wt, bias, rowbias: None, dst: y, p });
                 b.pool.give(na);
                 b.steps.push(Step::ToNchw { src: y, c: u(cout), hw: u(hw) });
@@ -487,7 +488,7 @@ impl GpuNetwork {
     /// weight exceeds the device's buffer limits or the upload fails.
     pub fn new(ctx: &GpuContext, arch: &ArchConfig, weights: &Weights, prefix: &str) -> Result<GpuNetwork> {
         arch.validate()?;
-        let b = Builder { conv_kernel: ctx.conv_kernel(), weights, prefix, host: Vec::new(), steps: Vec::new(), pool: Pool::default() };
+        let b = Builder { kernel_variant: ctx.kernel_variant(), weights, prefix, host: Vec::new(), steps: Vec::new(), pool: Pool::default() };
         for spec in arch.params() {
             b.get(&spec.name, &spec.shape)?;
         }
@@ -766,8 +767,8 @@ mod tests {
         let mut want = vec![0.0; x.len()];
         cpu.forward(&x, cond.as_deref(), &t, labels.as_deref(), &mut want, &mut Workspace::new()).unwrap();
         // Both convolution algorithms, whichever the adapter would pick.
-        for kernel in [ConvKernel::Tiled, ConvKernel::Direct] {
-            let net = GpuNetwork::new(&ctx.with_conv_kernel(kernel), &arch, &w, "velocity").unwrap();
+        for kernel in [KernelVariant::Tiled, KernelVariant::Direct] {
+            let net = GpuNetwork::new(&ctx.with_kernel_variant(kernel), &arch, &w, "velocity").unwrap();
             let got = pollster::block_on(net.forward(&x, cond.as_deref(), &t, labels.as_deref())).unwrap();
             assert_close(&format!("{what} ({})", kernel.name()), &got, &want, rel_tol * max_abs(&want, 1.0));
         }
@@ -800,7 +801,7 @@ mod tests {
     fn activation_buffers_are_reused() {
         let arch = ArchConfig::Unet(crate::presets::unet_mnist());
         let w = random_weights(&arch, "velocity", 1);
-        let b = Builder { conv_kernel: ConvKernel::Tiled, weights: &w, prefix: "velocity", host: Vec::new(), steps: Vec::new(), pool: Pool::default() };
+        let b = Builder { kernel_variant: KernelVariant::Tiled, weights: &w, prefix: "velocity", host: Vec::new(), steps: Vec::new(), pool: Pool::default() };
         let ArchConfig::Unet(u) = &arch else { unreachable!() };
         let g = compile_unet(u, b).unwrap();
         eprintln!("{} activation buffers for {} steps", g.acts.len(), g.steps.len());

@@ -9,6 +9,9 @@
 pub const MATH: &str = include_str!("../../../wgsl/math.wgsl");
 /// The address map of up/down sampling inside a 3×3 convolution.
 pub const RESAMPLE: &str = include_str!("../../../wgsl/resample.wgsl");
+/// What the GEMM-shaped kernels share: epilogue flags and epilogue, the direct kernels' vec4
+/// multiply-accumulate.
+pub const GEMM_COMMON: &str = include_str!("../../../wgsl/gemm_common.wgsl");
 /// The register-tiled GEMM core (tile sizes, workgroup tiles, multiply-accumulate, epilogue
 /// flags) shared by `linear.wgsl` and `conv3x3.wgsl`.
 pub const GEMM_TILE: &str = include_str!("../../../wgsl/gemm_tile.wgsl");
@@ -16,6 +19,8 @@ pub const GEMM_TILE: &str = include_str!("../../../wgsl/gemm_tile.wgsl");
 pub const LINEAR: &str = include_str!("../../../wgsl/linear.wgsl");
 /// 3×3 convolution as an implicit GEMM (same, stride-2, nearest-×2 upsampling).
 pub const CONV3X3: &str = include_str!("../../../wgsl/conv3x3.wgsl");
+/// The GEMM of `linear.wgsl` computed directly (no workgroup memory), for software adapters.
+pub const LINEAR_DIRECT: &str = include_str!("../../../wgsl/linear_direct.wgsl");
 /// 3×3 convolution computed directly (no workgroup memory), for software adapters.
 pub const CONV3X3_DIRECT: &str = include_str!("../../../wgsl/conv3x3_direct.wgsl");
 /// GroupNorm with optional fused SiLU.
@@ -53,21 +58,30 @@ impl ShaderFile {
     }
 }
 
-pub(crate) const LINEAR_FILE: ShaderFile = ShaderFile { name: "linear.wgsl", prelude: &[MATH, GEMM_TILE], body: LINEAR };
-pub(crate) const CONV3X3_FILE: ShaderFile = ShaderFile { name: "conv3x3.wgsl", prelude: &[MATH, RESAMPLE, GEMM_TILE], body: CONV3X3 };
-pub(crate) const CONV3X3_DIRECT_FILE: ShaderFile = ShaderFile { name: "conv3x3_direct.wgsl", prelude: &[MATH, RESAMPLE], body: CONV3X3_DIRECT };
+pub(crate) const LINEAR_FILE: ShaderFile = ShaderFile { name: "linear.wgsl", prelude: &[MATH, GEMM_COMMON, GEMM_TILE], body: LINEAR };
+pub(crate) const LINEAR_DIRECT_FILE: ShaderFile = ShaderFile { name: "linear_direct.wgsl", prelude: &[MATH, GEMM_COMMON], body: LINEAR_DIRECT };
+pub(crate) const CONV3X3_FILE: ShaderFile = ShaderFile { name: "conv3x3.wgsl", prelude: &[MATH, RESAMPLE, GEMM_COMMON, GEMM_TILE], body: CONV3X3 };
+pub(crate) const CONV3X3_DIRECT_FILE: ShaderFile = ShaderFile { name: "conv3x3_direct.wgsl", prelude: &[MATH, RESAMPLE, GEMM_COMMON], body: CONV3X3_DIRECT };
 pub(crate) const GROUPNORM_FILE: ShaderFile = ShaderFile { name: "groupnorm.wgsl", prelude: &[MATH], body: GROUPNORM };
 pub(crate) const TIME_EMBED_FILE: ShaderFile = ShaderFile { name: "time_embed.wgsl", prelude: &[MATH], body: TIME_EMBED };
 pub(crate) const CONCAT_FILE: ShaderFile = ShaderFile { name: "concat.wgsl", prelude: &[], body: CONCAT };
 pub(crate) const ATTENTION_FILE: ShaderFile = ShaderFile { name: "attention.wgsl", prelude: &[MATH], body: ATTENTION };
 pub(crate) const ELEMENTWISE_FILE: ShaderFile = ShaderFile { name: "elementwise.wgsl", prelude: &[], body: ELEMENTWISE };
 
+/// The buffers `gemm_common.wgsl`'s epilogue reads, as its including kernels declare them: its
+/// prelude when it is validated on its own.
+const EPILOGUE_BUFFERS: &str = "@group(0) @binding(2) var<storage, read> bias: array<f32>;
+@group(0) @binding(3) var<storage, read> rowbias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> dst: array<f32>;";
+
 /// Every file of `wgsl/`, libraries (empty prelude, no entry point) included.
-pub const FILES: [ShaderFile; 11] = [
+pub const FILES: [ShaderFile; 13] = [
     ShaderFile { name: "math.wgsl", prelude: &[], body: MATH },
     ShaderFile { name: "resample.wgsl", prelude: &[], body: RESAMPLE },
     ShaderFile { name: "gemm_tile.wgsl", prelude: &[], body: GEMM_TILE },
+    ShaderFile { name: "gemm_common.wgsl", prelude: &[MATH, EPILOGUE_BUFFERS], body: GEMM_COMMON },
     LINEAR_FILE,
+    LINEAR_DIRECT_FILE,
     CONV3X3_FILE,
     CONV3X3_DIRECT_FILE,
     GROUPNORM_FILE,

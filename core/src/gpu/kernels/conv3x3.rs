@@ -2,7 +2,7 @@
 //! GEMM, in the same, stride-2 (downsampling) and nearest-×2-upsampling modes.
 
 use super::linear::TILE;
-use super::{Entry, MAX_GROUPS, Spec};
+use super::{Entry, KernelVariant, MAX_GROUPS, Spec};
 
 /// Which 3×3 convolution (the values of `resample.wgsl`'s `MODE_*`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,48 +26,6 @@ impl Mode {
     }
 }
 
-/// Which of `conv3x3.wgsl`'s two algorithms runs a convolution; both sum in the same order
-/// and give the same results up to fused multiply-adds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ConvKernel {
-    /// `conv3x3.wgsl`: the implicit GEMM in 64×64 tiles through workgroup memory (for GPUs).
-    Tiled,
-    /// `conv3x3_direct.wgsl`: no workgroup memory and no barriers, a 4 pixels × 4 channels
-    /// block per invocation read with vec4 loads (for software adapters, which run workgroups
-    /// as SIMD loops on CPU cores). Needs `cin` a multiple of 4; other convolutions (an RGB or
-    /// one-channel input layer) run tiled.
-    Direct,
-}
-
-impl ConvKernel {
-    /// The default for an adapter: `Direct` on software adapters, `Tiled` on GPUs.
-    pub fn for_adapter(software: bool) -> ConvKernel {
-        if software { ConvKernel::Direct } else { ConvKernel::Tiled }
-    }
-
-    /// From `"tiled"` or `"direct"` (e.g. the `BEELINE_CONV_KERNEL` variable).
-    pub fn parse(s: &str) -> Option<ConvKernel> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "tiled" => Some(ConvKernel::Tiled),
-            "direct" => Some(ConvKernel::Direct),
-            _ => None,
-        }
-    }
-
-    /// The algorithm a convolution with `cin` input channels runs under this preference.
-    pub(crate) fn resolve(self, cin: usize) -> ConvKernel {
-        if self == ConvKernel::Direct && cin % 4 == 0 { ConvKernel::Direct } else { ConvKernel::Tiled }
-    }
-
-    /// `"tiled"` or `"direct"`.
-    pub fn name(self) -> &'static str {
-        match self {
-            ConvKernel::Tiled => "tiled",
-            ConvKernel::Direct => "direct",
-        }
-    }
-}
-
 /// Invocations per workgroup of the direct kernel, each computing 4 pixels × 4 channels.
 const DIRECT_WG: usize = 64;
 
@@ -81,7 +39,7 @@ pub(crate) struct Conv {
     pub(crate) cout: u32,
     pub(crate) mode: Mode,
     pub(crate) flags: u32,
-    pub(crate) kernel: ConvKernel,
+    pub(crate) kernel: KernelVariant,
 }
 
 impl Conv {
@@ -92,8 +50,8 @@ impl Conv {
     }
 
     /// The algorithm that runs this convolution.
-    fn algorithm(&self) -> ConvKernel {
-        self.kernel.resolve(self.cin as usize)
+    fn algorithm(&self) -> KernelVariant {
+        self.kernel.resolve(self.cin % 4 == 0)
     }
 
     /// Direct kernel: output-channel quads per workgroup (≤ 16), and the workgroups' pixel
@@ -109,8 +67,8 @@ impl Conv {
     /// blocks laid out as `y + 65535·z`.
     pub(crate) fn groups(&self) -> [u32; 3] {
         match self.algorithm() {
-            ConvKernel::Tiled => [self.cout.div_ceil(TILE), self.rows().div_ceil(TILE as usize) as u32, 1],
-            ConvKernel::Direct => {
+            KernelVariant::Tiled => [self.cout.div_ceil(TILE), self.rows().div_ceil(TILE as usize) as u32, 1],
+            KernelVariant::Direct => {
                 let (cq, blocks) = self.direct_layout();
                 let y = blocks.min(MAX_GROUPS as usize);
                 [self.cout.div_ceil(4 * cq), y as u32, blocks.div_ceil(y) as u32]
@@ -121,8 +79,8 @@ impl Conv {
     /// Whether the grid fits the default limit of 65535 workgroups per dimension.
     pub(crate) fn fits(&self) -> bool {
         match self.algorithm() {
-            ConvKernel::Tiled => self.rows().div_ceil(TILE as usize) <= MAX_GROUPS as usize,
-            ConvKernel::Direct => self.direct_layout().1.div_ceil(MAX_GROUPS as usize) <= MAX_GROUPS as usize,
+            KernelVariant::Tiled => self.rows().div_ceil(TILE as usize) <= MAX_GROUPS as usize,
+            KernelVariant::Direct => self.direct_layout().1.div_ceil(MAX_GROUPS as usize) <= MAX_GROUPS as usize,
         }
     }
 
@@ -137,8 +95,8 @@ impl Conv {
         dummy: &'a wgpu::Buffer,
     ) -> Spec<'a> {
         let (entry, cq) = match self.algorithm() {
-            ConvKernel::Tiled => (Entry::Conv3x3, 0),
-            ConvKernel::Direct => (Entry::Conv3x3Direct, self.direct_layout().0),
+            KernelVariant::Tiled => (Entry::Conv3x3, 0),
+            KernelVariant::Direct => (Entry::Conv3x3Direct, self.direct_layout().0),
         };
         Spec {
             entry,
@@ -150,13 +108,13 @@ impl Conv {
 }
 
 /// A PyTorch 3×3 weight `[cout][cin][3][3]` packed as the `[9·cin][cols]` GEMM operand for the
-/// algorithm that runs it (`kernel.resolve(cin)`), row `tap·cin + ci` with `tap = 3·ky + kx`
+/// algorithm that runs it (`kernel.resolve(cin % 4 == 0)`), row `tap·cin + ci` with `tap = 3·ky + kx`
 /// (the CPU reference's order); `cols` is `cout`, or for the direct kernel `cout` rounded up
 /// to a multiple of 4 with zero columns.
-pub(crate) fn pack_conv3x3(w: &[f32], cin: usize, cout: usize, kernel: ConvKernel) -> Vec<f32> {
-    let cols = match kernel.resolve(cin) {
-        ConvKernel::Tiled => cout,
-        ConvKernel::Direct => cout.next_multiple_of(4),
+pub(crate) fn pack_conv3x3(w: &[f32], cin: usize, cout: usize, kernel: KernelVariant) -> Vec<f32> {
+    let cols = match kernel.resolve(cin % 4 == 0) {
+        KernelVariant::Tiled => cout,
+        KernelVariant::Direct => cout.next_multiple_of(4),
     };
     let mut out = vec![0.0; 9 * cin * cols];
     for o in 0..cout {
@@ -214,15 +172,15 @@ mod tests {
             Conv3x3::new(&absw, &zero, cin, cout).forward(&absx, batch, h, w, cpu_mode, &mut mag, &mut ws);
 
             let xb = ctx.upload("x", &x).unwrap();
-            let packed = [ConvKernel::Tiled, ConvKernel::Direct].map(|k| ctx.upload("w", &pack_conv3x3(&wt, cin, cout, k)).unwrap());
+            let packed = [KernelVariant::Tiled, KernelVariant::Direct].map(|k| ctx.upload("w", &pack_conv3x3(&wt, cin, cout, k)).unwrap());
             let bb = ctx.upload("b", &bias).unwrap();
             let rbb = ctx.upload("rb", &rb).unwrap();
             let dummy = ctx.upload("dummy", &[0.0; 4]).unwrap();
             let what = format!("conv3x3 {mode:?} b{batch} {cin}->{cout} {h}x{w}");
 
-            for (kernel, wb) in [ConvKernel::Tiled, ConvKernel::Direct].iter().zip(&packed) {
+            for (kernel, wb) in [KernelVariant::Tiled, KernelVariant::Direct].iter().zip(&packed) {
             let kernel = *kernel;
-            let what = format!("{what} {}", kernel.resolve(cin).name());
+            let what = format!("{what} {}", kernel.resolve(cin % 4 == 0).name());
             let out = ctx.upload("out", &vec![f32::NAN; n]).unwrap();
             let p = Conv { batch: batch as u32, h: h as u32, w: w as u32, cin: cin as u32, cout: cout as u32, mode, flags: HAS_BIAS, kernel };
             let got = pollster::block_on(run_and_read(&ctx, &[p.spec(&xb, wb, Some(&bb), None, &out, &dummy)], &out, n)).unwrap();

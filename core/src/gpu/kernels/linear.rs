@@ -1,7 +1,7 @@
 //! `linear.wgsl`: tiled GEMM with a fused epilogue (bias, per-group row bias, residual
 //! accumulation, SiLU). Every linear layer, 1×1 convolution and both attention products.
 
-use super::{Entry, MAX_GROUPS, Spec, f};
+use super::{Entry, KernelVariant, MAX_GROUPS, Spec, f};
 
 /// Epilogue flag: add `bias[j]`.
 pub(crate) const HAS_BIAS: u32 = 1;
@@ -40,6 +40,8 @@ pub(crate) struct Gemm {
     pub(crate) z_inner: u32,
     pub(crate) rows_per_group: u32,
     pub(crate) alpha: f32,
+    /// The preferred algorithm (`linear_direct.wgsl` only where [`Gemm::direct_ok`]).
+    pub(crate) variant: KernelVariant,
 }
 
 impl Gemm {
@@ -63,9 +65,32 @@ impl Gemm {
         }
     }
 
-    /// Workgroups: `⌈n/64⌉ × ⌈m/64⌉ × z`.
+    /// Whether `linear_direct.wgsl` can run this product: its vec4 reads need k, n, every
+    /// offset and row stride of A and B multiples of 4, and B's columns contiguous.
+    pub(crate) fn direct_ok(&self) -> bool {
+        let words = [self.k, self.n, self.a_off, self.a_rs, self.a_zo, self.a_zi, self.b_off, self.b_rs, self.b_zo, self.b_zi];
+        self.b_cs == 1 && words.iter().all(|w| w % 4 == 0)
+    }
+
+    /// The algorithm that runs this product.
+    fn algorithm(&self) -> KernelVariant {
+        self.variant.resolve(self.direct_ok())
+    }
+
+    /// Direct kernel: column quads per workgroup (≤ 16).
+    fn direct_cq(&self) -> u32 {
+        self.n.div_ceil(4).clamp(1, 16)
+    }
+
+    /// Workgroups. Tiled: `⌈n/64⌉ × ⌈m/64⌉ × z`. Direct: `⌈n/(4·cq)⌉ × ⌈⌈m/4⌉/⌊64/cq⌋⌉ × z`.
     pub(crate) fn groups(&self) -> [u32; 3] {
-        [self.n.div_ceil(TILE), self.m.div_ceil(TILE), self.z]
+        match self.algorithm() {
+            KernelVariant::Tiled => [self.n.div_ceil(TILE), self.m.div_ceil(TILE), self.z],
+            KernelVariant::Direct => {
+                let cq = self.direct_cq();
+                [self.n.div_ceil(4 * cq), self.m.div_ceil(4).div_ceil(64 / cq).max(1), self.z]
+            }
+        }
     }
 
     /// Whether the grid fits the default limit of 65535 workgroups per dimension.
@@ -84,15 +109,18 @@ impl Gemm {
         dummy: &'a wgpu::Buffer,
     ) -> Spec<'a> {
         let g = self;
-        Spec {
-            entry: Entry::Linear,
-            buffers: vec![a, b, bias.unwrap_or(dummy), rowbias.unwrap_or(dummy), c],
-            params: vec![
-                g.m, g.n, g.k, g.flags, g.a_off, g.a_rs, g.a_zo, g.a_zi, g.b_off, g.b_rs, g.b_cs, g.b_zo, g.b_zi, g.c_off,
-                g.c_rs, g.c_zo, g.c_zi, g.z_inner, g.rows_per_group, f(g.alpha),
-            ],
-            groups: self.groups(),
-        }
+        let mut params = vec![
+            g.m, g.n, g.k, g.flags, g.a_off, g.a_rs, g.a_zo, g.a_zi, g.b_off, g.b_rs, g.b_cs, g.b_zo, g.b_zi, g.c_off, g.c_rs,
+            g.c_zo, g.c_zi, g.z_inner, g.rows_per_group, f(g.alpha),
+        ];
+        let entry = match self.algorithm() {
+            KernelVariant::Tiled => Entry::Linear,
+            KernelVariant::Direct => {
+                params.extend([self.direct_cq(), 0, 0, 0]);
+                Entry::LinearDirect
+            }
+        };
+        Spec { entry, buffers: vec![a, b, bias.unwrap_or(dummy), rowbias.unwrap_or(dummy), c], params, groups: self.groups() }
     }
 }
 
@@ -125,7 +153,8 @@ mod tests {
     #[test]
     fn linear_matches_cpu() {
         let Some(ctx) = gpu() else { return };
-        for &(rows, fin, fout) in &[(37usize, 70usize, 45usize), (3, 9, 130), (130, 33, 7)] {
+        let shapes = [(37usize, 70usize, 45usize), (3, 9, 130), (130, 33, 7), (37, 72, 44), (130, 32, 8), (5, 128, 132), (1, 4, 4)];
+        for (&(rows, fin, fout), variant) in shapes.iter().flat_map(|s| [(s, KernelVariant::Tiled), (s, KernelVariant::Direct)]) {
             let x = uniform(1, rows * fin, 1.0);
             let w = uniform(2, fout * fin, 1.0 / (fin as f32).sqrt());
             let b = uniform(3, fout, 0.5);
@@ -150,22 +179,23 @@ mod tests {
             let cb = ctx.upload("c", &vec![f32::NAN; rows * fout]).unwrap();
 
             // SiLU(x·Wᵀ + b)
-            let g = Gemm::dense(rows as u32, fin as u32, fout as u32, HAS_BIAS | SILU);
+            let g = Gemm { variant, ..Gemm::dense(rows as u32, fin as u32, fout as u32, HAS_BIAS | SILU) };
+            let what = format!("{rows}x{fin}->{fout} {}", variant.resolve(g.direct_ok()).name());
             let got = pollster::block_on(run_and_read(&ctx, &[g.spec(&xa, &wb, Some(&bb), None, &cb, &dummy)], &cb, rows * fout)).unwrap();
             let want: Vec<f32> = plain.iter().map(|&v| silu(v)).collect();
             let bound: Vec<f64> = (0..want.len()).map(|e| 1.1 * gemm_bound(fin, mag[e]) + 16.0 * 2f64.powi(-24) * (want[e].abs() as f64 + 1e-30)).collect();
-            assert_within(&format!("linear+silu {rows}x{fin}->{fout}"), &got, &want, &bound);
+            assert_within(&format!("linear+silu {what}"), &got, &want, &bound);
 
             // c0 + x·Wᵀ + b + rowbias[i / 2]
             let cb = ctx.upload("c", &c0).unwrap();
-            let mut g = Gemm::dense(rows as u32, fin as u32, fout as u32, HAS_BIAS | HAS_ROWBIAS | ACCUMULATE);
+            let mut g = Gemm { variant, ..Gemm::dense(rows as u32, fin as u32, fout as u32, HAS_BIAS | HAS_ROWBIAS | ACCUMULATE) };
             g.rows_per_group = 2;
             let got = pollster::block_on(run_and_read(&ctx, &[g.spec(&xa, &wb, Some(&bb), Some(&rbb), &cb, &dummy)], &cb, rows * fout)).unwrap();
             let want: Vec<f32> = (0..rows * fout).map(|e| c0[e] + rb[(e / fout / 2) * fout + e % fout] + plain[e]).collect();
             let bound: Vec<f64> = (0..want.len())
                 .map(|e| gemm_bound(fin + 2, mag[e] + (c0[e].abs() + rb[(e / fout / 2) * fout + e % fout].abs()) as f64))
                 .collect();
-            assert_within(&format!("linear+rowbias+acc {rows}x{fin}->{fout}"), &got, &want, &bound);
+            assert_within(&format!("linear+rowbias+acc {what}"), &got, &want, &bound);
         }
     }
 }

@@ -18,6 +18,53 @@ use super::context::GpuContext;
 use super::shaders::{self, ShaderFile};
 use crate::error::Result;
 
+/// Which family of kernels runs the convolutions and matrix products: each op with a `_direct`
+/// file has two algorithms, which sum in the same order and give the same results up to fused
+/// multiply-adds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum KernelVariant {
+    /// `conv3x3.wgsl`, `linear.wgsl`: 64×64 output tiles staged through workgroup memory
+    /// (for GPUs).
+    #[default]
+    Tiled,
+    /// `conv3x3_direct.wgsl`, `linear_direct.wgsl`: no workgroup memory and no barriers, a
+    /// 4×4 output block per invocation read with vec4 loads (for software adapters, which run
+    /// workgroups as SIMD loops on CPU cores, where every load is a loop over the lanes).
+    /// Only where the operands are vec4-aligned (a convolution's `cin` a multiple of 4, a
+    /// GEMM's k, n and strides); the rest (an RGB or one-channel input layer, attention's
+    /// q·kᵀ) runs tiled.
+    Direct,
+}
+
+impl KernelVariant {
+    /// The default for an adapter: `Direct` on software adapters, `Tiled` on GPUs.
+    pub fn for_adapter(software: bool) -> KernelVariant {
+        if software { KernelVariant::Direct } else { KernelVariant::Tiled }
+    }
+
+    /// From `"tiled"` or `"direct"` (e.g. the `BEELINE_KERNEL_VARIANT` variable).
+    pub fn parse(s: &str) -> Option<KernelVariant> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "tiled" => Some(KernelVariant::Tiled),
+            "direct" => Some(KernelVariant::Direct),
+            _ => None,
+        }
+    }
+
+    /// The algorithm an op runs under this preference: `Direct` only where the op allows it.
+    pub(crate) fn resolve(self, direct_ok: bool) -> KernelVariant {
+        if self == KernelVariant::Direct && direct_ok { KernelVariant::Direct } else { KernelVariant::Tiled }
+    }
+
+    /// `"tiled"` or `"direct"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            KernelVariant::Tiled => "tiled",
+            KernelVariant::Direct => "direct",
+        }
+    }
+}
+
 /// Invocations per workgroup of the element-wise kernels (one element each).
 pub(crate) const WG_1D: u32 = 256;
 /// wgpu's default (WebGPU's) maximum workgroups per grid dimension.
@@ -27,6 +74,7 @@ pub(crate) const MAX_GROUPS: u32 = 65_535;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Entry {
     Linear,
+    LinearDirect,
     Conv3x3,
     Conv3x3Direct,
     GroupNorm,
@@ -50,8 +98,9 @@ enum Access {
 use Access::*;
 
 impl Entry {
-    const ALL: [Entry; 12] = [
+    const ALL: [Entry; 13] = [
         Entry::Linear,
+        Entry::LinearDirect,
         Entry::Conv3x3,
         Entry::Conv3x3Direct,
         Entry::GroupNorm,
@@ -74,6 +123,7 @@ impl Entry {
     pub(crate) fn name(self) -> &'static str {
         match self {
             Entry::Linear => "linear",
+            Entry::LinearDirect => "linear_direct",
             Entry::Conv3x3 => "conv3x3",
             Entry::Conv3x3Direct => "conv3x3_direct",
             Entry::GroupNorm => "groupnorm",
@@ -84,6 +134,7 @@ impl Entry {
     fn file(self) -> ShaderFile {
         match self {
             Entry::Linear => shaders::LINEAR_FILE,
+            Entry::LinearDirect => shaders::LINEAR_DIRECT_FILE,
             Entry::Conv3x3 => shaders::CONV3X3_FILE,
             Entry::Conv3x3Direct => shaders::CONV3X3_DIRECT_FILE,
             Entry::GroupNorm => shaders::GROUPNORM_FILE,
@@ -96,7 +147,7 @@ impl Entry {
 
     fn entry_point(self) -> &'static str {
         match self {
-            Entry::Linear | Entry::Conv3x3 | Entry::Conv3x3Direct | Entry::GroupNorm => "main",
+            Entry::Linear | Entry::LinearDirect | Entry::Conv3x3 | Entry::Conv3x3Direct | Entry::GroupNorm => "main",
             Entry::Sinusoidal => "sinusoidal",
             Entry::ClassRows => "add_class_rows",
             Entry::ConcatChannels => "concat_channels",
@@ -111,7 +162,7 @@ impl Entry {
     /// The bindings 0.. of group 0, the last being the parameter block.
     fn bindings(self) -> &'static [Access] {
         match self {
-            Entry::Linear | Entry::Conv3x3 | Entry::Conv3x3Direct => &[Read, Read, Read, Read, ReadWrite, Uniform],
+            Entry::Linear | Entry::LinearDirect | Entry::Conv3x3 | Entry::Conv3x3Direct => &[Read, Read, Read, Read, ReadWrite, Uniform],
             Entry::GroupNorm => &[Read, Read, Read, ReadWrite, Uniform],
             Entry::Sinusoidal | Entry::ClassRows => &[Read, Read, ReadWrite, Uniform],
             Entry::ConcatChannels | Entry::NchwToNhwc | Entry::NhwcToNchw => &[Read, Read, ReadWrite, Uniform],
