@@ -272,7 +272,7 @@ fn compile_unet(cfg: &UnetConfig, mut b: Builder<'_>) -> Result<Graph> {
                 // h1 = conv1(SiLU(norm1(x))) + conv1.bias + temb(SiLU(temb))[sample]
                 let (g1, be1) = b.norm(&format!("{n}.norm1"), ci)?;
                 let a = b.pool.take(hw * ci);
-                b.steps.push(Step::Norm { x: input, gamma: g1, beta: be1, y: a, p: Norm { batch: 0, hw: u(hw), c: u(ci), groups: u(groups), silu: true } });
+                b.steps.push(Step::Norm { x: input, gamma: g1, beta: be1, y: a, p: Norm { batch: 0, hw: u(hw), c: u(ci), groups: u(groups), silu: true, variant: b.kernel_variant } });
                 let tl = b.linear(&format!("{n}.temb"), td, co, false)?;
                 let tb = b.pool.take(co);
                 b.dense(temb, tl, tb, 1, td, co, 0, None);
@@ -285,7 +285,7 @@ fn compile_unet(cfg: &UnetConfig, mut b: Builder<'_>) -> Result<Graph> {
                 // y = skip(x) + conv2(SiLU(norm2(h1))) + conv2.bias
                 let (g2, be2) = b.norm(&format!("{n}.norm2"), co)?;
                 let a2 = b.pool.take(hw * co);
-                b.steps.push(Step::Norm { x: h1, gamma: g2, beta: be2, y: a2, p: Norm { batch: 0, hw: u(hw), c: u(co), groups: u(groups), silu: true } });
+                b.steps.push(Step::Norm { x: h1, gamma: g2, beta: be2, y: a2, p: Norm { batch: 0, hw: u(hw), c: u(co), groups: u(groups), silu: true, variant: b.kernel_variant } });
                 b.pool.give(h1);
                 let y = b.pool.take(hw * co);
                 if ci != co {
@@ -321,7 +321,7 @@ fn compile_unet(cfg: &UnetConfig, mut b: Builder<'_>) -> Result<Graph> {
                 let (l, heads) = (h * w, cfg.attention_heads);
                 let (g, be) = b.norm("mid.attn.norm", ch)?;
                 let xn = b.pool.take(l * ch);
-                b.steps.push(Step::Norm { x: a, gamma: g, beta: be, y: xn, p: Norm { batch: 0, hw: u(l), c: u(ch), groups: u(groups), silu: false } });
+                b.steps.push(Step::Norm { x: a, gamma: g, beta: be, y: xn, p: Norm { batch: 0, hw: u(l), c: u(ch), groups: u(groups), silu: false, variant: b.kernel_variant } });
                 let qkv_w = b.linear("mid.attn.qkv", ch, 3 * ch, false)?;
                 let qkv = b.pool.take(l * 3 * ch);
                 b.dense(xn, qkv_w, qkv, l, ch, 3 * ch, 0, None);
@@ -358,7 +358,7 @@ fn compile_unet(cfg: &UnetConfig, mut b: Builder<'_>) -> Result<Graph> {
                 let hw = h * w;
                 let (g, be) = b.norm("out.norm", cin)?;
                 let na = b.pool.take(hw * cin);
-                b.steps.push(Step::Norm { x: a, gamma: g, beta: be, y: na, p: Norm { batch: 0, hw: u(hw), c: u(cin), groups: u(groups), silu: true } });
+                b.steps.push(Step::Norm { x: a, gamma: g, beta: be, y: na, p: Norm { batch: 0, hw: u(hw), c: u(cin), groups: u(groups), silu: true, variant: b.kernel_variant } });
                 b.pool.give(a);
                 let (wt, bias) = b.conv3("out.conv", cin, cout)?;
                 let y = b.pool.take(hw * cout);

@@ -25,6 +25,9 @@ pub const LINEAR_DIRECT: &str = include_str!("../../../wgsl/linear_direct.wgsl")
 pub const CONV3X3_DIRECT: &str = include_str!("../../../wgsl/conv3x3_direct.wgsl");
 /// GroupNorm with optional fused SiLU.
 pub const GROUPNORM: &str = include_str!("../../../wgsl/groupnorm.wgsl");
+/// GroupNorm without workgroup memory, one invocation per (group, sample), for software
+/// adapters.
+pub const GROUPNORM_DIRECT: &str = include_str!("../../../wgsl/groupnorm_direct.wgsl");
 /// Sinusoidal time embedding and class-embedding rows.
 pub const TIME_EMBED: &str = include_str!("../../../wgsl/time_embed.wgsl");
 /// Channel concatenation (skips, conditioning) and NCHW ↔ NHWC.
@@ -63,6 +66,7 @@ pub(crate) const LINEAR_DIRECT_FILE: ShaderFile = ShaderFile { name: "linear_dir
 pub(crate) const CONV3X3_FILE: ShaderFile = ShaderFile { name: "conv3x3.wgsl", prelude: &[MATH, RESAMPLE, GEMM_COMMON, GEMM_TILE], body: CONV3X3 };
 pub(crate) const CONV3X3_DIRECT_FILE: ShaderFile = ShaderFile { name: "conv3x3_direct.wgsl", prelude: &[MATH, RESAMPLE, GEMM_COMMON], body: CONV3X3_DIRECT };
 pub(crate) const GROUPNORM_FILE: ShaderFile = ShaderFile { name: "groupnorm.wgsl", prelude: &[MATH], body: GROUPNORM };
+pub(crate) const GROUPNORM_DIRECT_FILE: ShaderFile = ShaderFile { name: "groupnorm_direct.wgsl", prelude: &[MATH], body: GROUPNORM_DIRECT };
 pub(crate) const TIME_EMBED_FILE: ShaderFile = ShaderFile { name: "time_embed.wgsl", prelude: &[MATH], body: TIME_EMBED };
 pub(crate) const CONCAT_FILE: ShaderFile = ShaderFile { name: "concat.wgsl", prelude: &[], body: CONCAT };
 pub(crate) const ATTENTION_FILE: ShaderFile = ShaderFile { name: "attention.wgsl", prelude: &[MATH], body: ATTENTION };
@@ -75,7 +79,7 @@ const EPILOGUE_BUFFERS: &str = "@group(0) @binding(2) var<storage, read> bias: a
 @group(0) @binding(4) var<storage, read_write> dst: array<f32>;";
 
 /// Every file of `wgsl/`, libraries (empty prelude, no entry point) included.
-pub const FILES: [ShaderFile; 13] = [
+pub const FILES: [ShaderFile; 14] = [
     ShaderFile { name: "math.wgsl", prelude: &[], body: MATH },
     ShaderFile { name: "resample.wgsl", prelude: &[], body: RESAMPLE },
     ShaderFile { name: "gemm_tile.wgsl", prelude: &[], body: GEMM_TILE },
@@ -85,6 +89,7 @@ pub const FILES: [ShaderFile; 13] = [
     CONV3X3_FILE,
     CONV3X3_DIRECT_FILE,
     GROUPNORM_FILE,
+    GROUPNORM_DIRECT_FILE,
     TIME_EMBED_FILE,
     CONCAT_FILE,
     ATTENTION_FILE,

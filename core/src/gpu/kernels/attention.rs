@@ -118,7 +118,7 @@ mod tests {
             let (b32, ch32, h32, l32) = (batch as u32, ch as u32, heads as u32, l as u32);
             let rows = b32 * l32;
             let specs = [
-                Norm { batch: b32, hw: l32, c: ch32, groups: groups as u32, silu: false }.spec(&xb, &gb, &bb, &xn),
+                Norm { batch: b32, hw: l32, c: ch32, groups: groups as u32, silu: false, variant: Default::default() }.spec(&xb, &gb, &bb, &xn),
                 Gemm::dense(rows, ch32, 3 * ch32, HAS_BIAS).spec(&xn, &wq, Some(&bq), None, &qkv, &dummy),
                 scores_gemm(b32, ch32, h32, l32).spec(&qkv, &qkv, None, None, &s, &dummy),
                 softmax(b32 * h32 * l32, l32, 1.0 / ((ch / heads) as f32).sqrt(), &s),

@@ -18,21 +18,21 @@ use super::context::GpuContext;
 use super::shaders::{self, ShaderFile};
 use crate::error::Result;
 
-/// Which family of kernels runs the convolutions and matrix products: each op with a `_direct`
-/// file has two algorithms, which sum in the same order and give the same results up to fused
-/// multiply-adds.
+/// Which family of kernels runs the convolutions, matrix products and GroupNorms: each of these
+/// ops has a `_direct` file beside its own, computing the same values (the GEMMs in the same
+/// summation order, equal up to fused multiply-adds).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum KernelVariant {
-    /// `conv3x3.wgsl`, `linear.wgsl`: 64×64 output tiles staged through workgroup memory
-    /// (for GPUs).
+    /// `conv3x3.wgsl`, `linear.wgsl`: 64×64 output tiles staged through workgroup memory;
+    /// `groupnorm.wgsl`: 256 invocations per group with tree reductions (for GPUs).
     #[default]
     Tiled,
-    /// `conv3x3_direct.wgsl`, `linear_direct.wgsl`: no workgroup memory and no barriers, a
-    /// 4×4 output block per invocation read with vec4 loads (for software adapters, which run
-    /// workgroups as SIMD loops on CPU cores, where every load is a loop over the lanes).
-    /// Only where the operands are vec4-aligned (a convolution's `cin` a multiple of 4, a
-    /// GEMM's k, n and strides); the rest (an RGB or one-channel input layer, attention's
-    /// q·kᵀ) runs tiled.
+    /// The `_direct` files: no workgroup memory and no barriers, vec4 loads; the GEMMs hold a
+    /// 4×4 output block per invocation, GroupNorm is one invocation per (group, sample). For
+    /// software adapters, which run workgroups as SIMD loops on CPU cores, where every load is
+    /// a loop over the lanes. Only where the operands are vec4-aligned (a convolution's `cin`,
+    /// a GEMM's k, n and strides, a group's channels: multiples of 4); the rest (an RGB or
+    /// one-channel input layer, attention's q·kᵀ) runs the other variant.
     Direct,
 }
 
@@ -78,6 +78,7 @@ pub(crate) enum Entry {
     Conv3x3,
     Conv3x3Direct,
     GroupNorm,
+    GroupNormDirect,
     Sinusoidal,
     ClassRows,
     ConcatChannels,
@@ -98,12 +99,13 @@ enum Access {
 use Access::*;
 
 impl Entry {
-    const ALL: [Entry; 13] = [
+    const ALL: [Entry; 14] = [
         Entry::Linear,
         Entry::LinearDirect,
         Entry::Conv3x3,
         Entry::Conv3x3Direct,
         Entry::GroupNorm,
+        Entry::GroupNormDirect,
         Entry::Sinusoidal,
         Entry::ClassRows,
         Entry::ConcatChannels,
@@ -127,6 +129,7 @@ impl Entry {
             Entry::Conv3x3 => "conv3x3",
             Entry::Conv3x3Direct => "conv3x3_direct",
             Entry::GroupNorm => "groupnorm",
+            Entry::GroupNormDirect => "groupnorm_direct",
             e => e.entry_point(),
         }
     }
@@ -138,6 +141,7 @@ impl Entry {
             Entry::Conv3x3 => shaders::CONV3X3_FILE,
             Entry::Conv3x3Direct => shaders::CONV3X3_DIRECT_FILE,
             Entry::GroupNorm => shaders::GROUPNORM_FILE,
+            Entry::GroupNormDirect => shaders::GROUPNORM_DIRECT_FILE,
             Entry::Sinusoidal | Entry::ClassRows => shaders::TIME_EMBED_FILE,
             Entry::ConcatChannels | Entry::NchwToNhwc | Entry::NhwcToNchw => shaders::CONCAT_FILE,
             Entry::Softmax => shaders::ATTENTION_FILE,
@@ -147,7 +151,7 @@ impl Entry {
 
     fn entry_point(self) -> &'static str {
         match self {
-            Entry::Linear | Entry::LinearDirect | Entry::Conv3x3 | Entry::Conv3x3Direct | Entry::GroupNorm => "main",
+            Entry::Linear | Entry::LinearDirect | Entry::Conv3x3 | Entry::Conv3x3Direct | Entry::GroupNorm | Entry::GroupNormDirect => "main",
             Entry::Sinusoidal => "sinusoidal",
             Entry::ClassRows => "add_class_rows",
             Entry::ConcatChannels => "concat_channels",
@@ -163,7 +167,7 @@ impl Entry {
     fn bindings(self) -> &'static [Access] {
         match self {
             Entry::Linear | Entry::LinearDirect | Entry::Conv3x3 | Entry::Conv3x3Direct => &[Read, Read, Read, Read, ReadWrite, Uniform],
-            Entry::GroupNorm => &[Read, Read, Read, ReadWrite, Uniform],
+            Entry::GroupNorm | Entry::GroupNormDirect => &[Read, Read, Read, ReadWrite, Uniform],
             Entry::Sinusoidal | Entry::ClassRows => &[Read, Read, ReadWrite, Uniform],
             Entry::ConcatChannels | Entry::NchwToNhwc | Entry::NhwcToNchw => &[Read, Read, ReadWrite, Uniform],
             Entry::Softmax => &[ReadWrite, Uniform],
