@@ -15,10 +15,11 @@
 // checks); the weight [cout, cin, 3, 3] packed as [9·cin][cout4] with cout4 = cout rounded up to
 // a multiple of 4 (zero columns), read as vec4s of 4 output channels.
 //
-// Work: each invocation holds a 4 pixels × 4 channels block in registers and, per 4 input
-// channels of a tap, loads 4 image vec4s and 4 weight vec4s for 64 multiply-adds. A workgroup of
-// 64 invocations covers cq channel quads (a parameter, ≤ 16) × ⌊64/cq⌋ pixel quads (pixels
-// row-major over sample, y, x). Epilogue and mac4: gemm_common.wgsl. Grid: ⌈cout4/(4·cq)⌉ × the pixel-quad blocks as y + 65535·z.
+// Work: each invocation holds an 8 pixels × 4 channels block in registers (8 named vec4s: an
+// array indexed in a loop stayed in memory on lavapipe and ran 1.35× slower) and, per 4 input
+// channels of a tap, loads 8 image vec4s and 4 weight vec4s for 128 multiply-adds. A workgroup
+// of 64 invocations covers cq channel quads (a parameter, ≤ 16) × ⌊64/cq⌋ runs of 8 pixels
+// (pixels row-major over sample, y, x). Epilogue and mac4: gemm_common.wgsl. Grid: ⌈cout4/(4·cq)⌉ × the pixel-quad blocks as y + 65535·z.
 
 struct Conv {
     batch: u32, h: u32, w: u32, cin: u32,
@@ -32,6 +33,9 @@ struct Conv {
 @group(0) @binding(4) var<storage, read_write> dst: array<f32>;
 @group(0) @binding(5) var<uniform> p: Conv;
 
+// Pixels per invocation.
+const PX: u32 = 8u;
+
 @compute @workgroup_size(64, 1, 1)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
     let ohw = conv_out_hw(p.mode, p.h, p.w);
@@ -42,17 +46,17 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     let r = li / cq;
     let quads = (p.cout + 3u) / 4u;
     let q = wg.x * cq + li % cq;
-    let row0 = 4u * ((wg.y + 65535u * wg.z) * per_wg + r);
+    let row0 = PX * ((wg.y + 65535u * wg.z) * per_wg + r);
     if (r >= per_wg || q >= quads || row0 >= m) {
         return;
     }
     let cin4 = p.cin / 4u;
 
-    // The block's 4 pixels (past the end: the last pixel again, not written).
-    var img: array<u32, 4>;
-    var oy: array<u32, 4>;
-    var ox: array<u32, 4>;
-    for (var e = 0u; e < 4u; e++) {
+    // The block's pixels (past the end: the last pixel again, not written).
+    var img: array<u32, PX>;
+    var oy: array<u32, PX>;
+    var ox: array<u32, PX>;
+    for (var e = 0u; e < PX; e++) {
         let gi = min(row0 + e, m - 1u);
         let b = gi / opix;
         let pq = gi % opix;
@@ -65,18 +69,26 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     var acc1 = vec4<f32>(0.0);
     var acc2 = vec4<f32>(0.0);
     var acc3 = vec4<f32>(0.0);
+    var acc4 = vec4<f32>(0.0);
+    var acc5 = vec4<f32>(0.0);
+    var acc6 = vec4<f32>(0.0);
+    var acc7 = vec4<f32>(0.0);
+    let zero = vec4<f32>(0.0);
     for (var tap = 0u; tap < 9u; tap++) {
         let ky = tap / 3u;
         let kx = tap % 3u;
         // Each pixel's source (in vec4s) for this tap, and whether it lies inside the image.
-        var off: array<u32, 4>;
-        var ok: array<bool, 4>;
-        for (var e = 0u; e < 4u; e++) {
+        var off: array<u32, PX>;
+        var ok: array<bool, PX>;
+        for (var e = 0u; e < PX; e++) {
             let s = conv_tap_source(p.mode, oy[e], ox[e], ky, kx, p.h, p.w);
             ok[e] = s.x >= 0;
             off[e] = select(0u, (img[e] + u32(s.x) * p.w + u32(s.y)) * cin4, ok[e]);
         }
-        let zero = vec4<f32>(0.0);
+        let o0 = off[0]; let o1 = off[1]; let o2 = off[2]; let o3 = off[3];
+        let o4 = off[4]; let o5 = off[5]; let o6 = off[6]; let o7 = off[7];
+        let k0 = ok[0]; let k1 = ok[1]; let k2 = ok[2]; let k3 = ok[3];
+        let k4 = ok[4]; let k5 = ok[5]; let k6 = ok[6]; let k7 = ok[7];
         var wi = tap * p.cin * quads + q;
         for (var c = 0u; c < cin4; c++) {
             let w0 = wt[wi];
@@ -84,27 +96,25 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
             let w2 = wt[wi + 2u * quads];
             let w3 = wt[wi + 3u * quads];
             wi += 4u * quads;
-            acc0 = mac4(acc0, select(zero, src[off[0] + c], ok[0]), w0, w1, w2, w3);
-            acc1 = mac4(acc1, select(zero, src[off[1] + c], ok[1]), w0, w1, w2, w3);
-            acc2 = mac4(acc2, select(zero, src[off[2] + c], ok[2]), w0, w1, w2, w3);
-            acc3 = mac4(acc3, select(zero, src[off[3] + c], ok[3]), w0, w1, w2, w3);
+            acc0 = mac4(acc0, select(zero, src[o0 + c], k0), w0, w1, w2, w3);
+            acc1 = mac4(acc1, select(zero, src[o1 + c], k1), w0, w1, w2, w3);
+            acc2 = mac4(acc2, select(zero, src[o2 + c], k2), w0, w1, w2, w3);
+            acc3 = mac4(acc3, select(zero, src[o3 + c], k3), w0, w1, w2, w3);
+            acc4 = mac4(acc4, select(zero, src[o4 + c], k4), w0, w1, w2, w3);
+            acc5 = mac4(acc5, select(zero, src[o5 + c], k5), w0, w1, w2, w3);
+            acc6 = mac4(acc6, select(zero, src[o6 + c], k6), w0, w1, w2, w3);
+            acc7 = mac4(acc7, select(zero, src[o7 + c], k7), w0, w1, w2, w3);
         }
     }
+    var acc = array<vec4<f32>, PX>(acc0, acc1, acc2, acc3, acc4, acc5, acc6, acc7);
 
     let n = p.cout;
-    for (var e = 0u; e < 4u; e++) {
+    for (var e = 0u; e < PX; e++) {
         let gi = row0 + e;
         if (gi >= m) {
             break;
         }
-        var a = acc0;
-        if (e == 1u) {
-            a = acc1;
-        } else if (e == 2u) {
-            a = acc2;
-        } else if (e == 3u) {
-            a = acc3;
-        }
+        let a = acc[e];
         for (var j = 0u; j < 4u; j++) {
             let co = 4u * q + j;
             if (co >= n) {

@@ -26,8 +26,10 @@ impl Mode {
     }
 }
 
-/// Invocations per workgroup of the direct kernel, each computing 4 pixels × 4 channels.
+/// Invocations per workgroup of the direct kernel.
 const DIRECT_WG: usize = 64;
+/// Pixels per invocation of the direct kernel (`PX` in the WGSL), each with 4 channels.
+const DIRECT_PIXELS: usize = 8;
 
 /// The parameter block of `conv3x3.wgsl`; epilogue flags as in [`super::linear`].
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -55,12 +57,12 @@ impl Conv {
     }
 
     /// Direct kernel: output-channel quads per workgroup (≤ 16), and the workgroups' pixel
-    /// blocks (each `⌊64/cq⌋` quads of 4 pixels).
+    /// blocks (each `⌊64/cq⌋` runs of [`DIRECT_PIXELS`] pixels).
     fn direct_layout(&self) -> (u32, usize) {
         let quads = self.cout.div_ceil(4);
         let cq = quads.min(16);
         let per_wg = DIRECT_WG / cq as usize;
-        (cq, self.rows().div_ceil(4).div_ceil(per_wg).max(1))
+        (cq, self.rows().div_ceil(DIRECT_PIXELS).div_ceil(per_wg).max(1))
     }
 
     /// Workgroups. Tiled: `⌈cout/64⌉ × ⌈pixels/64⌉`. Direct: `⌈cout/(4·cq)⌉ ×` the pixel
