@@ -3,6 +3,9 @@
 use super::{Entry, KernelVariant, MAX_GROUPS, Spec, f};
 use crate::config::GROUPNORM_EPS;
 
+/// The fewest (group, sample) pairs the direct kernel takes (4 of its workgroups).
+const DIRECT_MIN_PAIRS: u64 = 32;
+
 /// The parameter block of `groupnorm.wgsl`: `batch` samples of `hw` pixels × `c` channels.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Norm {
@@ -17,9 +20,14 @@ pub(crate) struct Norm {
 }
 
 impl Norm {
+    /// The algorithm that runs this GroupNorm: the direct one needs the group's channels a
+    /// multiple of 4, and enough (group, sample) pairs to occupy the cores — with fewer than
+    /// [`DIRECT_MIN_PAIRS`] (a batch of 1 or 2) its 8-invocation workgroups would leave
+    /// cores idle, and the tiled kernel's 256 invocations per pair are faster.
     fn algorithm(&self) -> KernelVariant {
-        let cpg = self.c / self.groups.max(1);
-        self.variant.resolve(self.c % self.groups.max(1) == 0 && cpg % 4 == 0)
+        let g = self.groups.max(1);
+        let aligned = self.c % g == 0 && (self.c / g) % 4 == 0;
+        self.variant.resolve(aligned && u64::from(g) * u64::from(self.batch) >= DIRECT_MIN_PAIRS)
     }
 
     /// Workgroups: groups × batch (tiled), or ⌈groups·batch/8⌉ (direct).
@@ -68,7 +76,7 @@ mod tests {
     #[test]
     fn groupnorm_matches_cpu() {
         let Some(ctx) = gpu() else { return };
-        let cases = [(3usize, 12usize, 35usize, 4usize, 50.0f32), (2, 32, 28 * 28, 8, 0.0), (1, 6, 5, 3, -3.0), (3, 16, 35, 2, 50.0), (9, 64, 49, 8, 1.0), (2, 32, 28 * 28, 2, -20.0)];
+        let cases = [(3usize, 12usize, 35usize, 4usize, 50.0f32), (2, 32, 28 * 28, 8, 0.0), (1, 6, 5, 3, -3.0), (17, 16, 35, 2, 50.0), (9, 64, 49, 8, 1.0), (4, 32, 28 * 28, 8, -20.0), (40, 8, 9, 1, 3.0)];
         for (&(batch, c, hw, groups, offset), variant) in cases.iter().flat_map(|c| [(c, KernelVariant::Tiled), (c, KernelVariant::Direct)]) {
             let x: Vec<f32> = uniform(21, batch * hw * c, 1.0).iter().map(|v| v + offset).collect();
             let gamma: Vec<f32> = uniform(22, c, 0.1).iter().map(|v| 1.0 + v).collect();
