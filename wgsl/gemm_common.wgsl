@@ -1,9 +1,21 @@
 // What the four GEMM-shaped kernels share (a prelude: no entry point): the epilogue flags and
-// the epilogue, and the 4-term vec4 multiply-accumulate of the direct kernels.
+// the epilogue, the 4-term vec4 multiply-accumulate of the direct kernels, and the parameter
+// block of the two linear kernels.
 //
 // Tiled (gemm_tile.wgsl): linear.wgsl, conv3x3.wgsl. Direct: linear_direct.wgsl,
 // conv3x3_direct.wgsl. Each declares `bias`, `rowbias` (read) and `dst` (read_write) storage
 // arrays of f32, which `epilogue` reads.
+
+// The parameter block of linear.wgsl and linear_direct.wgsl (see linear.wgsl for the
+// addressing); cq is the direct kernel's column quads per workgroup (0 for the tiled one).
+struct Gemm {
+    m: u32, n: u32, k: u32, flags: u32,
+    a_off: u32, a_rs: u32, a_zo: u32, a_zi: u32,
+    b_off: u32, b_rs: u32, b_cs: u32, b_zo: u32,
+    b_zi: u32, c_off: u32, c_rs: u32, c_zo: u32,
+    c_zi: u32, z_inner: u32, rows_per_group: u32, alpha: f32,
+    cq: u32, pad0: u32, pad1: u32, pad2: u32,
+}
 
 const HAS_BIAS: u32 = 1u;    // add bias[col]
 const HAS_ROWBIAS: u32 = 2u; // add rowbias[rb] (a per-sample bias)

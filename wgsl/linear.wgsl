@@ -15,13 +15,7 @@
 // through workgroup memory); epilogue: gemm_common.wgsl. For software adapters,
 // linear_direct.wgsl computes the same sums without workgroup memory where the operands allow.
 
-struct Gemm {
-    m: u32, n: u32, k: u32, flags: u32,
-    a_off: u32, a_rs: u32, a_zo: u32, a_zi: u32,
-    b_off: u32, b_rs: u32, b_cs: u32, b_zo: u32,
-    b_zi: u32, c_off: u32, c_rs: u32, c_zo: u32,
-    c_zi: u32, z_inner: u32, rows_per_group: u32, alpha: f32,
-}
+// The parameter block `Gemm`: gemm_common.wgsl.
 
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<f32>;

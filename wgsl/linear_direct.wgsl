@@ -15,14 +15,7 @@
 // increasing k from 0. A workgroup of 64 invocations covers cq column quads (a parameter, ≤ 16)
 // × ⌊64/cq⌋ row quads. Grid: ⌈n/(4·cq)⌉ × ⌈⌈m/4⌉/⌊64/cq⌋⌉ × z.
 
-struct Gemm {
-    m: u32, n: u32, k: u32, flags: u32,
-    a_off: u32, a_rs: u32, a_zo: u32, a_zi: u32,
-    b_off: u32, b_rs: u32, b_cs: u32, b_zo: u32,
-    b_zi: u32, c_off: u32, c_rs: u32, c_zo: u32,
-    c_zi: u32, z_inner: u32, rows_per_group: u32, alpha: f32,
-    cq: u32, pad0: u32, pad1: u32, pad2: u32,
-}
+// The parameter block `Gemm`: gemm_common.wgsl.
 
 @group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;

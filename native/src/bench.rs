@@ -898,7 +898,7 @@ mod tests {
             }
             for p in &r.profiles {
                 assert!(!p.dispatches.is_empty());
-                assert!(p.dispatches.iter().all(|d| d.median_ms.is_finite() && d.median_ms >= 0.0 && !d.shape.is_empty()), "{p:?}");
+                assert!(p.dispatches.iter().all(|d| d.ms.is_finite() && d.ms >= 0.0 && !d.shape.is_empty()), "{p:?}");
                 let flop: u64 = p.dispatches.iter().map(|d| d.flop).sum();
                 assert_eq!(flop, r.flops_per_sample * p.batch as u64, "{name}: kernel FLOPs at batch {}", p.batch);
                 assert!(p.table(5).contains("slowest dispatches"));

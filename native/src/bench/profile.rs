@@ -6,24 +6,14 @@ use beeline::gpu::{GpuNetwork, KernelTime};
 use serde_json::{Value, json};
 use std::fmt::Write as _;
 
-/// One dispatch's times over the profiled evaluations.
-#[derive(Clone, Debug)]
-pub struct Dispatch {
-    pub kernel: &'static str,
-    pub shape: String,
-    pub groups: [u32; 3],
-    pub flop: u64,
-    pub median_ms: f64,
-}
-
 /// The per-kernel profile of one batch size.
 #[derive(Clone, Debug)]
 pub struct Profile {
     pub batch: usize,
     /// Evaluations the medians are taken over.
     pub iters: usize,
-    /// In execution order.
-    pub dispatches: Vec<Dispatch>,
+    /// In execution order; each `ms` is the median over the evaluations.
+    pub dispatches: Vec<KernelTime>,
 }
 
 /// One kernel's share of an evaluation.
@@ -45,7 +35,7 @@ impl Profile {
             .enumerate()
             .map(|(i, k)| {
                 let ms: Vec<f64> = runs.iter().filter_map(|r| r.get(i).map(|k| k.ms)).collect();
-                Dispatch { kernel: k.kernel, shape: k.shape.clone(), groups: k.groups, flop: k.flop, median_ms: super::median(&ms) }
+                KernelTime { ms: super::median(&ms), ..k.clone() }
             })
             .collect();
         Ok(Profile { batch: t.len(), iters: iters.max(1), dispatches })
@@ -53,7 +43,7 @@ impl Profile {
 
     /// Sum of the dispatches' medians, ms.
     pub fn total_ms(&self) -> f64 {
-        self.dispatches.iter().map(|d| d.median_ms).sum()
+        self.dispatches.iter().map(|d| d.ms).sum()
     }
 
     /// Per kernel, largest total first.
@@ -63,10 +53,10 @@ impl Profile {
             match out.iter_mut().find(|s| s.kernel == d.kernel) {
                 Some(s) => {
                     s.count += 1;
-                    s.ms += d.median_ms;
+                    s.ms += d.ms;
                     s.flop += d.flop;
                 }
-                None => out.push(Share { kernel: d.kernel, count: 1, ms: d.median_ms, flop: d.flop }),
+                None => out.push(Share { kernel: d.kernel, count: 1, ms: d.ms, flop: d.flop }),
             }
         }
         out.sort_by(|a, b| b.ms.total_cmp(&a.ms));
@@ -84,7 +74,7 @@ impl Profile {
             let _ = writeln!(s, "  {:<14} {:>5} {:>10.3} {:>5.1}% {:>9}", sh.kernel, sh.count, sh.ms, 100.0 * sh.ms / total, gflops(sh.flop, sh.ms));
         }
         let mut order: Vec<usize> = (0..self.dispatches.len()).collect();
-        order.sort_by(|&a, &b| self.dispatches[b].median_ms.total_cmp(&self.dispatches[a].median_ms));
+        order.sort_by(|&a, &b| self.dispatches[b].ms.total_cmp(&self.dispatches[a].ms));
         let _ = writeln!(s, "  slowest dispatches (# = position in the evaluation):");
         for &i in order.iter().take(top) {
             let d = &self.dispatches[i];
@@ -92,9 +82,9 @@ impl Profile {
                 s,
                 "  #{i:<3} {:<12} {:>9.3} ms {:>5.1}% {:>9} GFLOP/s  {}  grid {}×{}×{}",
                 d.kernel,
-                d.median_ms,
-                100.0 * d.median_ms / total,
-                gflops(d.flop, d.median_ms),
+                d.ms,
+                100.0 * d.ms / total,
+                gflops(d.flop, d.ms),
                 d.shape,
                 d.groups[0],
                 d.groups[1],
@@ -111,7 +101,7 @@ impl Profile {
             "total_ms": self.total_ms(),
             "kernels": self.shares().iter().map(|s| json!({"kernel": s.kernel, "count": s.count, "ms": s.ms, "flop": s.flop})).collect::<Vec<_>>(),
             "dispatches": self.dispatches.iter().map(|d| json!({
-                "kernel": d.kernel, "shape": d.shape, "groups": d.groups, "flop": d.flop, "median_ms": d.median_ms,
+                "kernel": d.kernel, "shape": d.shape, "groups": d.groups, "flop": d.flop, "median_ms": d.ms,
             })).collect::<Vec<_>>(),
         })
     }

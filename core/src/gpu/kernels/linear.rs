@@ -113,8 +113,12 @@ impl Gemm {
             g.m, g.n, g.k, g.flags, g.a_off, g.a_rs, g.a_zo, g.a_zi, g.b_off, g.b_rs, g.b_cs, g.b_zo, g.b_zi, g.c_off, g.c_rs,
             g.c_zo, g.c_zi, g.z_inner, g.rows_per_group, f(g.alpha),
         ];
+        // Both kernels share `Gemm` (gemm_common.wgsl): cq, then padding.
         let entry = match self.algorithm() {
-            KernelVariant::Tiled => Entry::Linear,
+            KernelVariant::Tiled => {
+                params.extend([0, 0, 0, 0]);
+                Entry::Linear
+            }
             KernelVariant::Direct => {
                 params.extend([self.direct_cq(), 0, 0, 0]);
                 Entry::LinearDirect
