@@ -114,7 +114,7 @@ struct Graph {
 
 /// Builds a [`Graph`], reading weights by name with the CPU reference's shape checks.
 struct Builder<'w> {
-    /// The convolution algorithm of every 3×3 convolution (the context's).
+    /// The kernel variant of every convolution, GEMM and GroupNorm (the context's).
     kernel_variant: KernelVariant,
     weights: &'w Weights,
     prefix: &'w str,
@@ -547,11 +547,7 @@ impl GpuNetwork {
             return Ok(out);
         }
         let chunk = self.max_batch(DEFAULT_BUDGET).min(n);
-        let cached = self.cache.lock().ok().and_then(|mut c| c.take());
-        let mut exec = match cached {
-            Some(e) if e.max_batch >= chunk => e,
-            _ => NetExec::new(self, chunk)?,
-        };
+        let mut exec = self.take_exec(chunk)?;
         let (numel, cn) = (self.inner.graph.numel, self.inner.graph.cond_numel);
         let ctx = &self.inner.ctx;
         let nulls = vec![crate::field::NULL_LABEL; n];
@@ -568,14 +564,28 @@ impl GpuNetwork {
             out[done * numel..(done + b) * numel].copy_from_slice(&y);
             done += b;
         }
-        if let Ok(mut c) = self.cache.lock() {
-            *c = Some(exec);
-        }
+        self.keep_exec(exec);
         Ok(out)
     }
 }
 
 impl GpuNetwork {
+    /// The executor kept by the last `forward` or `profile` if it holds `batch` samples, else a
+    /// new one for `batch`.
+    fn take_exec(&self, batch: usize) -> Result<NetExec> {
+        match self.cache.lock().ok().and_then(|mut c| c.take()) {
+            Some(e) if e.max_batch >= batch => Ok(e),
+            _ => NetExec::new(self, batch),
+        }
+    }
+
+    /// Keeps `exec` (its buffers and dispatch lists) for the next call.
+    fn keep_exec(&self, exec: NetExec) {
+        if let Ok(mut c) = self.cache.lock() {
+            *c = Some(exec);
+        }
+    }
+
     /// Times every kernel of one evaluation of a batch of at most
     /// [`max_batch`](Self::max_batch) samples (inputs and errors as
     /// [`forward`](Self::forward)), each dispatch in its own compute pass between two GPU
@@ -594,11 +604,7 @@ impl GpuNetwork {
             return Err(Error::InvalidInput(format!("a profile times one evaluation of 1..={limit} samples, not {n}")));
         }
         let ts = Timestamps::new(&self.inner.ctx, self.inner.graph.steps.len())?;
-        let cached = self.cache.lock().ok().and_then(|mut c| c.take());
-        let mut exec = match cached {
-            Some(e) if e.max_batch >= n => e,
-            _ => NetExec::new(self, n)?,
-        };
+        let mut exec = self.take_exec(n)?;
         let nulls = vec![crate::field::NULL_LABEL; n];
         exec.write_inputs(x, cond, t, labels.unwrap_or(&nulls));
         let ctx = &self.inner.ctx;
@@ -620,9 +626,7 @@ impl GpuNetwork {
                 Some(KernelTime { kernel: entry.name(), shape, groups, flop, ms: ms.get(i).copied().unwrap_or(f64::NAN) })
             })
             .collect();
-        if let Ok(mut c) = self.cache.lock() {
-            *c = Some(exec);
-        }
+        self.keep_exec(exec);
         Ok(times)
     }
 }

@@ -2,7 +2,7 @@
 //! GEMM, in the same, stride-2 (downsampling) and nearest-×2-upsampling modes.
 
 use super::linear::TILE;
-use super::{Entry, KernelVariant, MAX_GROUPS, Spec};
+use super::{Entry, KernelVariant, MAX_GROUPS, Spec, direct_layout};
 
 /// Which 3×3 convolution (the values of `resample.wgsl`'s `MODE_*`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,8 +26,6 @@ impl Mode {
     }
 }
 
-/// Invocations per workgroup of the direct kernel.
-const DIRECT_WG: usize = 64;
 /// Pixels per invocation of the direct kernel (`PX` in the WGSL), each with 4 channels.
 const DIRECT_PIXELS: usize = 8;
 
@@ -56,24 +54,21 @@ impl Conv {
         self.kernel.resolve(self.cin % 4 == 0)
     }
 
-    /// Direct kernel: output-channel quads per workgroup (≤ 16), and the workgroups' pixel
-    /// blocks (each `⌊64/cq⌋` runs of [`DIRECT_PIXELS`] pixels).
-    fn direct_layout(&self) -> (u32, usize) {
-        let quads = self.cout.div_ceil(4);
-        let cq = quads.min(16);
-        let per_wg = DIRECT_WG / cq as usize;
-        (cq, self.rows().div_ceil(DIRECT_PIXELS).div_ceil(per_wg).max(1))
+    /// Direct kernel: `(cq, workgroups along the channels, pixel blocks)` for runs of
+    /// [`DIRECT_PIXELS`] pixels (see [`direct_layout`]).
+    fn direct_layout(&self) -> (u32, u32, usize) {
+        direct_layout(self.cout, self.rows().div_ceil(DIRECT_PIXELS))
     }
 
-    /// Workgroups. Tiled: `⌈cout/64⌉ × ⌈pixels/64⌉`. Direct: `⌈cout/(4·cq)⌉ ×` the pixel
+    /// Workgroups. Tiled: `⌈cout/64⌉ × ⌈pixels/64⌉`. Direct: the channel groups × the pixel
     /// blocks laid out as `y + 65535·z`.
     pub(crate) fn groups(&self) -> [u32; 3] {
         match self.algorithm() {
             KernelVariant::Tiled => [self.cout.div_ceil(TILE), self.rows().div_ceil(TILE as usize) as u32, 1],
             KernelVariant::Direct => {
-                let (cq, blocks) = self.direct_layout();
+                let (_, cols, blocks) = self.direct_layout();
                 let y = blocks.min(MAX_GROUPS as usize);
-                [self.cout.div_ceil(4 * cq), y as u32, blocks.div_ceil(y) as u32]
+                [cols, y as u32, blocks.div_ceil(y) as u32]
             }
         }
     }
@@ -82,7 +77,7 @@ impl Conv {
     pub(crate) fn fits(&self) -> bool {
         match self.algorithm() {
             KernelVariant::Tiled => self.rows().div_ceil(TILE as usize) <= MAX_GROUPS as usize,
-            KernelVariant::Direct => self.direct_layout().1.div_ceil(MAX_GROUPS as usize) <= MAX_GROUPS as usize,
+            KernelVariant::Direct => self.direct_layout().2.div_ceil(MAX_GROUPS as usize) <= MAX_GROUPS as usize,
         }
     }
 

@@ -1,7 +1,7 @@
 //! `linear.wgsl`: tiled GEMM with a fused epilogue (bias, per-group row bias, residual
 //! accumulation, SiLU). Every linear layer, 1×1 convolution and both attention products.
 
-use super::{Entry, KernelVariant, MAX_GROUPS, Spec, f};
+use super::{Entry, KernelVariant, MAX_GROUPS, Spec, direct_layout, f};
 
 /// Epilogue flag: add `bias[j]`.
 pub(crate) const HAS_BIAS: u32 = 1;
@@ -77,9 +77,10 @@ impl Gemm {
         self.variant.resolve(self.direct_ok())
     }
 
-    /// Direct kernel: column quads per workgroup (≤ 16).
-    fn direct_cq(&self) -> u32 {
-        self.n.div_ceil(4).clamp(1, 16)
+    /// Direct kernel: `(cq, workgroups along n, workgroups along m)` for row quads (see
+    /// [`direct_layout`]).
+    fn direct_layout(&self) -> (u32, u32, usize) {
+        direct_layout(self.n, self.m.div_ceil(4) as usize)
     }
 
     /// Workgroups. Tiled: `⌈n/64⌉ × ⌈m/64⌉ × z`. Direct: `⌈n/(4·cq)⌉ × ⌈⌈m/4⌉/⌊64/cq⌋⌉ × z`.
@@ -87,8 +88,8 @@ impl Gemm {
         match self.algorithm() {
             KernelVariant::Tiled => [self.n.div_ceil(TILE), self.m.div_ceil(TILE), self.z],
             KernelVariant::Direct => {
-                let cq = self.direct_cq();
-                [self.n.div_ceil(4 * cq), self.m.div_ceil(4).div_ceil(64 / cq).max(1), self.z]
+                let (_, cols, rows) = self.direct_layout();
+                [cols, u32::try_from(rows).unwrap_or(u32::MAX), self.z]
             }
         }
     }
@@ -120,7 +121,7 @@ impl Gemm {
                 Entry::Linear
             }
             KernelVariant::Direct => {
-                params.extend([self.direct_cq(), 0, 0, 0]);
+                params.extend([self.direct_layout().0, 0, 0, 0]);
                 Entry::LinearDirect
             }
         };

@@ -65,6 +65,16 @@ impl KernelVariant {
     }
 }
 
+/// The workgroup layout of the direct GEMM-shaped kernels (`conv3x3_direct.wgsl`,
+/// `linear_direct.wgsl`): 64 invocations as `cq` quads of output columns (≤ 16) × ⌊64/cq⌋ row
+/// units (runs of pixels or rows). For `cols` output columns and `units` row units: `(cq,
+/// workgroups along the columns, workgroups along the rows)`.
+pub(crate) fn direct_layout(cols: u32, units: usize) -> (u32, u32, usize) {
+    let cq = cols.div_ceil(4).clamp(1, 16);
+    let per_wg = (64 / cq) as usize;
+    (cq, cols.div_ceil(4 * cq), units.div_ceil(per_wg).max(1))
+}
+
 /// Invocations per workgroup of the element-wise kernels (one element each).
 pub(crate) const WG_1D: u32 = 256;
 /// wgpu's default (WebGPU's) maximum workgroups per grid dimension.
