@@ -855,18 +855,18 @@ mod tests {
     }
 
     /// Runs the bench code path for the CPU reference, the WGSL runtime (when there is an
-    /// adapter; required with `BEELINE_EXPECT_GPU=1`) and burn's flex (with the `train`
+    /// adapter; required unless `BEELINE_GPU_TESTS=skip`) and burn's flex (with the `train`
     /// feature) on tiny shapes, and checks the report's fields. No timing assertions.
     fn check(name: &str, arch: ArchConfig) {
         let w = Workload::random(name, arch, 3);
         let s = Settings { batches: vec![1, 2], iters: 1, warmup: 1, backends: kinds(), seed: 5, profile: true };
         let mut lines = Vec::new();
         let r = run_bench(&w, &s, &mut |l| lines.push(l.to_string())).unwrap();
-        let expect_gpu = std::env::var("BEELINE_EXPECT_GPU").is_ok_and(|v| v == "1");
+        let expect_gpu = !beeline::gpu::gpu_tests_skipped("bench's wgsl column");
         let ran: Vec<Kind> = r.backends.iter().filter(|b| b.status.is_ok()).map(|b| b.kind).collect();
         assert!(ran.contains(&Kind::Cpu));
         if expect_gpu {
-            assert!(ran.contains(&Kind::Wgsl), "BEELINE_EXPECT_GPU=1 but wgsl did not run: {:?}", r.backends);
+            assert!(ran.contains(&Kind::Wgsl), "wgsl did not run (no adapter? BEELINE_GPU_TESTS=skip skips it): {:?}", r.backends);
         }
         if cfg!(feature = "train") {
             assert!(ran.contains(&Kind::BurnFlex), "{:?}", r.backends);

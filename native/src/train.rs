@@ -81,6 +81,8 @@ pub struct Args {
     pub log_every: Option<u64>,
     /// Where to train: auto (a real GPU through wgpu if there is one, else flex), wgpu or flex
     /// (burn's CPU backend); `gpu` and `cpu` name the same two, as for the sampling commands.
+    /// ndarray and libtorch (burn's other CPU backends) need a build with the cargo feature
+    /// train-ndarray or train-tch (docs/training.md).
     #[arg(long = "backend", visible_alias = "device", default_value = "auto", value_parser = TRAIN_BACKENDS)]
     pub device: String,
     /// Reflow and distill: the pairs folder made by `beeline pairs` (its data set becomes
@@ -124,7 +126,7 @@ pub struct Args {
 
 /// The values `--backend` (alias `--device`) takes for training: burn's devices, and the
 /// sampling commands' `gpu` / `cpu` for the same two.
-const TRAIN_BACKENDS: [&str; 5] = ["auto", "wgpu", "flex", "gpu", "cpu"];
+const TRAIN_BACKENDS: [&str; 7] = ["auto", "wgpu", "flex", "ndarray", "libtorch", "gpu", "cpu"];
 
 /// burn's device for a `--backend` value.
 fn device_choice(v: &str) -> Result<DeviceChoice> {

@@ -277,7 +277,7 @@ mod with_train {
         assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
         assert!(stderr(&o).contains("hflip"), "{}", stderr(&o));
 
-        if std::env::var("BEELINE_EXPECT_GPU").as_deref() == Ok("1") {
+        if !beeline::gpu::gpu_tests_skipped("the method models' eval on the GPU") {
             for model in [caf.join("model.safetensors"), perflow.join("model.safetensors"), slim.join("model.safetensors")] {
                 let (g, c) = (eval(&model, &[], "gpu"), eval(&model, &[], "cpu"));
                 assert_eq!(g["backend"], "gpu");

@@ -247,6 +247,10 @@ pub struct TrainConfig {
     pub export_at_checkpoints: bool,
     /// Also export the raw (non-EMA) weights, as `model-raw.safetensors`.
     pub export_raw: bool,
+    /// Keep a copy of the EMA model at every checkpoint whose step is a multiple of this, as
+    /// `snapshots/model-STEP.safetensors` (a learning curve's points); 0 = none.
+    #[serde(default)]
+    pub snapshot_every: u64,
     /// Euler steps recommended in the exported model file.
     pub sample_steps: u32,
 }
@@ -260,7 +264,7 @@ fn default_windows() -> usize {
 
 /// Keys that may differ from the checkpoint's config when a run is resumed: they do not change
 /// the weights a step produces.
-pub const RESUMABLE_KEYS: &[&str] = &["steps", "checkpoint_every", "log_every", "export_at_checkpoints", "export_raw", "sample_steps", "data_dir"];
+pub const RESUMABLE_KEYS: &[&str] = &["steps", "checkpoint_every", "log_every", "export_at_checkpoints", "export_raw", "snapshot_every", "sample_steps", "data_dir"];
 
 /// The data a config names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -320,6 +324,7 @@ impl TrainConfig {
             log_every: 10,
             export_at_checkpoints: true,
             export_raw: false,
+            snapshot_every: 0,
             sample_steps,
         };
         Ok(match kind {
@@ -469,6 +474,9 @@ impl TrainConfig {
         }
         if self.log_every == 0 {
             return bad("`log_every` must be at least 1".into());
+        }
+        if self.snapshot_every > 0 && (self.checkpoint_every == 0 || self.snapshot_every % self.checkpoint_every != 0) {
+            return bad(format!("`snapshot_every` ({}) must be a multiple of `checkpoint_every` ({}): snapshots are taken at checkpoints", self.snapshot_every, self.checkpoint_every));
         }
         if self.sample_steps == 0 {
             return bad("`sample_steps` must be at least 1".into());

@@ -1,4 +1,5 @@
-//! burn modules against the CPU reference, on `Device::flex()` with tiny shapes.
+//! burn modules against the CPU reference, on `Device::flex()` (and burn's other CPU backends
+//! where the build has them: `cpu_devices`) with tiny shapes.
 //!
 //! Tolerance of the forward comparisons: both sides compute in f32 from bit-identical weights
 //! and bit-identical time features, but sum in different orders (burn's flex GEMM and im2col
@@ -105,9 +106,24 @@ fn burn_forward(net: &Net, inp: &Input, device: &Device) -> Vec<f32> {
     }
 }
 
-/// (a): random Beeline weights imported into burn; burn forward = CPU forward.
+/// Every CPU training backend in this build: flex always; ndarray and LibTorch with the cargo
+/// features `train-ndarray` and `train-tch` (their own test command: docs/training.md). The
+/// parity and export tests run their one body on each.
+fn cpu_devices() -> Vec<(String, Device)> {
+    let built = [(true, DeviceChoice::Flex), (cfg!(feature = "train-ndarray"), DeviceChoice::Ndarray), (cfg!(feature = "train-tch"), DeviceChoice::Libtorch)];
+    built.into_iter().filter(|(b, _)| *b).map(|(_, c)| (c.to_string(), select_device(c).expect("a backend this build was made with").device)).collect()
+}
+
+/// (a): random Beeline weights imported into burn; burn forward = CPU forward, on every CPU
+/// backend of the build.
 fn check_imported(what: &str, arch: ArchConfig, batch: usize) {
-    let device = Device::flex();
+    for (backend, device) in cpu_devices() {
+        check_imported_on(&format!("{what} [{backend}]"), arch.clone(), batch, &device);
+    }
+}
+
+fn check_imported_on(what: &str, arch: ArchConfig, batch: usize, device: &Device) {
+    let device = device.clone();
     let weights = random_weights(&arch, "velocity", 3);
     let net = Net::from_weights(&arch, &weights, "velocity", 0.0, &device).unwrap();
     for with_labels in [true, false] {
@@ -216,7 +232,13 @@ fn import_export_is_exact_and_checked() {
 /// (b): burn-initialised networks → export → model-file bytes → load → CPU forward = burn forward.
 #[test]
 fn export_round_trip_matches_burn() {
-    let device = Device::flex();
+    for (backend, device) in cpu_devices() {
+        export_round_trip_on(&backend, &device);
+    }
+}
+
+fn export_round_trip_on(backend: &str, device: &Device) {
+    let device = device.clone();
     for (arch, data) in [
         (mlp(2, 0, 3), crate::presets::points2d("gmm3", 4.0)),
         (unet(1, 8, &[1, 2], 1, true, 2, 0, 3), crate::presets::images("tiny", 1, 8)),
@@ -230,7 +252,7 @@ fn export_round_trip_matches_burn() {
         assert_eq!(loaded, file);
         let inp = input(&arch, 5, 11, true);
         let cpu = cpu_forward(&loaded.config.networks[&NetRole::Velocity], &loaded.weights, "velocity", &inp);
-        assert_close(&format!("round trip {}", if matches!(arch, ArchConfig::Mlp(_)) { "mlp" } else { "unet" }), &burn_forward(&net, &inp, &device), &cpu);
+        assert_close(&format!("round trip {} [{backend}]", if matches!(arch, ArchConfig::Mlp(_)) { "mlp" } else { "unet" }), &burn_forward(&net, &inp, &device), &cpu);
     }
 }
 
@@ -285,11 +307,18 @@ impl ModuleVisitor for GradCheck<'_> {
     }
 }
 
-/// (c): one MSE + AdamW step on flex with autodiff, dropout active: every parameter gets a
-/// nonzero gradient (so autodiff runs through every layer) and every weight tensor changes.
+/// (c): one MSE + AdamW step with autodiff, dropout active, on every CPU backend of the build:
+/// every parameter gets a nonzero gradient (so autodiff runs through every layer) and every
+/// weight tensor changes.
 #[test]
 fn one_training_step_reaches_every_parameter() {
-    let device = Device::flex().autodiff();
+    for (_, device) in cpu_devices() {
+        one_training_step_on(&device.autodiff());
+    }
+}
+
+fn one_training_step_on(device: &Device) {
+    let device = device.clone();
     // Groups of 2 channels: with one channel per group a bias before a GroupNorm would be
     // normalised away and get no gradient.
     for arch in [mlp(3, 3, 4), unet(1, 8, &[1, 2], 1, true, 2, 1, 3)] {

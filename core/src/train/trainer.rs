@@ -104,6 +104,9 @@ pub fn seed_for(seed: u64, purpose: u64, step: u64) -> u64 {
 
 /// The model file name of the EMA weights.
 pub const MODEL_FILE: &str = "model.safetensors";
+/// The folder of `snapshot_every`'s EMA models, `model-STEP.safetensors` (7 digits).
+pub const SNAPSHOT_DIR: &str = "snapshots";
+
 /// The model file name of the raw weights (`export_raw`).
 pub const RAW_MODEL_FILE: &str = "model-raw.safetensors";
 /// The resolved config, written at the start of a run.
@@ -920,6 +923,11 @@ pub fn run(config: TrainConfig, opts: &TrainOptions, on_event: &mut dyn FnMut(Ev
             trainer.checkpoint(elapsed).write(dir)?;
             if c.export_at_checkpoints || s == total {
                 export(&trainer)?;
+            }
+            if c.snapshot_every > 0 && s % c.snapshot_every == 0 {
+                let snapshots = dir.join(SNAPSHOT_DIR);
+                std::fs::create_dir_all(&snapshots).map_err(|e| io(&snapshots, e))?;
+                trainer.model_file(&trainer.ema_net(), "ema", &opts.command)?.write(snapshots.join(format!("model-{s:07}.safetensors")), None)?;
             }
             on_event(Event::Checkpoint { step: s });
         }

@@ -531,3 +531,23 @@ fn perflow_batches_are_teacher_solves_inside_windows() {
     assert!(e.contains("shape"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `snapshot_every` keeps the EMA model of the checkpoints at its multiples (40 of 20, 40, 60),
+/// each a loadable model file of its step; a value that is not a multiple of
+/// `checkpoint_every` is refused before training.
+#[test]
+fn snapshots_keep_the_models_of_their_steps() {
+    let d = scratch("snapshots");
+    let mut config = toy_config(60);
+    config.snapshot_every = 40;
+    run(config.clone(), &opts(&d, None, false), &mut |_| {}).unwrap();
+    let names: Vec<String> = std::fs::read_dir(d.join(SNAPSHOT_DIR)).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert_eq!(names, vec!["model-0000040.safetensors".to_string()]);
+    let snap = ModelFile::read(d.join(SNAPSHOT_DIR).join(&names[0])).unwrap();
+    assert_eq!(snap.config.provenance.steps, 40);
+    assert_ne!(snap.weights, ModelFile::read(d.join(MODEL_FILE)).unwrap().weights);
+    config.snapshot_every = 30;
+    let e = run(config, &opts(&scratch("snapshots-bad"), None, false), &mut |_| {}).unwrap_err().to_string();
+    assert!(e.contains("snapshot_every"), "{e}");
+    let _ = std::fs::remove_dir_all(&d);
+}
