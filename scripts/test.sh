@@ -9,6 +9,13 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n\033[1m== %s ==\033[0m\n' "$*"; }
 
+# A build cache outside the clone, where this machine has one, serves the run (a fresh clone's
+# target/ starts cold); CARGO_TARGET_DIR set by the caller wins. Without it the run builds cold.
+if [[ -z "${CARGO_TARGET_DIR:-}" && -d "$HOME/.cache/beeline-target" ]]; then
+  export CARGO_TARGET_DIR="$HOME/.cache/beeline-target"
+  echo "using the build cache $CARGO_TARGET_DIR"
+fi
+
 # --- system packages ----------------------------------------------------------------------
 apt_needed=()
 command -v node >/dev/null 2>&1 || apt_needed+=(nodejs)
