@@ -173,7 +173,7 @@ fn libtorch() -> Result<SelectedDevice, DeviceError> {
     Err(DeviceError("this build has no LibTorch backend: build with `--features train-tch` (docs/training.md, \"LibTorch\")".into()))
 }
 
-/// `auto`'s CPU backend: LibTorch where the build has it (about 5× flex on the MNIST UNet,
+/// `auto`'s CPU backend: LibTorch where the build has it (2.7–4× flex on the MNIST UNet,
 /// docs/training.md), else flex.
 fn cpu_default(reason: &str) -> SelectedDevice {
     match libtorch() {
