@@ -32,9 +32,31 @@ echo "== wasm-opt -O3 (binaryen from npm)"
 
 cp web/js/*.js web/js/index.d.ts "$PKG/"
 cp web/README.md "$PKG/README.md"
-for m in mnist-onestep mnist-2rf rf-toy-1rf rf-toy-2rf rf-toy-caf; do
-  cp "models/$m.safetensors" "$PKG/models/"
-done
+# The bundled models, from the one manifest models/bundled.json: their files, the manifest
+# itself (the demo's service worker reads it), bundled.js (BUNDLED_MODELS for models.js) and
+# the BundledModel type in index.d.ts.
+node - models/bundled.json "$PKG" <<'JS'
+const fs = require('node:fs');
+const [manifest, pkg] = process.argv.slice(2);
+const m = JSON.parse(fs.readFileSync(manifest, 'utf8'));
+const list = m.models.map(({ name, kind, about }) => ({ name, kind, about, default: name === m.default }));
+for (const { name } of list) fs.copyFileSync(`models/${name}.safetensors`, `${pkg}/models/${name}.safetensors`);
+fs.writeFileSync(`${pkg}/bundled.json`, JSON.stringify({ default: m.default, models: list }, null, 2) + '\n');
+const about = Object.fromEntries(list.map((b) => [b.name, b.about]));
+fs.writeFileSync(`${pkg}/bundled.js`, `// Written by scripts/build-npm.sh from models/bundled.json (the one list of bundled models).
+/** The models shipped in the package (\`models/<name>.safetensors\`): name → what it is. */
+export const BUNDLED_MODELS = Object.freeze(${JSON.stringify(about, null, 2)});
+/** The same models with their kind ('image' or '2d') and whether each is the default. */
+export const BUNDLED_MODEL_LIST = Object.freeze(${JSON.stringify(list, null, 2)}.map(Object.freeze));
+/** The model the CLI's \`generate\` uses without --model. */
+export const DEFAULT_MODEL = ${JSON.stringify(m.default)};
+`);
+const dts = `${pkg}/index.d.ts`;
+const marker = /^export type BundledModel = string;.*$/m;
+const src = fs.readFileSync(dts, 'utf8');
+if (!marker.test(src)) throw new Error('index.d.ts lost its BundledModel marker line');
+fs.writeFileSync(dts, src.replace(marker, `export type BundledModel = ${list.map((b) => JSON.stringify(b.name).replaceAll('"', "'")).join(' | ')};`));
+JS
 version=$(awk -F'"' '/^version = / { print $2; exit }' Cargo.toml)
 node - "$PKG/package.json" "$version" <<'JS'
 const [file, version] = process.argv.slice(2);
@@ -51,9 +73,10 @@ const pkg = {
     './worker.js': './worker.js',
     './beeline_web_bg.wasm': './beeline_web_bg.wasm',
     './models/*': './models/*',
+    './bundled.json': './bundled.json',
     './package.json': './package.json',
   },
-  files: ['*.js', '*.d.ts', 'beeline_web_bg.wasm', 'models/*.safetensors', 'README.md'],
+  files: ['*.js', '*.d.ts', 'bundled.json', 'beeline_web_bg.wasm', 'models/*.safetensors', 'README.md'],
   sideEffects: ['./node.js'],
   engines: { node: '>=18' },
 };

@@ -8,6 +8,8 @@ tarball=$(ls target/npm/beeline-web-*.tgz 2>/dev/null | head -1)
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 cp web/test/node.test.mjs "$scratch/"
+# The repository's manifest, which the package's list must match (node.test.mjs reads it).
+cp models/bundled.json "$scratch/repo-bundled.json"
 (cd "$scratch" && npm init -y >/dev/null && npm install --no-audit --no-fund "$OLDPWD/$tarball" >/dev/null)
 echo "== node --test (beeline-web installed from $(basename "$tarball") in $scratch)"
 (cd "$scratch" && node --test --test-reporter=spec node.test.mjs)

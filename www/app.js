@@ -1,10 +1,15 @@
 // The demo page: a digit grid, the 2D playground and the inversion/editing panel, each on its
 // own beeline-web runtime (module Web Workers), so the page stays responsive.
-import { BeelineError, capabilities, createBeeline } from 'beeline-web';
+import { BUNDLED_MODEL_LIST, BeelineError, capabilities, createBeeline } from 'beeline-web';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const demo = (window.beelineDemo = { grid: {}, toy: {}, edit: {} });
+
+// The grid's model choices: the bundled image models (models/bundled.json), the default first.
+for (const m of [...BUNDLED_MODEL_LIST].filter((m) => m.kind === 'image').sort((a, b) => b.default - a.default)) {
+  $('grid-model').append(new Option(`${m.name}: ${m.about}`, m.name));
+}
 
 function status(el, state, text) {
   el.dataset.state = state;

@@ -1,17 +1,26 @@
 // The demo's service worker: keeps the page, the beeline-web package and the bundled models
 // in a cache so the page works offline once loaded. Network first (so a rebuilt package is
 // picked up), storing each answer; the cached copy when the network fails.
-const VERSION = 'beeline-demo-v1';
+const VERSION = 'beeline-demo-v2';
 const SHELL = [
   './', './index.html', './app.js', './style.css',
   './beeline-web/index.js', './beeline-web/engine.js', './beeline-web/errors.js', './beeline-web/models.js',
   './beeline-web/capabilities.js', './beeline-web/worker.js', './beeline-web/beeline_web.js', './beeline-web/beeline_web_bg.wasm',
-  './beeline-web/models/mnist-2rf.safetensors', './beeline-web/models/mnist-onestep.safetensors',
-  './beeline-web/models/rf-toy-1rf.safetensors', './beeline-web/models/rf-toy-2rf.safetensors', './beeline-web/models/rf-toy-caf.safetensors',
+  './beeline-web/bundled.js', './beeline-web/bundled.json',
 ];
 
+// The bundled models' files, from the package's copy of models/bundled.json.
+async function modelFiles() {
+  const list = await (await fetch('./beeline-web/bundled.json')).json();
+  return list.models.map((m) => `./beeline-web/models/${m.name}.safetensors`);
+}
+
 self.addEventListener('install', (e) => {
-  e.waitUntil(caches.open(VERSION).then((c) => c.addAll(SHELL)).then(() => self.skipWaiting()));
+  e.waitUntil(
+    Promise.all([caches.open(VERSION), modelFiles()])
+      .then(([c, models]) => c.addAll([...SHELL, ...models]))
+      .then(() => self.skipWaiting()),
+  );
 });
 
 self.addEventListener('activate', (e) => {

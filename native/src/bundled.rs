@@ -1,6 +1,7 @@
 //! Trained models committed in `models/` and compiled into the binary, so that `beeline
 //! generate` works with no download. `--model NAME` picks one by name when no file of that
-//! name exists; `beeline info --list`… see [`BUNDLED`]. How each was trained: `models/README.md`.
+//! name exists; `beeline info --list` prints them. The list is `models/bundled.json`, compiled
+//! in by `build.rs` ([`BUNDLED`], [`DEFAULT_MODEL`]); how each was trained: `models/README.md`.
 
 use anyhow::{Context, Result};
 use std::path::Path;
@@ -9,23 +10,15 @@ use std::path::Path;
 pub struct Bundled {
     /// The name `--model` accepts.
     pub name: &'static str,
+    /// `image` (a class-conditional image generator) or `2d` (a point-cloud model).
+    pub kind: &'static str,
     /// What it is.
     pub about: &'static str,
     /// The model file's bytes.
     pub bytes: &'static [u8],
 }
 
-/// Every bundled model.
-pub const BUNDLED: &[Bundled] = &[
-    Bundled { name: "mnist-onestep", about: "class-conditional MNIST digits in one network evaluation (distilled 2-RF)", bytes: include_bytes!("../../models/mnist-onestep.safetensors") },
-    Bundled { name: "mnist-2rf", about: "class-conditional MNIST 2-rectified flow; recommends 2 Euler steps", bytes: include_bytes!("../../models/mnist-2rf.safetensors") },
-    Bundled { name: "rf-toy-1rf", about: "1-rectified flow on the 3-Gaussian toy (MLP)", bytes: include_bytes!("../../models/rf-toy-1rf.safetensors") },
-    Bundled { name: "rf-toy-2rf", about: "2-rectified flow (reflow of rf-toy-1rf): straight enough for one step", bytes: include_bytes!("../../models/rf-toy-2rf.safetensors") },
-    Bundled { name: "rf-toy-caf", about: "Constant Acceleration Flow (h = 2) on rf-toy-1rf's couplings: one CAF step, 2 evaluations", bytes: include_bytes!("../../models/rf-toy-caf.safetensors") },
-];
-
-/// The model `generate` uses without `--model`.
-pub const DEFAULT_MODEL: &str = "mnist-onestep";
+include!(concat!(env!("OUT_DIR"), "/bundled.rs"));
 
 /// The bytes of the model file `spec`: the file at that path if it exists, else the bundled
 /// model of that name; also a display name.
@@ -40,4 +33,46 @@ pub fn model_bytes(spec: &Path) -> Result<(std::borrow::Cow<'static, [u8]>, Stri
         format!("reading {} (bundled models: {})", spec.display(), names.join("; "))
     })?;
     Ok((std::borrow::Cow::Owned(bytes), spec.display().to_string()))
+}
+
+/// `beeline info --list`: the bundled models, one per line (name, kind, size, what), or as JSON.
+pub fn print_list(json: bool) {
+    if json {
+        let list: Vec<serde_json::Value> = BUNDLED
+            .iter()
+            .map(|b| serde_json::json!({"name": b.name, "kind": b.kind, "about": b.about, "bytes": b.bytes.len(), "default": b.name == DEFAULT_MODEL}))
+            .collect();
+        println!("{}", serde_json::Value::Array(list));
+        return;
+    }
+    let width = BUNDLED.iter().map(|b| b.name.len()).max().unwrap_or(0);
+    for b in BUNDLED {
+        let default = if b.name == DEFAULT_MODEL { " (default)" } else { "" };
+        println!("{:width$}  {:5}  {:>4} KB  {}{default}", b.name, b.kind, b.bytes.len().div_ceil(1000), b.about);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_bundled_model_is_a_valid_model_file_documented_in_models_readme() {
+        let readme = include_str!("../../models/README.md");
+        for b in BUNDLED {
+            beeline::modelfile::ModelFile::from_bytes(b.bytes).unwrap_or_else(|e| panic!("{}: {e}", b.name));
+            assert!(readme.contains(&format!("`{}`", b.name)), "models/README.md does not describe {}", b.name);
+        }
+        assert!(BUNDLED.iter().any(|b| b.name == DEFAULT_MODEL));
+    }
+
+    #[test]
+    fn a_bundled_name_is_found_and_an_unknown_one_lists_the_bundled_models() {
+        let (bytes, name) = model_bytes(Path::new(DEFAULT_MODEL)).unwrap();
+        assert!(!bytes.is_empty() && name.contains("(bundled)"));
+        let err = format!("{:#}", model_bytes(Path::new("no-such-model")).unwrap_err());
+        for b in BUNDLED {
+            assert!(err.contains(b.name), "{err}");
+        }
+    }
 }

@@ -22,8 +22,8 @@ use std::time::Instant;
   beeline generate --model mnist.safetensors --steps 2 --label 3 --num-samples 16 --out threes.png
   beeline generate --model mnist.safetensors --backend gpu")]
 pub struct Args {
-    /// Model file (.safetensors), or the name of a bundled model (compiled into the binary):
-    /// mnist-onestep (default), mnist-2rf, rf-toy-1rf, rf-toy-2rf.
+    /// Model file (.safetensors), or the name of a bundled model (compiled into the binary;
+    /// `beeline info --list` lists them). Default: the bundled one-step MNIST model.
     #[arg(long, conflicts_with = "analytic")]
     pub model: Option<PathBuf>,
     /// Sample an exact analytic field instead of a model: `rf-toy` (the independent coupling of

@@ -7,20 +7,30 @@ use std::path::PathBuf;
 /// Print a model file's config and tensor table.
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:
+  beeline info --list                                # the bundled models (models/bundled.json)
   beeline info mnist-onestep                          # a bundled model
   beeline info runs/toy/model.safetensors --json")]
 pub struct Args {
     /// The model file (.safetensors), or a bundled model's name.
-    pub file: PathBuf,
+    #[arg(required_unless_present = "list")]
+    pub file: Option<PathBuf>,
+    /// List the models compiled into the binary instead (name, kind, size, what; the default
+    /// of `generate` and `view` is marked).
+    #[arg(long, conflicts_with = "file")]
+    pub list: bool,
     /// Print JSON (config and tensors) instead of text.
     #[arg(long)]
     pub json: bool,
 }
 
 pub fn run(a: Args) -> Result<()> {
-    let (bytes, _) = crate::bundled::model_bytes(&a.file)?;
+    let Some(file) = a.file else {
+        crate::bundled::print_list(a.json);
+        return Ok(());
+    };
+    let (bytes, _) = crate::bundled::model_bytes(&file)?;
     // List what the container holds even when the model itself does not validate.
-    let (config_json, tensors) = modelfile::inspect(&bytes).with_context(|| format!("reading {}", a.file.display()))?;
+    let (config_json, tensors) = modelfile::inspect(&bytes).with_context(|| format!("reading {}", file.display()))?;
     let validated = ModelFile::from_bytes(&bytes);
     if a.json {
         let config: serde_json::Value =
@@ -33,9 +43,9 @@ pub fn run(a: Args) -> Result<()> {
             Ok(_) => serde_json::json!({"valid": true}),
             Err(e) => serde_json::json!({"valid": false, "error": e.to_string(), "code": e.code()}),
         };
-        println!("{}", serde_json::json!({"file": a.file, "bytes": bytes.len(), "config": config, "tensors": list, "status": status}));
+        println!("{}", serde_json::json!({"file": file, "bytes": bytes.len(), "config": config, "tensors": list, "status": status}));
     } else {
-        println!("file      {} ({} bytes)", a.file.display(), bytes.len());
+        println!("file      {} ({} bytes)", file.display(), bytes.len());
         match &validated {
             Ok(m) => {
                 let c = &m.config;
@@ -74,5 +84,5 @@ pub fn run(a: Args) -> Result<()> {
         let total: usize = tensors.iter().map(|t| t.bytes).sum();
         println!("{} tensors, {} bytes of weights", tensors.len(), total);
     }
-    validated.map(|_| ()).map_err(|e| anyhow::Error::new(e).context(format!("{} does not load", a.file.display())))
+    validated.map(|_| ()).map_err(|e| anyhow::Error::new(e).context(format!("{} does not load", file.display())))
 }

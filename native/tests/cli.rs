@@ -105,6 +105,17 @@ fn bundled_toy_models_show_what_reflow_does() {
     assert!(String::from_utf8_lossy(&o.stdout).contains("1 NFE"), "the 2-RF recommends one step");
     let o = beeline(&["info", "rf-toy-1rf", "--json"]);
     assert!(o.status.success(), "{}", stderr(&o));
+    // `info --list` is models/bundled.json, the one manifest, in its order with its default.
+    let manifest: serde_json::Value = serde_json::from_str(include_str!("../../models/bundled.json")).unwrap();
+    let o = beeline(&["info", "--list", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let list: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let names = |v: &serde_json::Value| v.as_array().unwrap().iter().map(|m| m["name"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    assert_eq!(names(&list), names(&manifest["models"]));
+    let defaults: Vec<_> = list.as_array().unwrap().iter().filter(|m| m["default"] == true).map(|m| m["name"].clone()).collect();
+    assert_eq!(defaults, [manifest["default"].clone()]);
+    let o = beeline(&["info", "--list"]);
+    assert!(String::from_utf8_lossy(&o.stdout).lines().count() == names(&manifest["models"]).len(), "{}", stderr(&o));
     let o = beeline(&["generate", "--model", "no-such-model"]);
     assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
     assert!(stderr(&o).contains("bundled models: "), "{}", stderr(&o));

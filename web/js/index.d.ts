@@ -35,7 +35,12 @@ export declare class BeelineError extends Error {
 
 /** Names of the models shipped in the package, with what each is. */
 export declare const BUNDLED_MODELS: Readonly<Record<BundledModel, string>>;
-export type BundledModel = 'mnist-onestep' | 'mnist-2rf' | 'rf-toy-1rf' | 'rf-toy-2rf' | 'rf-toy-caf';
+/** The same models in the manifest's order, with their kind and whether each is the default. */
+export declare const BUNDLED_MODEL_LIST: ReadonlyArray<Readonly<{ name: BundledModel; kind: 'image' | '2d'; about: string; default: boolean }>>;
+/** The model the CLI's `generate` uses without --model (the one-step MNIST generator). */
+export declare const DEFAULT_MODEL: BundledModel;
+/** A bundled model's name (the package's index.d.ts lists them; the source is models/bundled.json). */
+export type BundledModel = string; // scripts/build-npm.sh writes the names from models/bundled.json here
 
 /** The Cache API cache holding downloaded model files. */
 export declare const CACHE_NAME: string;

@@ -3,9 +3,9 @@
 
 import { capabilities } from './capabilities.js';
 import { BeelineError, ERROR_CODES, throwIfAborted, toBeelineError } from './errors.js';
-import { BUNDLED_MODELS, CACHE_NAME, purgeModelCache } from './models.js';
+import { BUNDLED_MODELS, BUNDLED_MODEL_LIST, DEFAULT_MODEL, CACHE_NAME, purgeModelCache } from './models.js';
 
-export { BeelineError, ERROR_CODES, BUNDLED_MODELS, CACHE_NAME, capabilities };
+export { BeelineError, ERROR_CODES, BUNDLED_MODELS, BUNDLED_MODEL_LIST, DEFAULT_MODEL, CACHE_NAME, capabilities };
 
 /** Deletes every model file this package cached (Cache API and memory). */
 export function purgeCache() {

@@ -5,14 +5,10 @@
 
 import { BeelineError, throwIfAborted } from './errors.js';
 
-/** The models shipped inside the package (`models/<name>.safetensors`). */
-export const BUNDLED_MODELS = Object.freeze({
-  'mnist-onestep': 'class-conditional MNIST digits in one network evaluation (distilled 2-RF)',
-  'mnist-2rf': 'class-conditional MNIST 2-rectified flow; recommends 2 Euler steps',
-  'rf-toy-1rf': '1-rectified flow on the 3-Gaussian 2D toy (MLP)',
-  'rf-toy-2rf': '2-rectified flow (reflow of rf-toy-1rf): straight enough for one step',
-  'rf-toy-caf': 'Constant Acceleration Flow (h = 2) on the 2D toy: one CAF step, 2 evaluations',
-});
+// The bundled models: bundled.js is written into the package by scripts/build-npm.sh from
+// models/bundled.json, the one list of them.
+import { BUNDLED_MODELS } from './bundled.js';
+export { BUNDLED_MODELS, BUNDLED_MODEL_LIST, DEFAULT_MODEL } from './bundled.js';
 
 export const CACHE_NAME = 'beeline-models-v1';
 const HASH_HEADER = 'x-beeline-sha256';

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { test } from 'node:test';
-import { BUNDLED_MODELS, BeelineError, capabilities, createBeeline, purgeCache } from 'beeline-web';
+import { BUNDLED_MODELS, BUNDLED_MODEL_LIST, DEFAULT_MODEL, BeelineError, capabilities, createBeeline, purgeCache } from 'beeline-web';
 
 const modelPath = (name) => createRequire(import.meta.url).resolve(`beeline-web/models/${name}.safetensors`);
 
@@ -35,7 +35,20 @@ test('capabilities in Node: no WebGPU, with the reason', async () => {
   assert.equal(c.webgpu, false);
   assert.match(c.reason, /navigator\.gpu/);
   assert.equal(c.worker, false);
-  assert.deepEqual(Object.keys(BUNDLED_MODELS).sort(), ['mnist-2rf', 'mnist-onestep', 'rf-toy-1rf', 'rf-toy-2rf', 'rf-toy-caf']);
+});
+
+test('the bundled models are the manifest's (models/bundled.json), each file in the package', async () => {
+  const repo = JSON.parse(await readFile(new URL('./repo-bundled.json', import.meta.url), 'utf8'));
+  const names = repo.models.map((m) => m.name);
+  assert.deepEqual(Object.keys(BUNDLED_MODELS), names);
+  assert.deepEqual(BUNDLED_MODEL_LIST.map((m) => [m.name, m.kind, m.about]), repo.models.map((m) => [m.name, m.kind, m.about]));
+  assert.equal(DEFAULT_MODEL, repo.default);
+  assert.deepEqual(BUNDLED_MODEL_LIST.filter((m) => m.default).map((m) => m.name), [repo.default]);
+  for (const name of names) assert.ok((await readFile(modelPath(name))).length > 1000, name);
+  const pkgList = JSON.parse(await readFile(createRequire(import.meta.url).resolve('beeline-web/bundled.json'), 'utf8'));
+  assert.deepEqual(pkgList.models.map((m) => m.name), names);
+  const dts = await readFile(createRequire(import.meta.url).resolve('beeline-web/index.d.ts'), 'utf8');
+  assert.match(dts, new RegExp(`export type BundledModel = ${names.map((n) => `'${n}'`).join(' \\| ')};`));
 });
 
 test('MNIST digits on the CPU path: shapes, determinism, batch-split invariance, sane pixels', async () => {
