@@ -23,6 +23,26 @@ pub enum Labels {
 }
 
 impl Labels {
+    /// Labels from text, as every front end takes them (`--label`, the viewer, the wasm and JS
+    /// `label`): `cycle` (one class per grid column), `none` (the null class), a class name of
+    /// `classes`, or a class index (`"3"`). `None`: cycle for a class-conditional model (non-empty
+    /// `classes`), else unconditional. The range is checked by [`Labels::resolve`].
+    pub fn parse(text: Option<&str>, classes: &[String]) -> Result<Labels> {
+        Ok(match text.map(str::trim) {
+            None if classes.is_empty() => Labels::Unconditional,
+            None | Some("cycle") => Labels::Cycle,
+            Some("none") => Labels::Unconditional,
+            Some(v) => match classes.iter().position(|c| c == v) {
+                Some(i) => Labels::All(i as u32),
+                None => Labels::All(v.parse().map_err(|_| {
+                    Error::InvalidInput(format!(
+                        "label {v:?} is neither \"cycle\", \"none\", a class index nor one of the model's classes {classes:?}"
+                    ))
+                })?),
+            },
+        })
+    }
+
     /// The label of every sample in `0..n`, checked against `num_classes`.
     pub fn resolve(&self, n: usize, num_classes: usize) -> Result<Vec<u32>> {
         let check = |l: u32| {
@@ -268,6 +288,24 @@ fn transport<F: ConditionalField<f32>>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn labels_parse_names_indices_cycle_and_none_for_every_front_end() {
+        let classes: Vec<String> = ["cat", "dog", "7"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(Labels::parse(None, &classes).unwrap(), Labels::Cycle);
+        assert_eq!(Labels::parse(None, &[]).unwrap(), Labels::Unconditional);
+        assert_eq!(Labels::parse(Some("cycle"), &classes).unwrap(), Labels::Cycle);
+        assert_eq!(Labels::parse(Some("none"), &classes).unwrap(), Labels::Unconditional);
+        assert_eq!(Labels::parse(Some("dog"), &classes).unwrap(), Labels::All(1));
+        assert_eq!(Labels::parse(Some(" dog "), &classes).unwrap(), Labels::All(1));
+        // an index where no class has that name; a name wins over an index
+        assert_eq!(Labels::parse(Some("1"), &classes).unwrap(), Labels::All(1));
+        assert_eq!(Labels::parse(Some("7"), &classes).unwrap(), Labels::All(2));
+        let e = Labels::parse(Some("bird"), &classes).unwrap_err().to_string();
+        assert!(e.contains("bird") && e.contains("dog"), "{e}");
+        // out of range is caught where the sample count is known
+        assert!(Labels::parse(Some("5"), &classes).unwrap().resolve(2, classes.len()).is_err());
+    }
     use crate::sampling::AffineFlow;
 
     /// The exact CAF field of [`AffineFlow`] as a conditional field (labels ignored), with an

@@ -1,7 +1,6 @@
 //! `beeline edit`: FireFlow's inversion-based editing for class-conditional models: invert test
 //! images with their class, regenerate them with another class under guidance.
 
-use crate::generate::parse_labels;
 use crate::invert::{Loaded, PSNR_NOTE, default_spec, images, load, write_rows};
 use beeline::eval::mse_psnr;
 use crate::sampler_args::SamplerArgs;
@@ -84,7 +83,7 @@ pub struct Args {
 
 /// The class index of `--from` / `--to`.
 fn class(flag: &str, value: &str, config: &ModelConfig) -> Result<u32> {
-    match parse_labels(Some(value), &config.classes)? {
+    match Labels::parse(Some(value), &config.classes)? {
         Labels::All(c) => Ok(Labels::All(c).resolve(1, config.classes.len())?[0]),
         _ => bail!(beeline::Error::InvalidInput(format!("{flag} needs one class, not {value:?}"))),
     }

@@ -80,20 +80,6 @@ impl Sampling {
     }
 }
 
-pub(crate) fn parse_labels(s: Option<&str>, classes: &[String]) -> Result<Labels> {
-    Ok(match s {
-        None if classes.is_empty() => Labels::Unconditional,
-        None | Some("cycle") => Labels::Cycle,
-        Some("none") => Labels::Unconditional,
-        Some(v) => match classes.iter().position(|c| c == v) {
-            Some(i) => Labels::All(i as u32),
-            None => Labels::All(v.parse().map_err(|_| {
-                beeline::Error::InvalidInput(format!("label {v:?} is neither a class name nor an index"))
-            })?),
-        },
-    })
-}
-
 pub fn run(a: Args) -> Result<()> {
     let s = &a.sampling;
     let want: Backend = s.backend.parse()?;
@@ -138,7 +124,7 @@ pub fn run(a: Args) -> Result<()> {
         seed: s.seed,
         num_samples,
         batch: s.batch,
-        labels: parse_labels(s.label.as_deref(), &classes)?,
+        labels: Labels::parse(s.label.as_deref(), &classes)?,
         guidance: a.sampler.guidance.unwrap_or(guidance),
         sampler: spec.clone(),
         record_trajectories: is_points && s.trajectories > 0,

@@ -3,7 +3,6 @@
 //! side by side at equal NFE. Also the helpers `beeline edit` shares: held-out images for a
 //! model, error metrics, the rows-of-images grid and the round trip on any backend.
 
-use crate::generate::parse_labels;
 use crate::plot::write_png;
 use crate::sampler_args::SamplerArgs;
 use crate::source::{Source, load_model};
@@ -243,7 +242,7 @@ fn labels(label: Option<&str>, classes: &[String], data_labels: &[u8]) -> Result
         (None, true) => (Labels::Unconditional, "none".into()),
         (None | Some("data"), false) => (Labels::PerSample(data_labels.iter().map(|&l| l as u32).collect()), "data".into()),
         (Some("data"), true) => bail!(beeline::Error::InvalidInput("--label data needs a class-conditional model".into())),
-        (Some(other), _) => (parse_labels(Some(other), classes)?, other.to_string()),
+        (Some(other), _) => (Labels::parse(Some(other), classes)?, other.to_string()),
     })
 }
 

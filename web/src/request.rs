@@ -24,8 +24,8 @@ pub enum LabelSpec {
     Index(u32),
     /// One class index per sample.
     PerSample(Vec<u32>),
-    /// `"cycle"` (sample `k` gets class `k mod classes`), `"none"` (the null class), or a class
-    /// name.
+    /// `"cycle"` (sample `k` gets class `k mod classes`), `"none"` (the null class), a class
+    /// name or a class index as text (`"3"`): [`Labels::parse`], as the CLI's `--label`.
     Text(String),
 }
 
@@ -118,22 +118,10 @@ impl TransportRequest {
     fn labels(&self, config: &ModelConfig) -> Result<Labels> {
         let classes = &config.classes;
         Ok(match &self.labels {
-            None if classes.is_empty() => Labels::Unconditional,
-            None => Labels::Cycle,
+            None => Labels::parse(None, classes)?,
             Some(LabelSpec::Index(l)) => Labels::All(*l),
             Some(LabelSpec::PerSample(v)) => Labels::PerSample(v.clone()),
-            Some(LabelSpec::Text(t)) => match t.as_str() {
-                "cycle" => Labels::Cycle,
-                "none" => Labels::Unconditional,
-                name => match classes.iter().position(|c| c == name) {
-                    Some(i) => Labels::All(i as u32),
-                    None => {
-                        return Err(Error::InvalidInput(format!(
-                            "label {name:?} is neither \"cycle\", \"none\" nor one of the model's classes {classes:?}"
-                        )));
-                    }
-                },
-            },
+            Some(LabelSpec::Text(t)) => Labels::parse(Some(t), classes)?,
         })
     }
 }

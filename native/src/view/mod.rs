@@ -11,7 +11,7 @@
 mod app;
 mod worker;
 
-use crate::generate::{Sampling, parse_labels};
+use crate::generate::Sampling;
 use crate::sampler_args::SamplerArgs;
 use anyhow::{Context, Result};
 use beeline::backend::Backend;
@@ -124,7 +124,7 @@ impl Controls {
         };
         a.sampler.apply(&mut c.sampler)?;
         c.guidance = a.sampler.guidance.unwrap_or(c.guidance);
-        c.class = match parse_labels(a.sampling.label.as_deref(), &c.config.classes)? {
+        c.class = match Labels::parse(a.sampling.label.as_deref(), &c.config.classes)? {
             Labels::All(l) => ClassChoice::One(l),
             Labels::Unconditional => ClassChoice::Null,
             _ => ClassChoice::Cycle,
