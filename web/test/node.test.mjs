@@ -37,7 +37,7 @@ test('capabilities in Node: no WebGPU, with the reason', async () => {
   assert.equal(c.worker, false);
 });
 
-test('the bundled models are the manifest's (models/bundled.json), each file in the package', async () => {
+test('the bundled models are those of the manifest (models/bundled.json), each file in the package', async () => {
   const repo = JSON.parse(await readFile(new URL('./repo-bundled.json', import.meta.url), 'utf8'));
   const names = repo.models.map((m) => m.name);
   assert.deepEqual(Object.keys(BUNDLED_MODELS), names);
@@ -47,7 +47,7 @@ test('the bundled models are the manifest's (models/bundled.json), each file in 
   for (const name of names) assert.ok((await readFile(modelPath(name))).length > 1000, name);
   const pkgList = JSON.parse(await readFile(createRequire(import.meta.url).resolve('beeline-web/bundled.json'), 'utf8'));
   assert.deepEqual(pkgList.models.map((m) => m.name), names);
-  const dts = await readFile(createRequire(import.meta.url).resolve('beeline-web/index.d.ts'), 'utf8');
+  const dts = await readFile(new URL('./index.d.ts', `file://${createRequire(import.meta.url).resolve('beeline-web/package.json')}`), 'utf8');
   assert.match(dts, new RegExp(`export type BundledModel = ${names.map((n) => `'${n}'`).join(' \\| ')};`));
 });
 
