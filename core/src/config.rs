@@ -133,6 +133,35 @@ pub enum Solver {
     Caf,
 }
 
+impl Solver {
+    /// Every solver with its name (kebab case), in the order pickers offer them.
+    pub const ALL: [(Solver, &'static str); 8] = [
+        (Solver::Euler, "euler"),
+        (Solver::Midpoint, "midpoint"),
+        (Solver::Heun, "heun"),
+        (Solver::Rk4, "rk4"),
+        (Solver::Fireflow, "fireflow"),
+        (Solver::RfppNew, "rfpp-new"),
+        (Solver::Perflow, "perflow"),
+        (Solver::Caf, "caf"),
+    ];
+
+    /// The solver's name, as [`Solver::parse`] takes it.
+    pub fn name(self) -> &'static str {
+        Solver::ALL.iter().find(|(s, _)| *s == self).map_or("?", |(_, n)| n)
+    }
+
+    /// A solver from its name, kebab or snake case (`rfpp-new`, `rfpp_new`), as every front end
+    /// takes it: the CLI's `--solver`, the viewer and the wasm/JS request.
+    pub fn parse(name: &str) -> Result<Solver> {
+        let want = name.trim().to_ascii_lowercase().replace('_', "-");
+        Solver::ALL.iter().find(|(_, n)| *n == want).map(|(s, _)| *s).ok_or_else(|| {
+            let names: Vec<&str> = Solver::ALL.iter().map(|(_, n)| *n).collect();
+            Error::InvalidInput(format!("unknown solver {name:?}; use {}", names.join(", ")))
+        })
+    }
+}
+
 /// How the time interval is cut into steps.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
@@ -149,6 +178,26 @@ pub enum TimeGrid {
         /// The grid points.
         times: Vec<f64>,
     },
+}
+
+impl TimeGrid {
+    /// A grid from text: `uniform`, `shift=S` (diffusers/FLUX shift) or comma-separated times
+    /// `0,…,1` (checked against the step count when the plan is built).
+    pub fn parse(text: &str) -> Result<TimeGrid> {
+        let text = text.trim();
+        if text == "uniform" {
+            return Ok(TimeGrid::Uniform);
+        }
+        if let Some(v) = text.strip_prefix("shift=") {
+            let shift: f64 = v.trim().parse().map_err(|_| Error::InvalidInput(format!("shift {v:?} is not a number")))?;
+            return Ok(TimeGrid::Shifted { shift });
+        }
+        let times = text
+            .split(',')
+            .map(|p| p.trim().parse::<f64>().map_err(|_| Error::InvalidInput(format!("time grid entry {p:?} is not a number"))))
+            .collect::<Result<Vec<f64>>>()?;
+        Ok(TimeGrid::Custom { times })
+    }
 }
 
 /// The sampler a model was made for.

@@ -1,9 +1,10 @@
 //! The sampler flags shared by `generate`, `eval`, `pairs` and `convert`: `--steps`,
-//! `--solver`, `--time-grid` and `--guidance`, each overriding what the model file recommends.
+//! `--solver`, `--time-grid` and `--guidance`, each overriding what the model file recommends
+//! (parsed by the core's [`Overrides`], as the wasm request is).
 
 use anyhow::Result;
-use beeline::config::{SamplerDefaults, Solver, TimeGrid};
-use beeline::sampling::SamplerSpec;
+use beeline::config::SamplerDefaults;
+use beeline::sampling::{Overrides, SamplerSpec};
 
 /// Sampler flags; every one left out keeps the model's recommendation.
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -23,64 +24,20 @@ pub struct SamplerArgs {
 }
 
 impl SamplerArgs {
+    /// The flags as the core's [`Overrides`], parsed and checked (one parser for every front end).
+    pub fn overrides(&self) -> Result<Overrides> {
+        Ok(Overrides::parse(self.steps, self.solver.as_deref(), self.time_grid.as_deref(), self.guidance)?)
+    }
+
     /// Overrides `spec`'s solver, steps and grid with the flags given (guidance is not part of
     /// a [`SamplerSpec`]; read `self.guidance`).
     pub fn apply(&self, spec: &mut SamplerSpec) -> Result<()> {
-        if let Some(s) = &self.solver {
-            spec.solver = parse_solver(s)?;
-        }
-        if let Some(n) = self.steps {
-            spec.steps = n;
-        }
-        if let Some(g) = &self.time_grid {
-            spec.grid = parse_grid(g)?;
-        }
+        self.overrides()?.apply(spec);
         Ok(())
     }
 
     /// Overrides a model file's recommended sampler (guidance included) with the flags given.
     pub fn apply_defaults(&self, d: &mut SamplerDefaults) -> Result<()> {
-        if let Some(s) = &self.solver {
-            d.solver = parse_solver(s)?;
-        }
-        if let Some(n) = self.steps {
-            d.steps = u32::try_from(n).map_err(|_| beeline::Error::InvalidInput(format!("--steps {n} is too large")))?;
-        }
-        if let Some(g) = &self.time_grid {
-            d.time_grid = parse_grid(g)?;
-        }
-        if let Some(g) = self.guidance {
-            d.guidance = g;
-        }
-        Ok(())
+        Ok(self.overrides()?.apply_defaults(d)?)
     }
 }
-
-/// Parses a solver name (kebab or snake case).
-fn parse_solver(s: &str) -> Result<Solver> {
-    let v = serde_json::Value::String(s.replace('-', "_"));
-    serde_json::from_value(v).map_err(|_| {
-        beeline::Error::InvalidInput(format!(
-            "unknown solver {s:?}; use euler, midpoint, heun, rk4, fireflow, rfpp-new, perflow or caf"
-        ))
-        .into()
-    })
-}
-
-/// Parses `uniform`, `shift=S` or a comma-separated list of times.
-fn parse_grid(s: &str) -> Result<TimeGrid> {
-    let bad = |m: String| -> anyhow::Error { beeline::Error::InvalidInput(m).into() };
-    if s == "uniform" {
-        return Ok(TimeGrid::Uniform);
-    }
-    if let Some(v) = s.strip_prefix("shift=") {
-        let shift: f64 = v.parse().map_err(|_| bad(format!("shift {v:?} is not a number")))?;
-        return Ok(TimeGrid::Shifted { shift });
-    }
-    let times: Vec<f64> = s
-        .split(',')
-        .map(|p| p.trim().parse::<f64>().map_err(|_| bad(format!("time grid entry {p:?} is not a number"))))
-        .collect::<Result<_>>()?;
-    Ok(TimeGrid::Custom { times })
-}
-

@@ -4,10 +4,10 @@
 //! chunks while the samples stay those of one [`pipeline::generate`](beeline::pipeline::generate)
 //! call (sample `k` always draws noise stream `k` and label `k` of the whole request).
 
-use beeline::config::{ModelConfig, Solver};
+use beeline::config::ModelConfig;
 use beeline::field::NULL_LABEL;
 use beeline::pipeline::{GenerateRequest, Labels};
-use beeline::sampling::{Direction, SamplerSpec};
+use beeline::sampling::{Direction, Overrides, SamplerSpec};
 use beeline::{Error, Result};
 use serde::Deserialize;
 
@@ -45,9 +45,10 @@ pub struct TransportRequest {
     /// Classifier-free guidance scale (default: the model's).
     #[serde(default)]
     pub guidance: Option<f32>,
-    /// Solver, snake case (default: the model's).
+    /// Solver by name, kebab or snake case (default: the model's), as the CLI's `--solver`
+    /// ([`Solver::parse`](beeline::config::Solver::parse)).
     #[serde(default)]
-    pub solver: Option<Solver>,
+    pub solver: Option<String>,
     /// Sampler steps N (default: the model's).
     #[serde(default)]
     pub steps: Option<usize>,
@@ -81,25 +82,21 @@ impl TransportRequest {
         if count == 0 || first.checked_add(count).is_none_or(|end| end > self.total) {
             return Err(Error::InvalidInput(format!("chunk {first}+{count} lies outside the {} samples", self.total)));
         }
+        if let Some(n) = self.steps
+            && n > MAX_STEPS
+        {
+            return Err(Error::InvalidInput(format!("steps must be 1 to {MAX_STEPS}, got {n}")));
+        }
+        // The same overrides, parsed the same way, as the CLI's sampler flags.
+        let overrides = Overrides::parse(self.steps, self.solver.as_deref(), None, self.guidance)?;
         let mut sampler = SamplerSpec::from_defaults(&config.sampler, &config.parameterization);
-        if let Some(s) = self.solver {
-            sampler.solver = s;
-        }
-        if let Some(n) = self.steps {
-            if !(1..=MAX_STEPS).contains(&n) {
-                return Err(Error::InvalidInput(format!("steps must be 1 to {MAX_STEPS}, got {n}")));
-            }
-            sampler.steps = n;
-        }
+        overrides.apply(&mut sampler);
         let direction = match self.direction.as_deref() {
             None | Some("generate") => Direction::Generate,
             Some("invert") => Direction::Invert,
             Some(d) => return Err(Error::InvalidInput(format!("direction {d:?}: use generate or invert"))),
         };
-        let guidance = self.guidance.unwrap_or(config.sampler.guidance);
-        if !guidance.is_finite() {
-            return Err(Error::InvalidInput(format!("guidance must be a finite number, got {guidance}")));
-        }
+        let guidance = overrides.guidance_or(config.sampler.guidance);
         let all = self.labels(config)?.resolve(self.total, config.classes.len())?;
         let mine = &all[first..first + count];
         // The null class of every sample is "no labels" (which an unconditional model requires).
@@ -129,6 +126,7 @@ impl TransportRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use beeline::config::Solver;
     use beeline::presets;
 
     fn mnist_like() -> ModelConfig {
@@ -170,6 +168,11 @@ mod tests {
         assert_eq!(r.labels, Labels::PerSample(vec![3, 3]));
         assert_eq!(r.sampler.direction, Direction::Invert);
         assert!(r.record_trajectories);
+        // solver names as the CLI takes them, kebab or snake case
+        for name in ["rfpp-new", "rfpp_new"] {
+            let r = TransportRequest::parse(&format!(r#"{{"total": 1, "solver": "{name}"}}"#)).unwrap().chunk(&c, 0, 1).unwrap();
+            assert_eq!(r.sampler.solver, Solver::RfppNew);
+        }
         let r = TransportRequest::parse(r#"{"total": 2, "labels": [1, 9]}"#).unwrap().chunk(&c, 1, 1).unwrap();
         assert_eq!(r.labels, Labels::PerSample(vec![9]));
     }
@@ -182,6 +185,7 @@ mod tests {
             (r#"{"total": 4}"#, 3, 2),
             (r#"{"total": 4}"#, 0, 0),
             (r#"{"total": 4, "steps": 0}"#, 0, 4),
+            (r#"{"total": 4, "solver": "leapfrog"}"#, 0, 4),
             (r#"{"total": 4, "steps": 1000000}"#, 0, 4),
             (r#"{"total": 4, "labels": 10}"#, 0, 4),
             (r#"{"total": 4, "labels": "eleven"}"#, 0, 4),
@@ -193,7 +197,7 @@ mod tests {
             let e = TransportRequest::parse(j).unwrap().chunk(&c, first, count).unwrap_err();
             assert!(matches!(e, Error::InvalidInput(_)), "{j}: {e}");
         }
-        for j in [r#"{"total": -1}"#, r#"{"total": 2, "solver": "magic"}"#, r#"{"total": 2, "colour": 1}"#, "[", r#"{"seed": 1.5, "total": 1}"#] {
+        for j in [r#"{"total": -1}"#, r#"{"total": 2, "solver": 3}"#, r#"{"total": 2, "colour": 1}"#, "[", r#"{"seed": 1.5, "total": 1}"#] {
             assert!(matches!(TransportRequest::parse(j), Err(Error::InvalidInput(_))), "{j}");
         }
     }

@@ -29,6 +29,7 @@
 mod analytic;
 mod grid;
 mod guidance;
+mod overrides;
 mod plan;
 mod run;
 pub mod solvers;
@@ -37,6 +38,7 @@ mod spec;
 pub use analytic::AffineFlow;
 pub use grid::{MAX_STEPS, check_grid, perflow_grid, perflow_split, time_grid};
 pub use guidance::{Guided, cfg_combine};
+pub use overrides::Overrides;
 pub use plan::{MAX_LINCOMB_TERMS, Op, Plan, Slot};
 pub use run::{Observer, StepEvent, run, run_with};
 pub use spec::{Direction, SamplerSpec};

@@ -2,7 +2,8 @@
 //! wgpu surface, and the screenshot mode the tests use.
 
 use super::worker::{self, Frame, Reply, Worker};
-use super::{ClassChoice, Controls, SOLVERS, solver_name};
+use super::{ClassChoice, Controls};
+use beeline::config::Solver;
 use crate::exit::NoDisplay;
 use anyhow::{Result, anyhow};
 use beeline::backend::Backend;
@@ -185,8 +186,8 @@ impl App {
             changed = true;
         }
         if s {
-            let i = SOLVERS.iter().position(|(v, _)| *v == c.sampler.solver).map_or(0, |i| i + 1);
-            c.sampler.solver = SOLVERS[i % SOLVERS.len()].0;
+            let i = Solver::ALL.iter().position(|(v, _)| *v == c.sampler.solver).map_or(0, |i| i + 1);
+            c.sampler.solver = Solver::ALL[i % Solver::ALL.len()].0;
             changed = true;
         }
         if g || h {
@@ -219,8 +220,8 @@ impl App {
         ui.add_space(6.0);
         changed |= ui.add(egui::Slider::new(&mut c.sampler.steps, 1..=MAX_STEPS).text("steps")).changed();
         ui.label("solver");
-        egui::ComboBox::from_id_salt("solver").width(200.0).selected_text(solver_name(c.sampler.solver)).show_ui(ui, |ui| {
-            for (s, name) in SOLVERS {
+        egui::ComboBox::from_id_salt("solver").width(200.0).selected_text(c.sampler.solver.name()).show_ui(ui, |ui| {
+            for (s, name) in Solver::ALL.iter() {
                 changed |= ui.selectable_value(&mut c.sampler.solver, *s, *name).changed();
             }
         });

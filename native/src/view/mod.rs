@@ -15,7 +15,7 @@ use crate::generate::Sampling;
 use crate::sampler_args::SamplerArgs;
 use anyhow::{Context, Result};
 use beeline::backend::Backend;
-use beeline::config::{ModelConfig, Solver};
+use beeline::config::ModelConfig;
 use beeline::modelfile::ModelFile;
 use beeline::pipeline::{GenerateRequest, Labels};
 use beeline::sampling::SamplerSpec;
@@ -64,21 +64,6 @@ fn parse_size(s: &str) -> std::result::Result<(u32, u32), String> {
     Ok((p(w)?, p(h)?))
 }
 
-/// The solvers the picker offers, with their command-line names.
-const SOLVERS: &[(Solver, &str)] = &[
-    (Solver::Euler, "euler"),
-    (Solver::Midpoint, "midpoint"),
-    (Solver::Heun, "heun"),
-    (Solver::Rk4, "rk4"),
-    (Solver::Fireflow, "fireflow"),
-    (Solver::RfppNew, "rfpp-new"),
-    (Solver::Perflow, "perflow"),
-    (Solver::Caf, "caf"),
-];
-
-fn solver_name(s: Solver) -> &'static str {
-    SOLVERS.iter().find(|(v, _)| *v == s).map_or("?", |(_, n)| n)
-}
 
 /// Which class the samples ask for.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -197,7 +182,7 @@ impl Controls {
         };
         let guidance = if self.config.classes.is_empty() { String::new() } else { format!(", guidance {:.2}", self.guidance) };
         let steps = self.sampler.steps;
-        format!("{steps} step{} {}{guidance}{class}, seed {}", if steps == 1 { "" } else { "s" }, solver_name(self.sampler.solver), self.seed)
+        format!("{steps} step{} {}{guidance}{class}, seed {}", if steps == 1 { "" } else { "s" }, self.sampler.solver.name(), self.seed)
     }
 }
 
