@@ -288,6 +288,7 @@ fn transport<F: ConditionalField<f32>>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sampling::AffineFlow;
 
     #[test]
     fn labels_parse_names_indices_cycle_and_none_for_every_front_end() {
@@ -306,7 +307,6 @@ mod tests {
         // out of range is caught where the sample count is known
         assert!(Labels::parse(Some("5"), &classes).unwrap().resolve(2, classes.len()).is_err());
     }
-    use crate::sampling::AffineFlow;
 
     /// The exact CAF field of [`AffineFlow`] as a conditional field (labels ignored), with an
     /// error `bias` added to the initial velocity evaluated on the noise side (`t < ½`): a v̂0

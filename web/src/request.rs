@@ -82,8 +82,9 @@ impl TransportRequest {
         if count == 0 || first.checked_add(count).is_none_or(|end| end > self.total) {
             return Err(Error::InvalidInput(format!("chunk {first}+{count} lies outside the {} samples", self.total)));
         }
+        // The browser's own, tighter bound on steps, checked before the shared parser.
         if let Some(n) = self.steps
-            && n > MAX_STEPS
+            && !(1..=MAX_STEPS).contains(&n)
         {
             return Err(Error::InvalidInput(format!("steps must be 1 to {MAX_STEPS}, got {n}")));
         }

@@ -3,10 +3,10 @@
 
 use super::worker::{self, Frame, Reply, Worker};
 use super::{ClassChoice, Controls};
-use beeline::config::Solver;
 use crate::exit::NoDisplay;
 use anyhow::{Result, anyhow};
 use beeline::backend::Backend;
+use beeline::config::Solver;
 use beeline::image::Image8;
 use beeline::modelfile::ModelFile;
 use egui::{Key, ViewportId};

@@ -64,7 +64,6 @@ fn parse_size(s: &str) -> std::result::Result<(u32, u32), String> {
     Ok((p(w)?, p(h)?))
 }
 
-
 /// Which class the samples ask for.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum ClassChoice {
