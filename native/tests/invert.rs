@@ -192,7 +192,7 @@ fn bad_input_is_refused_with_its_exit_status() {
         (&["edit", "--model", unconditional, "--from", "3", "--to", "8"], 4, "class-conditional"),
         (&["edit", "--model", "mnist-2rf", "--from", "3", "--to", "10"], 4, "out of range"),
         (&["edit", "--model", "mnist-2rf", "--from", "cycle", "--to", "8"], 4, "one class"),
-        (&["edit", "--model", "mnist-2rf", "--from", "three", "--to", "8"], 4, "neither a class name nor an index"),
+        (&["edit", "--model", "mnist-2rf", "--from", "three", "--to", "8"], 4, "is neither \"cycle\", \"none\", a class index nor one of the model's classes"),
         (&["edit", "--model", "mnist-2rf", "--from", "3", "--to", "8", "--num-samples", "2000"], 4, "images of class 3"),
         (&["edit", "--model", "mnist-2rf", "--from", "3", "--to", "8", "--num-samples", "0"], 4, "at least 1"),
         (&["edit", "--model", "mnist-2rf", "--from", "3"], 2, "--to"),
