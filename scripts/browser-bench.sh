@@ -3,7 +3,7 @@
 # Euler steps in headless Chromium (web/test/bench.mjs), on WebGPU and on the forced CPU path,
 # beside the native CLI's CPU figure for the same model on this machine
 # (`beeline generate --backend cpu --json`, 64 samples, median of 3). Writes
-# docs/bench/browser.json (read by `beeline bench --all`), the table in docs/web.md between
+# docs/bench/browser.json (read by `beeline-lab benchmarks`), the table in docs/web.md between
 # its bench markers, and the screenshot docs/img/demo-page.png.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -22,7 +22,7 @@ command -v node >/dev/null 2>&1 || apt_needed+=(nodejs)
 # Software Vulkan (Mesa's lavapipe): the GPU parity tests run on it where there is no GPU.
 [[ -e /usr/share/vulkan/icd.d/lvp_icd.x86_64.json ]] || apt_needed+=(mesa-vulkan-drivers)
 command -v npm >/dev/null 2>&1 || apt_needed+=(npm)
-# The experiment test runs scripts/results.py, the writer of docs/RESULTS.md.
+# The experiment test runs lab/scripts/results.py, the writer of docs/RESULTS.md.
 command -v python3 >/dev/null 2>&1 || apt_needed+=(python3)
 # `beeline view`'s test opens its window under Xvfb (an X11 surface on lavapipe); winit loads
 # libxkbcommon-x11 at run time.

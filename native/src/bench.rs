@@ -10,7 +10,6 @@
 //! the real one. Each backend's output is also compared with the CPU reference's, to show that
 //! the columns compute the same function.
 
-mod generation;
 mod profile;
 
 use anyhow::{Context, Result};
@@ -32,41 +31,15 @@ use std::time::Instant;
 /// (`cargo run -p beeline-cli --features train -- bench`); burn's wgpu device is put on the
 /// adapter the WGSL runtime uses (`WGPU_BACKEND`, `WGPU_ADAPTER_NAME` pick it).
 ///
-/// With `--all`: full generation of every bundled model at 1, 2, 4 and 8 steps on every
-/// backend, cold and warm, in ms per sample, written into docs/BENCHMARKS.md (between its
-/// markers) with the browser's figures from docs/bench/browser.json; run it from the
-/// repository root.
+/// Full generation of every bundled model on every backend, written into docs/BENCHMARKS.md,
+/// is the lab's (`cargo run --release -p beeline-lab -- benchmarks`).
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:
   beeline bench --batches 1,16 --iters 3
   beeline bench --arch mlp --backends cpu,burn-flex --json
   beeline bench --model m.safetensors --out bench.json
-  beeline bench --backends wgsl --batches 16 --profile
-  cargo run --release -p beeline-cli --features train -- bench --all
-  beeline bench --all --models rf-toy-2rf --steps 1,2 --backends cpu --doc /tmp/b.md")]
+  beeline bench --backends wgsl --batches 16 --profile")]
 pub struct Args {
-    /// Benchmark full generation of the bundled models (see above) instead of one evaluation.
-    #[arg(long, conflicts_with_all = ["model", "batches"])]
-    pub all: bool,
-    /// `--all`: the bundled models to time, comma-separated (default: every one).
-    #[arg(long, value_delimiter = ',', requires = "all")]
-    pub models: Vec<String>,
-    /// `--all`: step counts, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "1,2,4,8", requires = "all")]
-    pub steps: Vec<usize>,
-    /// `--all`: samples per generation (one batch) for image models.
-    #[arg(long, default_value_t = 8, requires = "all")]
-    pub num_samples: usize,
-    /// `--all`: samples per generation (one batch) for 2D models.
-    #[arg(long, default_value_t = 1000, requires = "all")]
-    pub num_points: usize,
-    /// `--all`: the Markdown file whose generated section is rewritten (created if missing);
-    /// the JSON report goes to `bench/native.json` beside it unless `--out` is given.
-    #[arg(long, default_value = "docs/BENCHMARKS.md", requires = "all")]
-    pub doc: PathBuf,
-    /// `--all`: the web benchmark's results (a column when the file exists).
-    #[arg(long, default_value = "docs/bench/browser.json", requires = "all")]
-    pub browser: PathBuf,
     /// Model file (.safetensors) whose first network (`velocity` if present) and weights are
     /// timed. Without it, `--arch` with seeded random weights.
     #[arg(long, conflicts_with = "arch")]
@@ -98,7 +71,7 @@ pub struct Args {
     pub out: Option<PathBuf>,
     /// Also time every kernel of the `wgsl` column at each batch (GPU timestamp queries; the
     /// adapter must offer `timestamp-query`): a per-kernel summary and the slowest dispatches.
-    #[arg(long, conflicts_with = "all")]
+    #[arg(long)]
     pub profile: bool,
 }
 
@@ -251,7 +224,7 @@ impl Adapter {
         Adapter { name: a.name.clone(), backend: a.backend.clone(), device_type: a.device_type.clone(), driver: a.driver.clone() }
     }
 
-    fn describe(&self) -> String {
+    pub fn describe(&self) -> String {
         format!("{} ({}, {}; driver {})", self.name, self.backend, self.device_type, if self.driver.is_empty() { "?" } else { &self.driver })
     }
 
@@ -322,7 +295,7 @@ pub struct Report {
 }
 
 /// The build that produced the numbers: optimisation level matters for the CPU columns.
-fn build_description() -> String {
+pub fn build_description() -> String {
     let profile = if cfg!(debug_assertions) {
         "dev profile (beeline crates at opt-level 1, dependencies incl. burn and wgpu at 3)"
     } else {
@@ -332,12 +305,14 @@ fn build_description() -> String {
     format!("{profile}; features {features}")
 }
 
-fn loadavg() -> Option<String> {
+/// The load averages of /proc/loadavg (1, 5, 15 min), where there is one.
+pub fn loadavg() -> Option<String> {
     let s = std::fs::read_to_string("/proc/loadavg").ok()?;
     Some(s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
 }
 
-fn median(v: &[f64]) -> f64 {
+/// The median (NaN for none).
+pub fn median(v: &[f64]) -> f64 {
     let mut s = v.to_vec();
     s.sort_by(f64::total_cmp);
     let n = s.len();
@@ -350,7 +325,8 @@ fn median(v: &[f64]) -> f64 {
     }
 }
 
-fn ms_since(t0: Instant) -> f64 {
+/// Milliseconds since `t0`.
+pub fn ms_since(t0: Instant) -> f64 {
     t0.elapsed().as_secs_f64() * 1e3
 }
 
@@ -420,7 +396,7 @@ fn burn_setup(kind: Kind, w: &Workload, target: Option<&AdapterSummary>, threads
 }
 
 #[cfg(feature = "train")]
-mod burn_side {
+pub mod burn_side {
     use super::{Adapter, Inputs, Runner};
     use anyhow::Result;
     use beeline::gpu::AdapterSummary;
@@ -444,7 +420,7 @@ mod burn_side {
 
     /// `net` on host inputs (`x`, `cond`: `[batch, numel]`; `t`: one time per sample; labels
     /// for conditional networks, [`beeline::field::NULL_LABEL`] for the null class), read back.
-    pub(super) fn forward(net: &Net, d: &Device, x: &[f32], cond: Option<&[f32]>, t: &[f32], labels: Option<&[u32]>) -> beeline::Result<Vec<f32>> {
+    pub fn forward(net: &Net, d: &Device, x: &[f32], cond: Option<&[f32]>, t: &[f32], labels: Option<&[u32]>) -> beeline::Result<Vec<f32>> {
         let b = t.len();
         let xt = Tensor::<2>::from_data(TensorData::new(x.to_vec(), [b, x.len() / b]), d);
         let ct = cond.map(|c| Tensor::<2>::from_data(TensorData::new(c.to_vec(), [b, c.len() / b]), d));
@@ -474,7 +450,7 @@ mod burn_side {
     /// wgpu device on that adapter (with the features and limits its compiler wants), so the
     /// two runtimes share the hardware, not the queue. The adapter burn got is read back from
     /// its setup and compared by name. Without a target, burn's default adapter.
-    pub(super) fn wgpu_device(target: Option<&AdapterSummary>) -> std::result::Result<(Device, Adapter, String), String> {
+    pub fn wgpu_device(target: Option<&AdapterSummary>) -> std::result::Result<(Device, Adapter, String), String> {
         let mut opts = Device::wgpu_options();
         if let Some(t) = target {
             let (burn_api, wgpu_api) = api(&t.backend).ok_or_else(|| format!("the WGSL runtime's API {} has no burn equivalent", t.backend))?;
@@ -761,58 +737,7 @@ impl Report {
     }
 }
 
-/// `bench --all`: runs the generation plan, rewrites the doc's section, writes the JSON.
-fn run_all(a: &Args) -> Result<()> {
-    let models = if a.models.is_empty() { crate::bundled::BUNDLED.iter().map(|b| b.name.to_string()).collect() } else { a.models.clone() };
-    let plan = generation::Plan {
-        models,
-        steps: a.steps.clone(),
-        backends: a.backends.clone(),
-        image_samples: a.num_samples,
-        point_samples: a.num_points,
-        iters: a.iters,
-        seed: a.seed,
-    };
-    let doc_dir = a.doc.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-    if !doc_dir.is_dir() {
-        return Err(std::io::Error::new(std::io::ErrorKind::NotFound, format!("{} does not exist: run `bench --all` from the repository root, or pass --doc", doc_dir.display())).into());
-    }
-    let browser = generation::Browser::read(&a.browser)?;
-    let quiet = a.json;
-    let bar = crate::progress::spinner(quiet);
-    // `suspend`, not `println`: the lines also reach a log when stderr is not a terminal.
-    let report = generation::run(&plan, &mut |line| {
-        if !quiet {
-            bar.suspend(|| eprintln!("{line}"));
-        }
-    })?;
-    bar.finish_and_clear();
-    let section = report.markdown(browser.as_ref(), &a.browser.display().to_string());
-    let old = match std::fs::read_to_string(&a.doc) {
-        Ok(s) => s,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(e).with_context(|| format!("reading {}", a.doc.display())),
-    };
-    beeline::modelfile::write_atomic(&a.doc, generation::splice(&old, &section).as_bytes()).with_context(|| format!("writing {}", a.doc.display()))?;
-    let json_path = a.out.clone().unwrap_or_else(|| doc_dir.join("bench").join("native.json"));
-    if let Some(dir) = json_path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    let j = report.to_json();
-    std::fs::write(&json_path, serde_json::to_string_pretty(&j)? + "\n").with_context(|| format!("writing {}", json_path.display()))?;
-    if a.json {
-        println!("{j}");
-    } else {
-        print!("{section}");
-        println!("\nwrote {} and {}", a.doc.display(), json_path.display());
-    }
-    Ok(())
-}
-
 pub fn run(a: Args) -> Result<()> {
-    if a.all {
-        return run_all(&a);
-    }
     let w = Workload::from_args(&a)?;
     let settings = Settings { batches: a.batches.clone(), iters: a.iters, warmup: a.warmup, backends: a.backends.clone(), seed: a.seed, profile: a.profile };
     let quiet = a.json;
@@ -826,9 +751,9 @@ pub fn run(a: Args) -> Result<()> {
         std::fs::write(path, serde_json::to_string_pretty(&j)? + "\n").with_context(|| format!("writing {}", path.display()))?;
     }
     if a.json {
-        println!("{j}");
+        crate::outln!("{j}");
     } else {
-        print!("{}", report.table());
+        crate::out!("{}", report.table());
     }
     Ok(())
 }

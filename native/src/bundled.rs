@@ -42,13 +42,13 @@ pub fn print_list(json: bool) {
             .iter()
             .map(|b| serde_json::json!({"name": b.name, "kind": b.kind, "about": b.about, "bytes": b.bytes.len(), "default": b.name == DEFAULT_MODEL}))
             .collect();
-        println!("{}", serde_json::Value::Array(list));
+        crate::outln!("{}", serde_json::Value::Array(list));
         return;
     }
     let width = BUNDLED.iter().map(|b| b.name.len()).max().unwrap_or(0);
     for b in BUNDLED {
         let default = if b.name == DEFAULT_MODEL { " (default)" } else { "" };
-        println!("{:width$}  {:5}  {:>4} KB  {}{default}", b.name, b.kind, b.bytes.len().div_ceil(1000), b.about);
+        crate::outln!("{:width$}  {:5}  {:>4} KB  {}{default}", b.name, b.kind, b.bytes.len().div_ceil(1000), b.about);
     }
 }
 

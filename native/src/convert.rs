@@ -92,7 +92,7 @@ pub fn run(a: Args) -> Result<()> {
     let before = bytes.len() as u64;
     let ratio = size as f64 / before.max(1) as f64;
     if a.json {
-        println!(
+        crate::outln!(
             "{}",
             serde_json::json!({
                 "model": name, "out": a.out, "dtype": a.dtype,
@@ -102,13 +102,13 @@ pub fn run(a: Args) -> Result<()> {
             })
         );
     } else {
-        println!("wrote {} ({}): {size} bytes, was {before} bytes ({:.0} % of the size)", a.out.display(), a.dtype, ratio * 100.0);
+        crate::outln!("wrote {} ({}): {size} bytes, was {before} bytes ({:.0} % of the size)", a.out.display(), a.dtype, ratio * 100.0);
         match diff {
-            Some((max, mean)) => println!(
+            Some((max, mean)) => crate::outln!(
                 "samples: {} from seed {} on the CPU reference differ by at most {max:.3e}, on average {mean:.3e} (data units)",
                 a.num_samples, a.seed
             ),
-            None => println!("samples: not compared (--num-samples 0)"),
+            None => crate::outln!("samples: not compared (--num-samples 0)"),
         }
     }
     Ok(())

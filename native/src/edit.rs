@@ -186,12 +186,12 @@ pub fn run(a: Args) -> Result<()> {
         });
     }
     if a.json {
-        println!("{out}");
+        crate::outln!("{out}");
         return Ok(());
     }
     let d = &out["distance_to_original"];
     let f = |v: &serde_json::Value| v.as_f64().unwrap_or(f64::NAN);
-    println!(
+    crate::outln!(
         "{}: {n} test images of class {} edited to {} ({:?}, {} steps, {} NFE each way; inversion guidance 1, edit guidance {guidance}; backend {})",
         a.model.display(),
         out["from"].as_str().unwrap_or(""),
@@ -202,11 +202,11 @@ pub fn run(a: Args) -> Result<()> {
         choice.reason
     );
     for (name, key) in [("reconstruction", "reconstruction"), ("edit", "edit"), ("fresh target samples", "fresh_target_samples")] {
-        println!("  {name:<22} MSE to original {:.4}, PSNR {:.2} dB", f(&d[key]["mse"]), f(&d[key]["psnr"]));
+        crate::outln!("  {name:<22} MSE to original {:.4}, PSNR {:.2} dB", f(&d[key]["mse"]), f(&d[key]["psnr"]));
     }
     if let Some(c) = out["classifier"].as_object() {
         let pct = |k: &str| f(&c[k]) * 100.0;
-        println!(
+        crate::outln!(
             "  classifier: edits as {} {:.0} %, reconstructions as {} {:.0} %, originals as {} {:.0} %, fresh samples as {} {:.0} %",
             out["to"].as_str().unwrap_or(""),
             pct("edits_as_target"),
@@ -218,7 +218,7 @@ pub fn run(a: Args) -> Result<()> {
             pct("fresh_target_samples_as_target"),
         );
     }
-    println!("  {PSNR_NOTE}");
-    println!("wrote {} (rows: original, reconstruction, edit)", a.out.display());
+    crate::outln!("  {PSNR_NOTE}");
+    crate::outln!("wrote {} (rows: original, reconstruction, edit)", a.out.display());
     Ok(())
 }

@@ -149,9 +149,9 @@ pub fn run(a: Args) -> Result<()> {
             "nfe": out.nfe, "num_samples": num_samples, "seed": s.seed, "ms": ms,
             "ms_per_sample": ms / num_samples as f64,
         });
-        println!("{summary}");
+        crate::outln!("{summary}");
     } else {
-        println!(
+        crate::outln!(
             "wrote {} ({} samples from {name}; {:?}, {} steps = {} NFE; backend {choice_reason}; {:.1} ms, {:.2} ms/sample)",
             a.out.display(),
             num_samples,

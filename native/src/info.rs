@@ -43,46 +43,46 @@ pub fn run(a: Args) -> Result<()> {
             Ok(_) => serde_json::json!({"valid": true}),
             Err(e) => serde_json::json!({"valid": false, "error": e.to_string(), "code": e.code()}),
         };
-        println!("{}", serde_json::json!({"file": file, "bytes": bytes.len(), "config": config, "tensors": list, "status": status}));
+        crate::outln!("{}", serde_json::json!({"file": file, "bytes": bytes.len(), "config": config, "tensors": list, "status": status}));
     } else {
-        println!("file      {} ({} bytes)", file.display(), bytes.len());
+        crate::outln!("file      {} ({} bytes)", file.display(), bytes.len());
         match &validated {
             Ok(m) => {
                 let c = &m.config;
-                println!("format    {} v{}", c.format, c.version);
-                println!("method    {:?}", c.parameterization);
+                crate::outln!("format    {} v{}", c.format, c.version);
+                crate::outln!("method    {:?}", c.parameterization);
                 for (role, arch) in &c.networks {
-                    println!("network   {:<16} {:>10} params  {}", role.prefix(), arch.num_params(), serde_json::to_string(arch)?);
+                    crate::outln!("network   {:<16} {:>10} params  {}", role.prefix(), arch.num_params(), serde_json::to_string(arch)?);
                 }
-                println!("data      {} shape {:?} range {:?}", c.data.name, c.data.shape, c.data.range);
+                crate::outln!("data      {} shape {:?} range {:?}", c.data.name, c.data.shape, c.data.range);
                 if !c.classes.is_empty() {
-                    println!("classes   {}", c.classes.join(", "));
+                    crate::outln!("classes   {}", c.classes.join(", "));
                 }
-                println!(
+                crate::outln!(
                     "sampler   {:?}, {} steps, guidance {}, grid {:?}",
                     c.sampler.solver, c.sampler.steps, c.sampler.guidance, c.sampler.time_grid
                 );
                 if !c.provenance.command.is_empty() {
-                    println!("made by   {}", c.provenance.command);
+                    crate::outln!("made by   {}", c.provenance.command);
                 }
                 if !c.provenance.data.is_empty() || c.provenance.steps > 0 {
-                    println!("trained   {} steps on {}", c.provenance.steps, c.provenance.data);
+                    crate::outln!("trained   {} steps on {}", c.provenance.steps, c.provenance.data);
                 }
                 for (k, v) in &c.provenance.notes {
-                    println!("note      {k}: {v}");
+                    crate::outln!("note      {k}: {v}");
                 }
             }
             Err(_) => match &config_json {
-                Some(c) => println!("config    (raw) {c}"),
-                None => println!("config    none"),
+                Some(c) => crate::outln!("config    (raw) {c}"),
+                None => crate::outln!("config    none"),
             },
         }
-        println!("\n{:<48} {:<5} {:<20} {:>10}", "tensor", "dtype", "shape", "bytes");
+        crate::outln!("\n{:<48} {:<5} {:<20} {:>10}", "tensor", "dtype", "shape", "bytes");
         for t in &tensors {
-            println!("{:<48} {:<5} {:<20} {:>10}", t.name, t.dtype, format!("{:?}", t.shape), t.bytes);
+            crate::outln!("{:<48} {:<5} {:<20} {:>10}", t.name, t.dtype, format!("{:?}", t.shape), t.bytes);
         }
         let total: usize = tensors.iter().map(|t| t.bytes).sum();
-        println!("{} tensors, {} bytes of weights", tensors.len(), total);
+        crate::outln!("{} tensors, {} bytes of weights", tensors.len(), total);
     }
     validated.map(|_| ()).map_err(|e| anyhow::Error::new(e).context(format!("{} does not load", file.display())))
 }

@@ -302,19 +302,19 @@ pub fn run(a: Args) -> Result<()> {
         "psnr_note": PSNR_NOTE, "out": a.out, "runs": rows,
     });
     if a.json {
-        println!("{out}");
+        crate::outln!("{out}");
         return Ok(());
     }
-    println!(
+    crate::outln!(
         "{}: {} held-out {} test images (the first ones), labels {label_desc}, guidance {guidance}, backend {}",
         a.model.display(),
         a.num_samples,
         test.dataset.name(),
         choice.reason
     );
-    println!("{:<20} {:>5} {:>8} {:>8} {:>10} {:>8} {:>10} {:>9}", "solver", "steps", "NFE inv", "NFE gen", "MSE", "PSNR dB", "noise mean", "noise std");
+    crate::outln!("{:<20} {:>5} {:>8} {:>8} {:>10} {:>8} {:>10} {:>9}", "solver", "steps", "NFE inv", "NFE gen", "MSE", "PSNR dB", "noise mean", "noise std");
     for r in &rows {
-        println!(
+        crate::outln!(
             "{:<20} {:>5} {:>8} {:>8} {:>10.6} {:>8.2} {:>10.4} {:>9.4}",
             r["name"].as_str().unwrap_or(""),
             r["steps"].as_u64().unwrap_or(0),
@@ -326,8 +326,8 @@ pub fn run(a: Args) -> Result<()> {
             r["noise_std"].as_f64().unwrap_or(f64::NAN),
         );
     }
-    println!("{PSNR_NOTE}; MSE per pixel on [-1, 1]");
+    crate::outln!("{PSNR_NOTE}; MSE per pixel on [-1, 1]");
     let names: Vec<String> = runs.iter().map(Run::name).collect();
-    println!("wrote {} (rows: original, then {})", a.out.display(), names.join(", "));
+    crate::outln!("wrote {} (rows: original, then {})", a.out.display(), names.join(", "));
     Ok(())
 }

@@ -118,9 +118,9 @@ pub fn run(a: Args) -> Result<()> {
             "seconds": summary.seconds, "pairs_per_s": per_s, "nfe": summary.nfe,
             "backend": choice.kind(), "backend_reason": choice.reason,
         });
-        println!("{j}");
+        crate::outln!("{j}");
     } else {
-        println!(
+        crate::outln!(
             "{} pairs in {} ({} made, {} kept); {:?} {} steps = {} NFE per pair; {:.1} pairs/s; backend {}",
             spec.num_pairs,
             a.out.display(),

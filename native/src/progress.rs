@@ -1,5 +1,5 @@
 //! Progress bars on stderr for the long commands, in one style: `generate`, `pairs`, `invert`,
-//! `edit`, `train` and `bench --all`. Hidden when the command prints JSON (or is asked to be
+//! `edit`, `train` and the lab's `benchmarks`. Hidden when the command prints JSON (or is asked to be
 //! quiet), so that stdout stays machine-readable and stderr clean.
 
 use beeline::pipeline::Progress;

@@ -283,7 +283,7 @@ fn train_stage(a: &Args, method: Method, stage: toml::Table, out: &Path) -> Resu
     let summary = run(config, &opts, &mut on_event)?;
     bar.finish_and_clear();
     let model = summary.model.as_ref().map_or("(no model: stopped early)".to_string(), |p| p.display().to_string());
-    println!(
+    crate::outln!(
         "wrote {model} (EMA weights after {} steps; last loss {}; {:.1} steps/s on {})",
         summary.steps,
         summary.last_loss.map_or("n/a".into(), |l| format!("{l:.4}")),
@@ -345,7 +345,7 @@ pub fn run_caf(a: CafArgs) -> Result<()> {
     let mut stage1 = toml::Table::new();
     stage1.insert("caf_h".into(), toml::Value::Float(a.h));
     if !a.train.quiet {
-        println!("CAF stage 1 of 2: the initial-velocity network (h = {})", a.h);
+        crate::outln!("CAF stage 1 of 2: the initial-velocity network (h = {})", a.h);
     }
     let s1 = train_stage(&a.train, Method::CafVelocity, stage1.clone(), &v_dir)?;
     let v_model = stage_model(s1, "stage 1")?;
@@ -359,11 +359,11 @@ pub fn run_caf(a: CafArgs) -> Result<()> {
         stage2.insert("steps".into(), int_value(n)?);
     }
     if !a.train.quiet {
-        println!("CAF stage 2 of 2: the acceleration network, conditioned on stage 1's v̂0");
+        crate::outln!("CAF stage 2 of 2: the acceleration network, conditioned on stage 1's v̂0");
     }
     let s2 = train_stage(&a.train, Method::CafAcceleration, stage2, &a_dir)?;
     let dst = publish(&stage_model(s2, "stage 2")?, out)?;
-    println!("wrote {} (CAF, h = {}: both networks; sample with --solver caf, 1 step = 2 evaluations)", dst.display(), a.h);
+    crate::outln!("wrote {} (CAF, h = {}: both networks; sample with --solver caf, 1 step = 2 evaluations)", dst.display(), a.h);
     Ok(())
 }
 
@@ -416,7 +416,7 @@ pub fn run_classifier(a: ClassifierArgs) -> Result<()> {
         eprintln!("epoch {epoch}/{}: mean loss {loss:.4} ({:.0} s)", a.epochs, start.elapsed().as_secs_f64());
     })?;
     beeline::modelfile::write_atomic(&a.out, &bytes)?;
-    println!("wrote {} (test accuracy {:.2} % on {}; {:.0} s on {})", a.out.display(), acc * 100.0, a.data, start.elapsed().as_secs_f64(), sel.description);
+    crate::outln!("wrote {} (test accuracy {:.2} % on {}; {:.0} s on {})", a.out.display(), acc * 100.0, a.data, start.elapsed().as_secs_f64(), sel.description);
     Ok(())
 }
 
@@ -508,7 +508,7 @@ pub fn run_slimflow(a: SlimflowArgs) -> Result<()> {
     }
     let out = &a.train.out;
     if !a.train.quiet {
-        println!("SlimFlow stage 1 of 2: annealing reflow into the student");
+        crate::outln!("SlimFlow stage 1 of 2: annealing reflow into the student");
     }
     let s1 = train_stage(&a.train, Method::Reflow, toml::Table::new(), &out.join("reflow"))?;
     let path = path_value(&stage_model(s1, "stage 1")?);
@@ -523,10 +523,10 @@ pub fn run_slimflow(a: SlimflowArgs) -> Result<()> {
     }
     if !a.train.quiet {
         let how = if a.no_regularizer { "one-step regression only" } else { "with the 2-step regulariser" };
-        println!("SlimFlow stage 2 of 2: flow-guided distillation ({how})");
+        crate::outln!("SlimFlow stage 2 of 2: flow-guided distillation ({how})");
     }
     let s2 = train_stage(&a.train, Method::Distill, stage2, &out.join("distill"))?;
     let dst = publish(&stage_model(s2, "stage 2")?, out)?;
-    println!("wrote {} (SlimFlow one-step student)", dst.display());
+    crate::outln!("wrote {} (SlimFlow one-step student)", dst.display());
     Ok(())
 }

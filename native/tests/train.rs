@@ -45,7 +45,7 @@ mod with_train {
     use beeline::train::metrics::MetricsLog;
     use std::time::{Duration, Instant};
 
-    /// Resuming a finished run (as `beeline experiment` does on a rerun) leaves its model file
+    /// Resuming a finished run (as `beeline-lab experiment` does on a rerun) leaves its model file
     /// byte for byte as it was: pairs made from it record the file's digest.
     #[test]
     fn resuming_a_finished_run_keeps_its_model_file() {

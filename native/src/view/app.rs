@@ -72,8 +72,13 @@ pub fn run(opts: Options, want: Backend, controls: Controls, file: ModelFile) ->
         _proxy: proxy,
     };
     app.submit(Some(file));
-    event_loop.run_app(&mut app).map_err(|e| anyhow!("the window's event loop failed: {e}"))?;
-    app.result
+    let ran = event_loop.run_app(&mut app).map_err(|e| anyhow!("the window's event loop failed: {e}"));
+    // The generation thread ends before the window's GPU objects and the process go.
+    let App { worker, result, state, window, painter, .. } = app;
+    worker.shutdown();
+    drop((state, window, painter));
+    ran?;
+    result
 }
 
 struct App {

@@ -58,13 +58,27 @@ pub enum Reply {
 pub struct Worker {
     pub jobs: Sender<Job>,
     pub replies: Receiver<Reply>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Worker {
+    /// Ends the thread: no more jobs, then waits for the one in flight (if any) to finish and
+    /// the thread's GPU context to be dropped. Exiting the process with the thread still
+    /// holding its Vulkan device crashed lavapipe's teardown now and then.
+    pub fn shutdown(self) {
+        let Worker { jobs, replies, thread } = self;
+        drop((jobs, replies));
+        if let Some(t) = thread {
+            let _ = t.join();
+        }
+    }
 }
 
 /// Starts the thread. `wake` is called after each reply is sent (to wake the event loop).
 pub fn spawn(want: Backend, wake: impl Fn() + Send + 'static) -> Worker {
     let (jobs, job_rx) = channel::<Job>();
     let (reply_tx, replies) = channel::<Reply>();
-    std::thread::Builder::new()
+    let thread = std::thread::Builder::new()
         .name("beeline-view-generate".into())
         .spawn(move || {
             let send = |r: Reply| {
@@ -90,7 +104,7 @@ pub fn spawn(want: Backend, wake: impl Fn() + Send + 'static) -> Worker {
             serve(&choice, &job_rx, &send);
         })
         .expect("spawning the generation thread");
-    Worker { jobs, replies }
+    Worker { jobs, replies, thread: Some(thread) }
 }
 
 /// The job loop: newest job first, the model reloaded when it changes.

@@ -8,12 +8,12 @@
 # teacher with label dropout, sampled with guidance ("CFG-sync"). Writes runs/mnist/perflow*/
 # and the table in docs/perflow.md. About 70 minutes on 2 CPU cores.
 source "$(dirname "$0")/lib/experiment.sh"
-build_beeline --features train
+build_lab
 R=runs/mnist
 C=models/mnist-classifier.safetensors
-$B experiment perflow-mnist --out runs --img-dir docs/img
+$LAB experiment perflow-mnist --out runs --img-dir docs/img
 
-python3 - "$R" <<'PY' | scripts/fill-table.py docs/perflow.md perflow-mnist
+python3 - "$R" <<'PY' | lab/scripts/fill-table.py docs/perflow.md perflow-mnist
 import json, sys
 r = sys.argv[1]
 print("| model | sampler | NFE | Fréchet distance ↓ | asked class | MSE to its 50-step solve ↓ | Fréchet distance of that solve ↓ |")

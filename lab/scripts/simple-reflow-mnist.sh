@@ -7,13 +7,13 @@
 # evaluations, and guidance. Writes runs/mnist/simple-reflow/ and the tables in
 # docs/simple-reflow.md. About 45 minutes on 2 CPU cores.
 source "$(dirname "$0")/lib/experiment.sh"
-build_beeline --features train
+build_lab
 M=runs/mnist
 R=$M/simple-reflow
 C=models/mnist-classifier.safetensors
-$B experiment simple-reflow-mnist --out runs --img-dir docs/img
+$LAB experiment simple-reflow-mnist --out runs --img-dir docs/img
 
-python3 - "$R" <<'PY' | scripts/fill-table.py docs/simple-reflow.md simple-reflow-mnist
+python3 - "$R" <<'PY' | lab/scripts/fill-table.py docs/simple-reflow.md simple-reflow-mnist
 import json, sys
 r = sys.argv[1]
 def row(name, p):

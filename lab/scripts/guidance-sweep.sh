@@ -2,7 +2,7 @@
 # FD and accuracy of a class-conditional MNIST model at classifier-free guidance 1, 1.5, 2 and 3
 # (issue 14: which guidance keeps the data's variety), one JSON line per guidance:
 #
-#   scripts/guidance-sweep.sh MODEL [SAMPLES] [STEPS]      (default 10000 samples, 20 Euler steps)
+#   lab/scripts/guidance-sweep.sh MODEL [SAMPLES] [STEPS]      (default 10000 samples, 20 Euler steps)
 #
 # BEELINE (env) names the binary (default target/release/beeline); the noise seeds are 0,1,2 when
 # SEEDS=0,1,2 is set (mean and spread in the JSON), else seed 0.

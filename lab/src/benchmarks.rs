@@ -1,4 +1,4 @@
-//! `beeline bench --all`: full generation (noise, every sampler step, readback) of each bundled
+//! `beeline-lab benchmarks`: full generation (noise, every sampler step, readback) of each bundled
 //! model at 1, 2, 4 and 8 steps on every backend this build has, cold and warm, in ms per
 //! sample; the browser's figures from `docs/bench/browser.json` beside them; the tables written
 //! into `docs/BENCHMARKS.md` between markers, so that one command regenerates them.
@@ -10,7 +10,7 @@
 //!   kernels compiled and autotuned on the first shape it meets), over the number of samples.
 //! * **warm**: the median of `iters` further generations, over the number of samples.
 
-use super::{Kind, loadavg, median, ms_since};
+use beeline_cli::bench::{Kind, loadavg, median, ms_since};
 use anyhow::{Context, Result};
 use beeline::backend::Selected;
 use beeline::config::ModelConfig;
@@ -20,10 +20,10 @@ use beeline::pipeline::{GenerateRequest, Labels};
 use beeline::sampling::SamplerSpec;
 use serde_json::{Value, json};
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-/// What `--all` measures.
+/// What `benchmarks` measures.
 #[derive(Clone, Debug)]
 pub struct Plan {
     /// Bundled model names.
@@ -66,7 +66,6 @@ pub struct Backend {
 enum Engine {
     Cpu,
     Wgsl(GpuContext),
-    #[cfg(feature = "train")]
     Burn(beeline::train::burn::tensor::Device),
 }
 
@@ -114,43 +113,30 @@ fn setup(kinds: &[Kind]) -> Vec<Backend> {
         .collect()
 }
 
-#[cfg(feature = "train")]
 fn burn_device(target: Option<&beeline::gpu::AdapterSummary>) -> (std::result::Result<String, String>, Option<Engine>) {
-    match super::burn_side::wgpu_device(target) {
+    match beeline_cli::bench::burn_side::wgpu_device(target) {
         Ok((device, adapter, note)) => (Ok(format!("burn 0.22 wgpu (fusion, autotune) on {}{note}; sampler steps on the host", adapter.describe())), Some(Engine::Burn(device))),
         Err(e) => (Err(format!("burn's wgpu device: {e}")), None),
     }
 }
 
-#[cfg(feature = "train")]
 fn burn_flex(threads: usize) -> (std::result::Result<String, String>, Option<Engine>) {
     let device = beeline::train::burn::tensor::Device::flex();
     (Ok(format!("burn 0.22 flex (pure-Rust CPU, SIMD + rayon), {threads} threads; sampler steps on the host")), Some(Engine::Burn(device)))
 }
 
-#[cfg(not(feature = "train"))]
-fn burn_flex(_threads: usize) -> (std::result::Result<String, String>, Option<Engine>) {
-    burn_device(None)
-}
-
-#[cfg(not(feature = "train"))]
-fn burn_device(_target: Option<&beeline::gpu::AdapterSummary>) -> (std::result::Result<String, String>, Option<Engine>) {
-    (Err("this build has no burn: build with `--features train`".into()), None)
-}
 
 /// A model on one backend, ready to generate.
 enum Loaded {
-    Source(crate::source::Source),
-    #[cfg(feature = "train")]
+    Source(beeline_cli::source::Source),
     Burn(burn_field::BurnField),
 }
 
 impl Loaded {
     fn new(engine: &Engine, file: &ModelFile) -> Result<Loaded> {
         Ok(match engine {
-            Engine::Cpu => Loaded::Source(crate::source::source_on(&Selected::Cpu, file)?),
-            Engine::Wgsl(ctx) => Loaded::Source(crate::source::source_on(&Selected::Gpu(ctx.clone()), file)?),
-            #[cfg(feature = "train")]
+            Engine::Cpu => Loaded::Source(beeline_cli::source::source_on(&Selected::Cpu, file)?),
+            Engine::Wgsl(ctx) => Loaded::Source(beeline_cli::source::source_on(&Selected::Gpu(ctx.clone()), file)?),
             Engine::Burn(device) => Loaded::Burn(burn_field::BurnField::new(file, device)?),
         })
     }
@@ -159,7 +145,6 @@ impl Loaded {
     fn generate(&mut self, req: &GenerateRequest) -> Result<usize> {
         Ok(match self {
             Loaded::Source(s) => s.generate(req, &mut |_| {})?.nfe,
-            #[cfg(feature = "train")]
             Loaded::Burn(f) => {
                 let classes = f.num_classes;
                 beeline::pipeline::generate(f, classes, req, &mut |_| {})?.nfe
@@ -187,12 +172,12 @@ fn request(c: &ModelConfig, steps: usize, n: usize, seed: u64) -> GenerateReques
 /// Runs the plan. `progress` gets one line per measurement.
 pub fn run(plan: &Plan, progress: &mut dyn FnMut(&str)) -> Result<Report> {
     if plan.models.is_empty() || plan.steps.is_empty() || plan.steps.contains(&0) || plan.iters == 0 || plan.image_samples == 0 || plan.point_samples == 0 {
-        return Err(beeline::Error::InvalidInput("bench --all needs models, step counts ≥ 1, --iters ≥ 1 and --num-samples ≥ 1".into()).into());
+        return Err(beeline::Error::InvalidInput("benchmarks needs models, step counts ≥ 1, --iters ≥ 1 and --num-samples ≥ 1".into()).into());
     }
     let loadavg_start = loadavg();
     let mut files = Vec::new();
     for name in &plan.models {
-        let (bytes, display) = crate::bundled::model_bytes(Path::new(name))?;
+        let (bytes, display) = beeline_cli::bundled::model_bytes(Path::new(name))?;
         files.push((name.clone(), ModelFile::from_bytes(&bytes).with_context(|| format!("loading {display}"))?));
     }
     let backends = setup(&plan.backends);
@@ -245,7 +230,7 @@ pub fn run(plan: &Plan, progress: &mut dyn FnMut(&str)) -> Result<Report> {
         backends,
         cells,
         configs: files.into_iter().map(|(n, f)| (n, f.config)).collect(),
-        build: super::build_description(),
+        build: beeline_cli::bench::build_description(),
         threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         loadavg_start,
         loadavg_end: loadavg(),
@@ -350,7 +335,7 @@ impl Report {
             (Some(a), Some(b)) => format!(" Load average (1, 5, 15 min) {a} at the start, {b} at the end."),
             _ => String::new(),
         };
-        let _ = writeln!(s, "Measured {date} at {time} UTC by `beeline bench --all` ({}; {} threads).{load}\n", self.build, self.threads);
+        let _ = writeln!(s, "Measured {date} at {time} UTC by `beeline-lab benchmarks` ({}; {} threads).{load}\n", self.build, self.threads);
         let _ = writeln!(s, "| backend | what runs | startup ms |\n|---|---|---:|");
         for b in &self.backends {
             match &b.status {
@@ -475,8 +460,8 @@ impl Report {
 }
 
 /// The markers around the generated part of `docs/BENCHMARKS.md`.
-pub const BEGIN: &str = "<!-- beeline bench --all: begin (generated; edit the text around it, not this) -->";
-pub const END: &str = "<!-- beeline bench --all: end -->";
+pub const BEGIN: &str = "<!-- beeline-lab benchmarks: begin (generated; edit the text around it, not this) -->";
+pub const END: &str = "<!-- beeline-lab benchmarks: end -->";
 
 /// `doc` with the text between the markers replaced by `section` (the markers and the section
 /// appended when the markers are missing).
@@ -488,7 +473,6 @@ pub fn splice(doc: &str, section: &str) -> String {
     }
 }
 
-#[cfg(feature = "train")]
 mod burn_field {
     //! A model file's networks in burn, as a [`ConditionalField`]: each evaluation uploads the
     //! batch, runs burn's forward and reads the result back; the sampler runs on the host.
@@ -525,11 +509,98 @@ mod burn_field {
 
         fn eval_labels(&mut self, net: NetRole, x: &[f32], cond: Option<&[f32]>, t: f64, labels: &[u32], out: &mut [f32]) -> beeline::Result<()> {
             let n = self.nets.get(&net).ok_or_else(|| beeline::Error::InvalidInput(format!("this model has no `{}` network", net.prefix())))?;
-            let y = crate::bench::burn_side::forward(n, &self.device, x, cond, &vec![t as f32; labels.len()], Some(labels))?;
+            let y = beeline_cli::bench::burn_side::forward(n, &self.device, x, cond, &vec![t as f32; labels.len()], Some(labels))?;
             out.copy_from_slice(&y);
             Ok(())
         }
     }
+}
+
+/// Time full generation of the bundled models and rewrite docs/BENCHMARKS.md's tables.
+///
+/// Every bundled model (or `--models`) at each `--steps` count on every backend this build has,
+/// cold and warm, in ms per sample; the browser's figures from docs/bench/browser.json beside
+/// them; the tables written into docs/BENCHMARKS.md between its markers and the JSON report to
+/// docs/bench/native.json. Run it from the repository root.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:
+  cargo run --release -p beeline-lab -- benchmarks
+  beeline-lab benchmarks --models rf-toy-2rf --steps 1,2 --backends cpu --doc /tmp/b.md")]
+pub struct Args {
+    /// The bundled models to time, comma-separated (default: every one).
+    #[arg(long, value_delimiter = ',')]
+    pub models: Vec<String>,
+    /// Step counts, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,2,4,8")]
+    pub steps: Vec<usize>,
+    /// Samples per generation (one batch) for image models.
+    #[arg(long, default_value_t = 8)]
+    pub num_samples: usize,
+    /// Samples per generation (one batch) for 2D models.
+    #[arg(long, default_value_t = 1000)]
+    pub num_points: usize,
+    /// Timed warm generations per step count.
+    #[arg(long, default_value_t = 5)]
+    pub iters: usize,
+    /// Backends, comma-separated: wgsl, cpu, burn-wgpu, burn-flex.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "wgsl,cpu,burn-wgpu,burn-flex")]
+    pub backends: Vec<Kind>,
+    /// Seed of the noise.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// The Markdown file whose generated section is rewritten (created if missing); the JSON
+    /// report goes to `bench/native.json` beside it unless `--out` is given.
+    #[arg(long, default_value = "docs/BENCHMARKS.md")]
+    pub doc: PathBuf,
+    /// The web benchmark's results (a column when the file exists).
+    #[arg(long, default_value = "docs/bench/browser.json")]
+    pub browser: PathBuf,
+    /// Where the JSON report goes.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Print the JSON report on stdout instead of the tables.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `beeline-lab benchmarks`: runs the plan, rewrites the doc's section, writes the JSON.
+pub fn run_cmd(a: Args) -> Result<()> {
+    let models = if a.models.is_empty() { beeline_cli::bundled::BUNDLED.iter().map(|b| b.name.to_string()).collect() } else { a.models.clone() };
+    let plan = Plan { models, steps: a.steps.clone(), backends: a.backends.clone(), image_samples: a.num_samples, point_samples: a.num_points, iters: a.iters, seed: a.seed };
+    let doc_dir = a.doc.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    if !doc_dir.is_dir() {
+        return Err(std::io::Error::new(std::io::ErrorKind::NotFound, format!("{} does not exist: run `benchmarks` from the repository root, or pass --doc", doc_dir.display())).into());
+    }
+    let browser = Browser::read(&a.browser)?;
+    let quiet = a.json;
+    let bar = beeline_cli::progress::spinner(quiet);
+    // `suspend`, not `println`: the lines also reach a log when stderr is not a terminal.
+    let report = run(&plan, &mut |line| {
+        if !quiet {
+            bar.suspend(|| eprintln!("{line}"));
+        }
+    })?;
+    bar.finish_and_clear();
+    let section = report.markdown(browser.as_ref(), &a.browser.display().to_string());
+    let old = match std::fs::read_to_string(&a.doc) {
+        Ok(s) => s,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", a.doc.display())),
+    };
+    beeline::modelfile::write_atomic(&a.doc, splice(&old, &section).as_bytes()).with_context(|| format!("writing {}", a.doc.display()))?;
+    let json_path = a.out.clone().unwrap_or_else(|| doc_dir.join("bench").join("native.json"));
+    if let Some(dir) = json_path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let j = report.to_json();
+    std::fs::write(&json_path, serde_json::to_string_pretty(&j)? + "\n").with_context(|| format!("writing {}", json_path.display()))?;
+    if a.json {
+        println!("{j}");
+    } else {
+        print!("{section}");
+        println!("\nwrote {} and {}", a.doc.display(), json_path.display());
+    }
+    Ok(())
 }
 
 #[cfg(test)]

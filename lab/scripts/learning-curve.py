@@ -6,7 +6,7 @@ the curve file yet (`beeline eval` with the digit classifier, guidance 1, Euler,
 0), appends one JSON line per snapshot to RUN/curve.jsonl, and draws RUN/curve.svg (FD against
 step, log scale). Re-running after more snapshots measures only the new ones.
 
-Usage: scripts/learning-curve.py RUN [--beeline BIN] [--samples 2000] [--steps 20]
+Usage: lab/scripts/learning-curve.py RUN [--beeline BIN] [--samples 2000] [--steps 20]
        [--classifier models/mnist-classifier.safetensors] [--svg OUT.svg]
 """
 import argparse

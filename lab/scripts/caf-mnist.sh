@@ -8,12 +8,12 @@
 # held-out test images. Writes runs/mnist/caf/ and the table in docs/caf.md. About 40 minutes
 # on 2 CPU cores.
 source "$(dirname "$0")/lib/experiment.sh"
-build_beeline --features train
+build_lab
 R=runs/mnist
 C=models/mnist-classifier.safetensors
-$B experiment caf-mnist --out runs --img-dir docs/img
+$LAB experiment caf-mnist --out runs --img-dir docs/img
 
-python3 - "$R" <<'PY' | scripts/fill-table.py docs/caf.md caf-mnist
+python3 - "$R" <<'PY' | lab/scripts/fill-table.py docs/caf.md caf-mnist
 import json, sys
 r = sys.argv[1]
 def load(p):

@@ -6,11 +6,11 @@
 # Euler steps. Writes runs/2d/caf-h*/, the table in docs/caf.md and docs/img/2d-caf-*.png.
 # About 5 minutes on 2 CPU cores.
 source "$(dirname "$0")/lib/experiment.sh"
-build_beeline --features train
+build_lab
 R=runs/2d
-$B experiment caf-2d --out runs --img-dir docs/img
+$LAB experiment caf-2d --out runs --img-dir docs/img
 
-python3 - "$R" <<'PY' | scripts/fill-table.py docs/caf.md caf-2d
+python3 - "$R" <<'PY' | lab/scripts/fill-table.py docs/caf.md caf-2d
 import json, sys
 r = sys.argv[1]
 print("| model | sampler | NFE | on a mode | per mode | sliced W2 ↓ | coupling MSE ↓ | straightness S ↓ | NFSS ↓ |")

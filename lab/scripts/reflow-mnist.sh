@@ -4,12 +4,12 @@
 # and a one-step distillation of the 2-RF; then `beeline eval` with the bundled digit
 # classifier. Writes runs/mnist/. About 75 minutes in all. Numbers: docs/reflow.md.
 source "$(dirname "$0")/lib/experiment.sh"
-# BEELINE=path/to/beeline uses an existing build (it needs the `train` feature; the CPU
-# reference, which makes the pairs, should be a release build).
-build_beeline --features train
+# BEELINE_LAB=path/to/beeline-lab uses an existing build (the CPU reference, which makes the
+# pairs, should be a release build).
+build_lab
 R=runs/mnist
 C=models/mnist-classifier.safetensors
-$B experiment reflow-mnist --out runs --img-dir docs/img
+$LAB experiment reflow-mnist --out runs --img-dir docs/img
 
 python3 - "$R" <<'PY'
 import json, sys

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""Writes docs/RESULTS.md from the JSON that `beeline experiment` leaves under a runs folder.
+"""Writes docs/RESULTS.md from the JSON that `beeline-lab experiment` leaves under a runs folder.
 
 Every number in the file is read from a file a listed command wrote, and every verdict
 ("holds" / "does not hold") is computed here from those numbers; nothing is typed by hand.
 Missing files show as "not run", so the report of a partial or `--quick` tree still builds.
 
-Usage: scripts/results.py [--runs runs] [--img docs/img] [--out docs/RESULTS.md]
+Usage: lab/scripts/results.py [--runs runs] [--img docs/img] [--out docs/RESULTS.md]
 """
 import argparse
 import json
@@ -126,10 +126,10 @@ out = []
 w = out.append
 w("# Results")
 w("")
-w(f"Written by `scripts/results.py` from the JSON under `{R}/` on {date.today().isoformat()}; "
-  "rerun `scripts/results.sh` to regenerate every experiment (steps already done are kept) "
-  "and this file. Each experiment is one command, `beeline experiment NAME` "
-  "(`beeline experiment --list`; `--dry-run` prints every command it runs). "
+w(f"Written by `lab/scripts/results.py` from the JSON under `{R}/` on {date.today().isoformat()}; "
+  "rerun `lab/scripts/results.sh` to regenerate every experiment (steps already done are kept) "
+  "and this file. Each experiment is one command, `beeline-lab experiment NAME` "
+  "(`beeline-lab experiment --list`; `--dry-run` prints every command it runs). "
   "The method pages in `docs/` hold the per-experiment tables; this page puts them side by side.")
 w("")
 w("All training ran on 2 CPU cores (burn's `flex` backend), all sampling on Beeline's CPU reference; "
@@ -141,7 +141,7 @@ w("")
 # --- all methods -------------------------------------------------------------------------
 w("## All methods on MNIST at 1, 2, 4, 8 NFE")
 w("")
-w("`beeline experiment compare-mnist`: every model shares the guided class-conditional 1-RF teacher "
+w("`beeline-lab experiment compare-mnist`: every model shares the guided class-conditional 1-RF teacher "
   "(`reflow-mnist`) and, where it uses couplings, the same 6000 guided teacher couplings; each "
   "student has 1200 training steps per network at batch 32 (distillation: 800 more on top of the "
   "2-RF). Quality: Fréchet distance (FID's formula) between the bundled MNIST classifier's "

@@ -9,9 +9,9 @@
 # About 3 minutes on 2 CPU cores (release build).
 #
 source "$(dirname "$0")/lib/experiment.sh"
-build_beeline --features train
+build_lab
 R=runs/inversion
-$B experiment inversion-mnist --out runs --img-dir docs/img
+$LAB experiment inversion-mnist --out runs --img-dir docs/img
 models=(teacher 2rf caf)
 
 python3 - "$R" docs/inversion.md "${models[@]}" <<'PY'

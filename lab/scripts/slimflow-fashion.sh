@@ -8,12 +8,12 @@
 # (models/fashion-classifier.safetensors). Writes runs/fashion/ and the tables in
 # docs/slimflow.md. About 70 minutes.
 source "$(dirname "$0")/lib/experiment.sh"
-build_beeline --features train
+build_lab
 R=runs/fashion
 C=models/fashion-classifier.safetensors
-$B experiment slimflow-fashion --out runs --img-dir docs/img
+$LAB experiment slimflow-fashion --out runs --img-dir docs/img
 
-python3 - "$R" <<'PY' | scripts/fill-table.py docs/slimflow.md slimflow-fashion
+python3 - "$R" <<'PY' | lab/scripts/fill-table.py docs/slimflow.md slimflow-fashion
 import json, re, sys
 r = sys.argv[1]
 def load(p):

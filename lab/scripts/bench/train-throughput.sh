@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Training throughput of the MNIST teacher UNet (docs/configs/mnist-teacher.toml, 160 401
 # parameters) on every CPU training backend, at batch 32, 64 and 128 with 1 and 2 threads,
-# with PyTorch's same step beside it (scripts/bench/torch_unet_step.py). One JSON line per
+# with PyTorch's same step beside it (lab/scripts/bench/torch_unet_step.py). One JSON line per
 # measurement on stdout; docs/training.md's "Backends" table is made from them.
 #
-#   scripts/bench/train-throughput.sh BEELINE [DEVICE ...]
+#   lab/scripts/bench/train-throughput.sh BEELINE [DEVICE ...]
 #
 # BEELINE: a `beeline` binary built with the features the devices need (train, train-ndarray
 # or train-blas, train-tch). DEVICE: flex, ndarray, libtorch (default: flex). PYTHON (env) with
@@ -34,7 +34,7 @@ print(json.dumps({"impl": "beeline-" + sys.argv[2], "batch": int(sys.argv[3]), "
 PY
     done
     if [[ -n "${PYTHON:-}" ]]; then
-      OMP_NUM_THREADS=$th "$PYTHON" scripts/bench/torch_unet_step.py --batches "$b" --threads "$th" --steps $((steps - log)) --repeats 1 --warmup "$log"
+      OMP_NUM_THREADS=$th "$PYTHON" lab/scripts/bench/torch_unet_step.py --batches "$b" --threads "$th" --steps $((steps - log)) --repeats 1 --warmup "$log"
     fi
   done
 done

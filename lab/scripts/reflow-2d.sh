@@ -6,11 +6,11 @@
 # About 10 minutes on 2 CPU cores (burn's flex backend and Beeline's CPU reference).
 # Numbers and plots: docs/reflow.md.
 source "$(dirname "$0")/lib/experiment.sh"
-build_beeline --features train
+build_lab
 R=runs/2d
-$B experiment reflow-2d --out runs --img-dir docs/img
+$LAB experiment reflow-2d --out runs --img-dir docs/img
 
-python3 - "$R" <<'PY' | scripts/fill-table.py docs/reflow.md reflow-2d
+python3 - "$R" <<'PY' | lab/scripts/fill-table.py docs/reflow.md reflow-2d
 import json, sys
 r = sys.argv[1]
 def pm(j, key, scale=1.0, digits=3):

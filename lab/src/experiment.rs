@@ -1,9 +1,10 @@
-//! `beeline experiment NAME`: one named reproduction, end to end (train → pairs → student →
+//! `beeline-lab experiment NAME`: one named reproduction, end to end (train → pairs → student →
 //! eval → pictures), as the list of `beeline` commands it runs.
 //!
 //! Every experiment is a list of [`Step`]s, each one `beeline` command line (printed before it
-//! runs, so every number in the docs comes from a command a reader can rerun) run as a child
-//! process of this same binary. A step that finished leaves a marker under `ROOT/.done/` holding
+//! runs, so every number in the docs comes from a command a reader can rerun), run in this
+//! process through the CLI's library (`beeline_cli::run_args`; the standard output of a step
+//! that has a file for it is captured there). A step that finished leaves a marker under `ROOT/.done/` holding
 //! its command line; running the experiment again skips the steps whose marker matches and
 //! reruns the others (training steps pass `--resume`, so a killed run continues from its last
 //! checkpoint, and `pairs` keeps its whole shards). Experiments that build on another one
@@ -17,22 +18,22 @@
 //! `fashion/`, `inversion/` as the scripts of `scripts/` read them, `configs/` and
 //! `classifiers/` (the training configs and judge classifiers compiled into this binary,
 //! written out so the commands can name them), and pictures in `--img-dir` (default
-//! `ROOT/img`; `scripts/` pass `docs/img`).
+//! `ROOT/img`; `scripts/` pass `docs/img`). Folder names may hold spaces: a step's arguments
+//! are split from its template before the paths go in.
 
-use crate::exit::Usage;
-use crate::plot::{Canvas, write_png};
 use anyhow::{Context, Result, bail};
+use beeline_cli::exit::Usage;
+use beeline_cli::plot::{Canvas, write_png};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// Run one named reproduction end to end, or list them.
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:
-  beeline experiment --list
-  beeline experiment reflow-2d --quick            # the whole pipeline at test size, in seconds
-  beeline experiment caf-mnist --out runs          # full size (runs reflow-mnist first)
-  beeline experiment compare-mnist --dry-run       # print the commands only
-  beeline experiment compare-mnist --no-deps       # only its own steps (the models exist)")]
+  beeline-lab experiment --list
+  beeline-lab experiment reflow-2d --quick            # the whole pipeline at test size, in seconds
+  beeline-lab experiment caf-mnist --out runs          # full size (runs reflow-mnist first)
+  beeline-lab experiment compare-mnist --dry-run       # print the commands only
+  beeline-lab experiment compare-mnist --no-deps       # only its own steps (the models exist)")]
 pub struct Args {
     /// The experiment (see --list).
     pub name: Option<String>,
@@ -65,7 +66,7 @@ struct Step {
     /// The `beeline` arguments (without the program name).
     argv: Vec<String>,
     /// Where its standard output goes (the `--json` of eval, invert, edit, info).
-    stdout: Option<PathBuf>,
+    stdout: Option<String>,
 }
 
 /// A named experiment.
@@ -100,7 +101,7 @@ const RECIPES: &[Recipe] = &[
 /// and `--quick`'s teacher (a 1-level UNet with 8 channels, about 10 k parameters) and SlimFlow
 /// student (the same at 4 channels).
 fn configs() -> Vec<(&'static str, String)> {
-    let quick_teacher = "# beeline experiment --quick: a tiny class-conditional teacher.\n\
+    let quick_teacher = "# beeline-lab experiment --quick: a tiny class-conditional teacher.\n\
         batch = 8\nlr = 2e-3\nwarmup = 2\nlabel_dropout = 0.1\ncheckpoint_every = 10\nlog_every = 5\nsample_steps = 4\n";
     let unet = |channels: usize, groups: usize| {
         format!("[arch]\nkind = \"unet\"\nbase_channels = {channels}\nchannel_mult = [1]\nnum_res_blocks = 1\nattention = false\ngroups = {groups}\n")
@@ -110,7 +111,7 @@ fn configs() -> Vec<(&'static str, String)> {
         ("fashion-teacher.toml", include_str!("../../docs/configs/fashion-teacher.toml").to_string()),
         ("slimflow-student.toml", include_str!("../../docs/configs/slimflow-student.toml").to_string()),
         ("quick-teacher.toml", format!("{quick_teacher}{}", unet(8, 4))),
-        ("quick-student.toml", format!("# beeline experiment --quick: a student smaller than the quick teacher.\n{}", unet(4, 2))),
+        ("quick-student.toml", format!("# beeline-lab experiment --quick: a student smaller than the quick teacher.\n{}", unet(4, 2))),
     ]
 }
 
@@ -137,13 +138,18 @@ impl Ctx {
     fn some<'a, T: Copy>(&self, all: &'a [T], quick: usize) -> &'a [T] {
         if self.quick { &all[..quick.min(all.len())] } else { all }
     }
-    /// A path under the root.
+    /// A path under the root, as a placeholder that [`Ctx::resolve`] turns into the real one
+    /// once the step's template is split (the root may have spaces).
     fn at(&self, rel: &str) -> String {
-        self.root.join(rel).display().to_string()
+        format!("{ROOT}/{rel}")
     }
-    /// A picture's path.
+    /// A picture's path (a placeholder, as [`Ctx::at`]).
     fn img(&self, name: &str) -> String {
-        self.img.join(name).display().to_string()
+        format!("{IMG}/{name}")
+    }
+    /// A step's argument or output path with the real folders in place of the placeholders.
+    fn resolve(&self, arg: &str) -> String {
+        arg.replace(ROOT, &self.root.display().to_string()).replace(IMG, &self.img.display().to_string())
     }
     /// A compiled-in config's path (written at start).
     fn config(&self, name: &str) -> String {
@@ -160,15 +166,20 @@ impl Ctx {
     }
 }
 
-/// A step from one command line (`line` split on whitespace; paths with spaces are refused
-/// when the context is built).
+/// The placeholders of the root and picture folders in the steps' templates (control
+/// characters, which no flag or file name of a template holds).
+const ROOT: &str = "\u{1}root";
+const IMG: &str = "\u{1}img";
+
+/// A step from one command line, split on whitespace. Its paths are placeholders
+/// ([`Ctx::at`]), so the split never cuts one.
 fn step(id: &str, line: String) -> Step {
     Step { id: id.to_string(), argv: line.split_whitespace().map(str::to_string).collect(), stdout: None }
 }
 
 impl Step {
     fn to(mut self, path: String) -> Step {
-        self.stdout = Some(path.into());
+        self.stdout = Some(path);
         self
     }
 }
@@ -619,17 +630,43 @@ fn plan(name: &str, c: &Ctx, deps: bool) -> Result<Vec<Step>> {
     Ok(steps)
 }
 
-/// The marker of a finished step: its command line.
-fn marker_text(s: &Step) -> String {
-    let mut t = s.argv.join(" ");
+/// A shell word for `arg`: as it is when it is plain, single-quoted otherwise.
+fn shell_word(arg: &str) -> String {
+    if !arg.is_empty() && arg.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=,:+@%".contains(c)) {
+        arg.to_string()
+    } else {
+        format!("'{}'", arg.replace('\'', "'\\''"))
+    }
+}
+
+/// A step's command line with its real paths, as a shell would take it (`beeline` and this,
+/// with `> FILE` for its captured output); also the marker of the finished step.
+fn command_line(c: &Ctx, s: &Step) -> String {
+    let mut t = s.argv.iter().map(|a| shell_word(&c.resolve(a))).collect::<Vec<_>>().join(" ");
     if let Some(p) = &s.stdout {
-        t.push_str(&format!(" > {}", p.display()));
+        t.push_str(&format!(" > {}", shell_word(&c.resolve(p))));
     }
     t
 }
 
 fn marker_path(root: &Path, s: &Step) -> PathBuf {
     root.join(".done").join(s.id.replace('/', "__"))
+}
+
+/// Runs one step in this process: its arguments resolved, its output captured into its file
+/// (removed again if the step fails).
+fn run_step(c: &Ctx, s: &Step) -> Result<()> {
+    let argv: Vec<String> = s.argv.iter().map(|a| c.resolve(a)).collect();
+    let Some(out) = &s.stdout else { return beeline_cli::run_args(argv) };
+    let out = PathBuf::from(c.resolve(out));
+    let file = std::fs::File::create(&out).with_context(|| format!("creating {}", out.display()))?;
+    let result = beeline_cli::output::capture(std::io::BufWriter::new(file), || beeline_cli::run_args(argv))
+        .with_context(|| format!("writing {}", out.display()))
+        .and_then(|r| r);
+    if result.is_err() {
+        let _ = std::fs::remove_file(&out);
+    }
+    result
 }
 
 pub fn run(a: Args) -> Result<()> {
@@ -647,15 +684,15 @@ pub fn run(a: Args) -> Result<()> {
     let root = a.out.clone().unwrap_or_else(|| PathBuf::from(if a.quick { "runs/quick" } else { "runs" }));
     let img = a.img_dir.clone().unwrap_or_else(|| root.join("img"));
     for p in [&root, &img] {
-        if p.display().to_string().chars().any(char::is_whitespace) {
-            return Err(Usage(format!("the folder {} has a space in its name; the experiment's commands need one without", p.display())).into());
+        if p.to_str().is_none_or(|p| p.contains('\u{1}')) {
+            return Err(Usage(format!("the folder {} is not a UTF-8 name (the steps' arguments are text)", p.display())).into());
         }
     }
     let c = Ctx { quick: a.quick, root: root.clone(), img: img.clone() };
     let steps = plan(name, &c, !a.no_deps)?;
     if a.dry_run {
         for s in &steps {
-            println!("beeline {}", marker_text(s));
+            println!("beeline {}", command_line(&c, s));
         }
         return Ok(());
     }
@@ -669,30 +706,20 @@ pub fn run(a: Args) -> Result<()> {
     for (file, bytes) in CLASSIFIERS {
         std::fs::write(root.join("classifiers").join(file), bytes)?;
     }
-    let exe = std::env::current_exe().context("finding the beeline executable")?;
     let total = steps.len();
     let started = std::time::Instant::now();
     for (i, s) in steps.iter().enumerate() {
         let marker = marker_path(&root, s);
-        let text = marker_text(s);
+        let text = command_line(&c, s);
         if std::fs::read_to_string(&marker).is_ok_and(|m| m == text) {
             eprintln!("[{}/{total}] done before: beeline {text}", i + 1);
             continue;
         }
         eprintln!("[{}/{total}] beeline {text}", i + 1);
-        let mut cmd = Command::new(&exe);
-        cmd.args(&s.argv);
-        if let Some(out) = &s.stdout {
-            cmd.stdout(std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?);
-        }
-        let status = cmd.status().with_context(|| format!("running {}", exe.display()))?;
-        if !status.success() {
-            if let Some(out) = &s.stdout {
-                let _ = std::fs::remove_file(out);
-            }
-            bail!("experiment {name}: step {} failed ({status}): beeline {text}", s.id);
-        }
+        let t = std::time::Instant::now();
+        run_step(&c, s).with_context(|| format!("experiment {name}: step {} failed: beeline {text}", s.id))?;
         std::fs::write(&marker, &text)?;
+        eprintln!("[{}/{total}] {:.1} s", i + 1, t.elapsed().as_secs_f64());
     }
     if name == "compare-mnist" {
         plot_quality_vs_nfe(&c)?;
@@ -719,7 +746,7 @@ mod tests {
                 for s in steps {
                     // Every step is a command line this binary accepts.
                     let argv = std::iter::once("beeline".to_string()).chain(s.argv.iter().cloned());
-                    if let Err(e) = crate::Cli::try_parse_from(argv) {
+                    if let Err(e) = beeline_cli::Cli::try_parse_from(argv) {
                         panic!("{} step {}: {e}", r.name, s.id);
                     }
                 }

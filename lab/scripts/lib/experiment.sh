@@ -1,0 +1,13 @@
+# Sourced by the experiment scripts in lab/scripts/: strict mode, the repository root as the
+# working directory, and the helpers every experiment starts with.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../../.."
+
+# build_lab: sets LAB to $BEELINE_LAB when given (an existing build), else to a release build
+# of the lab (`beeline-lab`, which runs every step in-process through the CLI's library).
+build_lab() {
+  if [[ -z ${BEELINE_LAB:-} ]]; then
+    cargo build --release --locked -p beeline-lab
+  fi
+  LAB=${BEELINE_LAB:-target/release/beeline-lab}
+}

@@ -1,0 +1,100 @@
+//! Where the commands' standard output goes: the process's stdout, or, inside [`capture`], a
+//! file. The commands print through [`outln!`](crate::outln) and [`out!`](crate::out), so a
+//! caller that runs them in-process (the lab's experiments) keeps what `beeline eval --json`
+//! would print, without running the binary.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::io::Write;
+
+thread_local! {
+    /// The capture in force on this thread, with the first write error it met.
+    static SINK: RefCell<Option<(Box<dyn Write>, Option<std::io::Error>)>> = const { RefCell::new(None) };
+}
+
+/// Writes `args` to the capture of this thread, or to stdout as `print!` does.
+pub fn write(args: fmt::Arguments) {
+    SINK.with(|s| match s.borrow_mut().as_mut() {
+        Some((w, err)) => {
+            if err.is_none()
+                && let Err(e) = w.write_fmt(args)
+            {
+                *err = Some(e);
+            }
+        }
+        None => print!("{args}"),
+    });
+}
+
+/// Runs `f` with this thread's command output going to `w` instead of stdout, then flushes
+/// `w`. Captures do not nest: an inner one replaces the outer one until it ends.
+pub fn capture<T>(w: impl Write + 'static, f: impl FnOnce() -> T) -> std::io::Result<T> {
+    let old = SINK.with(|s| s.borrow_mut().replace((Box::new(w), None)));
+    let value = f();
+    let (mut w, err) = SINK.with(|s| std::mem::replace(&mut *s.borrow_mut(), old)).expect("the capture is still in place");
+    match err {
+        Some(e) => Err(e),
+        None => w.flush().map(|()| value),
+    }
+}
+
+/// `print!` for the commands: to stdout, or to the [`capture`] in force.
+#[macro_export]
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::output::write(format_args!($($arg)*)) };
+}
+
+/// `println!` for the commands: to stdout, or to the [`capture`] in force.
+#[macro_export]
+macro_rules! outln {
+    () => { $crate::output::write(format_args!("\n")) };
+    ($($arg:tt)*) => { $crate::output::write(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    /// A writer into a shared buffer.
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Shared {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn capture_takes_the_output_and_gives_back_the_value() {
+        let buf = Shared::default();
+        let v = super::capture(buf.clone(), || {
+            crate::outln!("{} {}", 1, "two");
+            crate::out!("three");
+            crate::outln!();
+            7
+        })
+        .unwrap();
+        assert_eq!(v, 7);
+        assert_eq!(String::from_utf8(buf.0.lock().unwrap().clone()).unwrap(), "1 two\nthree\n");
+    }
+
+    #[test]
+    fn a_failing_writer_is_reported() {
+        struct Full;
+        impl std::io::Write for Full {
+            fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+                Err(std::io::Error::new(std::io::ErrorKind::StorageFull, "disk full"))
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let e = super::capture(Full, || crate::outln!("x")).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::StorageFull);
+    }
+}
