@@ -7,7 +7,27 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n\033[1m== %s ==\033[0m\n' "$*"; }
+# Each step's wall time, printed as a table when the run ends (passed or not), so a CI log
+# says where its minutes went.
+run_started=$SECONDS
+step_names=()
+step_starts=()
+step() {
+  step_names+=("$*")
+  step_starts+=("$SECONDS")
+  printf '\n\033[1m== %s ==\033[0m\n' "$*"
+}
+step_times() {
+  local status=$? i end
+  echo
+  echo "== step times (s) =="
+  for i in "${!step_names[@]}"; do
+    end=${step_starts[$((i + 1))]:-$SECONDS}
+    printf '%6d  %s\n' "$((end - step_starts[i]))" "${step_names[i]:0:90}"
+  done
+  printf '%6d  total (exit %d)\n' "$((SECONDS - run_started))" "$status"
+}
+trap step_times EXIT
 
 # A build cache outside the clone, where this machine has one, serves the run (a fresh clone's
 # target/ starts cold); CARGO_TARGET_DIR set by the caller wins. Without it the run builds cold.
@@ -57,6 +77,8 @@ export CARGO_INCREMENTAL=0
 # rebuild burn with other backends and need libtorch or OpenBLAS; docs/training.md has their own
 # test command.
 FEATURES="beeline/gpu,beeline/train,beeline-cli/train"
+step "cargo test --workspace --features $FEATURES --no-run (the build alone, timed apart)"
+cargo test --workspace --locked --features "$FEATURES" --no-run
 step "cargo test --workspace --features $FEATURES (GPU parity on software Vulkan where there is no GPU; burn on flex)"
 cargo test --workspace --locked --features "$FEATURES"
 

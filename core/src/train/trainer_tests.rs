@@ -1,5 +1,5 @@
 //! The trainer on `Device::flex()` with tiny networks: one step, a falling loss, exact resume
-//! in-process (the subprocess kill test is `native/tests/train.rs`), checkpoints, batches.
+//! in-process (the subprocess kill test is `native/tests/cli/train.rs`), checkpoints, batches.
 //!
 //! These tests use dropout 0: burn's dropout masks come from a process-wide generator, which
 //! other tests of this binary use concurrently. The trainer reseeds it every step, so separate

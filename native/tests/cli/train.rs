@@ -3,22 +3,10 @@
 #![cfg_attr(not(feature = "train"), allow(dead_code, unused_imports))]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use crate::common::{beeline, scratch, stderr};
 
-fn beeline(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_beeline")).args(args).output().expect("the binary runs")
-}
 
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("beeline-train-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 #[cfg(not(feature = "train"))]
 #[test]
@@ -56,7 +44,7 @@ mod with_train {
             ["train", "--config", cfg.to_str().unwrap(), "--steps", "40", "--checkpoint-every", every, "--device", "flex", "--quiet", "--resume", "--out", out.to_str().unwrap()].iter().map(|s| s.to_string()).collect()
         };
         let run = |a: Vec<String>| {
-            let o = Command::new(env!("CARGO_BIN_EXE_beeline")).args(&a).output().unwrap();
+            let o = crate::common::command().args(&a).output().unwrap();
             assert!(o.status.success(), "{}", stderr(&o));
         };
         run(args("20"));
@@ -85,11 +73,11 @@ mod with_train {
                 .collect()
         };
         let t0 = Instant::now();
-        let o = Command::new(env!("CARGO_BIN_EXE_beeline")).args(args(&straight)).output().unwrap();
+        let o = crate::common::command().args(args(&straight)).output().unwrap();
         assert!(o.status.success(), "{}", stderr(&o));
         println!("uninterrupted run: {:.1} s; {}", t0.elapsed().as_secs_f64(), String::from_utf8_lossy(&o.stdout).trim());
 
-        let mut child = Command::new(env!("CARGO_BIN_EXE_beeline")).args(args(&killed)).spawn().unwrap();
+        let mut child = crate::common::command().args(args(&killed)).spawn().unwrap();
         // Kill it once its checkpoint has been replaced a few times (step ≥ 200 of 1500); the
         // checkpoint is read while the run keeps rewriting it, which atomic replacement allows.
         let deadline = Instant::now() + Duration::from_secs(120);
@@ -106,7 +94,7 @@ mod with_train {
 
         let mut resume = args(&killed);
         resume.push("--resume".into());
-        let o = Command::new(env!("CARGO_BIN_EXE_beeline")).args(&resume).output().unwrap();
+        let o = crate::common::command().args(&resume).output().unwrap();
         assert!(o.status.success(), "{}", stderr(&o));
 
         let (a, b) = (Checkpoint::read(&straight).unwrap().unwrap(), Checkpoint::read(&killed).unwrap().unwrap());
@@ -318,7 +306,7 @@ mod with_train {
 
 /// The quick real run of the docs: the default rf-toy MLP, 2000 steps on flex, sampled with its
 /// recommended sampler (Euler, 50 steps) on the CPU reference. Ignored by default (~15 s of
-/// training); `cargo test -p beeline-cli --features train --test train -- --ignored --nocapture`.
+/// training); `cargo test -p beeline-cli --features train --test cli train:: -- --ignored --nocapture`.
 #[cfg(feature = "train")]
 #[test]
 #[ignore]

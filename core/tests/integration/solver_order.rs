@@ -1,6 +1,6 @@
 //! Solver order and inversion round trips on the exact Gaussian-mixture velocity (f64).
 //!
-//! Run with `cargo test -p beeline --test solver_order -- --nocapture` to see the tables.
+//! Run with `cargo test -p beeline --test integration solver_order -- --nocapture` to see the tables.
 
 use beeline::config::Solver;
 use beeline::gmm::GaussianMixture;

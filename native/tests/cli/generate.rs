@@ -5,25 +5,11 @@ use beeline::config::ArchConfig;
 use beeline::modelfile::ModelFile;
 use beeline::nn::init::random_weights;
 use beeline::presets;
+use crate::common::{beeline, png_size, scratch, stderr};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn beeline(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_beeline")).args(args).output().expect("the binary runs")
-}
 
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("beeline-cli-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
-fn png_size(path: &Path) -> (u32, u32) {
-    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
-    let reader = decoder.read_info().unwrap();
-    let info = reader.info();
-    (info.width, info.height)
-}
 
 /// A tiny class-conditional UNet model with random weights.
 fn write_unet_model(dir: &Path) -> PathBuf {
@@ -35,9 +21,6 @@ fn write_unet_model(dir: &Path) -> PathBuf {
     path
 }
 
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 #[test]
 fn generate_analytic_writes_the_toy_plot() {
@@ -106,7 +89,7 @@ fn bundled_toy_models_show_what_reflow_does() {
     let o = beeline(&["info", "rf-toy-1rf", "--json"]);
     assert!(o.status.success(), "{}", stderr(&o));
     // `info --list` is models/bundled.json, the one manifest, in its order with its default.
-    let manifest: serde_json::Value = serde_json::from_str(include_str!("../../models/bundled.json")).unwrap();
+    let manifest: serde_json::Value = serde_json::from_str(include_str!("../../../models/bundled.json")).unwrap();
     let o = beeline(&["info", "--list", "--json"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let list: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -252,7 +235,7 @@ fn generate_on_the_gpu_when_one_is_expected() {
 fn gpu_backend_without_adapter_exits_4() {
     let d = scratch("nogpu");
     let model = write_unet_model(&d);
-    let o = Command::new(env!("CARGO_BIN_EXE_beeline"))
+    let o = crate::common::command()
         .args(["generate", "--model", model.to_str().unwrap(), "--backend", "gpu", "--out", d.join("x.png").to_str().unwrap()])
         .env("WGPU_ADAPTER_NAME", "no-such-adapter-beeline")
         .output()
@@ -260,7 +243,7 @@ fn gpu_backend_without_adapter_exits_4() {
     assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
     assert!(stderr(&o).contains("no usable GPU"), "{}", stderr(&o));
     // Auto falls back to the CPU and says why.
-    let o = Command::new(env!("CARGO_BIN_EXE_beeline"))
+    let o = crate::common::command()
         .args(["generate", "--model", model.to_str().unwrap(), "--num-samples", "2", "--out", d.join("y.png").to_str().unwrap()])
         .env("WGPU_ADAPTER_NAME", "no-such-adapter-beeline")
         .output()
@@ -275,7 +258,7 @@ fn gpu_backend_without_adapter_exits_4() {
 #[test]
 fn closed_stdout_is_not_a_panic() {
     use std::process::Stdio;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_beeline")).args(["info", "mnist-onestep"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut child = crate::common::command().args(["info", "mnist-onestep"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     // Close the reading end at once: the child's first write finds no reader (it is still
     // parsing the model then), which without the SIGPIPE reset panicked in `println!`.
     drop(child.stdout.take());

@@ -13,7 +13,8 @@ use beeline::presets;
 use beeline::weights::Weights;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use crate::common::{png_size, scratch, stderr};
+use std::process::Output;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -25,19 +26,12 @@ fn data_dir() -> PathBuf {
     dir
 }
 
+/// `beeline ARGS` with the data folder set (the test images these commands read).
 fn beeline(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_beeline")).args(args).env("BEELINE_DATA_DIR", data_dir()).output().expect("the binary runs")
+    crate::common::command().args(args).env("BEELINE_DATA_DIR", data_dir()).output().expect("the binary runs")
 }
 
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("beeline-invert-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 /// Runs a command with `--json --backend cpu` and parses its output.
 fn json(args: &[&str]) -> Value {
@@ -48,11 +42,6 @@ fn json(args: &[&str]) -> Value {
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&o.stdout)))
 }
 
-fn png_size(path: &Path) -> (u32, u32) {
-    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
-    let info = decoder.read_info().unwrap().info().clone();
-    (info.width, info.height)
-}
 
 fn f(v: &Value) -> f64 {
     v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))

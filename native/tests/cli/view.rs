@@ -5,17 +5,13 @@
 //! Needs `xvfb-run` (Debian's `xvfb`; `scripts/test.sh` installs it): without it these tests
 //! fail rather than skip.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use crate::common::scratch;
 use std::process::{Command, Output};
 
 /// Window size asked for (logical pixels; Xvfb's scale factor is 1).
 const SIZE: (usize, usize) = (900, 600);
 
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("beeline-view-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 /// `beeline view ARGS --screenshot OUT` under a fresh Xvfb (24-bit colour).
 fn view_under_xvfb(args: &[&str], out: &Path) -> Output {
@@ -103,12 +99,12 @@ fn view_screenshots_under_xvfb() {
 /// Without a display: a clear message and exit status 6, not a panic.
 #[test]
 fn view_without_a_display_exits_6() {
-    let o = Command::new(env!("CARGO_BIN_EXE_beeline")).args(["view", "--model", "rf-toy-2rf"]).env_remove("DISPLAY").env_remove("WAYLAND_DISPLAY").output().unwrap();
+    let o = crate::common::command().args(["view", "--model", "rf-toy-2rf"]).env_remove("DISPLAY").env_remove("WAYLAND_DISPLAY").output().unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(6), "{err}");
     assert!(err.contains("needs a display") && err.contains("xvfb-run"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
     // A model that does not exist is reported before any window is opened.
-    let o = Command::new(env!("CARGO_BIN_EXE_beeline")).args(["view", "--model", "no-such-model.safetensors"]).env_remove("DISPLAY").output().unwrap();
+    let o = crate::common::command().args(["view", "--model", "no-such-model.safetensors"]).env_remove("DISPLAY").output().unwrap();
     assert_eq!(o.status.code(), Some(5), "{}", String::from_utf8_lossy(&o.stderr));
 }

@@ -355,7 +355,7 @@ fn mutated_files_never_panic() {
 }
 
 /// Writes the seed corpus of the `cargo fuzz` target (`core/fuzz/seeds/`): run with
-/// `cargo test -p beeline --test modelfile_malformed -- --ignored write_fuzz_seeds`.
+/// `cargo test -p beeline --test integration -- --ignored write_fuzz_seeds`.
 #[test]
 #[ignore]
 fn write_fuzz_seeds() {

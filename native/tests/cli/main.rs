@@ -1,0 +1,9 @@
+//! The `beeline` command end to end, in one test binary (one link of burn, wgpu and egui, not
+//! four): generate/info/eval/bench and bad input (`generate`), inversion and editing
+//! (`invert`), the training commands (`train`) and the viewer under Xvfb (`view`).
+
+mod common;
+mod generate;
+mod invert;
+mod train;
+mod view;
