@@ -2,11 +2,11 @@
 //! guidance, the sampler plan, batching and progress. The CLI, the browser and the experiments
 //! all go through here, so a seed means the same samples everywhere.
 
-use crate::config::{NetRole, Solver};
+use crate::config::Solver;
 use crate::error::{Error, Result};
-use crate::field::{ConditionalField, NULL_LABEL, VelocityField};
+use crate::field::{ConditionalField, NULL_LABEL};
 use crate::noise;
-use crate::sampling::{Direction, Guided, Plan, SamplerSpec, Slot, StepEvent, run_with};
+use crate::sampling::{Direction, Guided, Plan, SamplerSpec, Slot, StepEvent, run_keeping};
 
 /// Which class each sample asks for.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
@@ -123,7 +123,7 @@ pub fn generate<F: ConditionalField<f32>>(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Generated> {
     let (noise, labels) = generation_inputs(req, field.sample_numel(), num_classes)?;
-    transport(field, req, &req.sampler.plan()?, noise, labels, None, progress)
+    Ok(transport(field, req, &req.sampler.plan()?, noise, labels, None, false, progress)?.0)
 }
 
 /// Integrates `req.sampler` (usually an inversion) from given start states `x`
@@ -136,40 +136,40 @@ pub fn transport_from<F: ConditionalField<f32>>(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Generated> {
     let labels = transport_labels(req, &x, field.sample_numel(), num_classes)?;
-    transport(field, req, &req.sampler.plan()?, x, labels, None, progress)
+    Ok(transport(field, req, &req.sampler.plan()?, x, labels, None, false, progress)?.0)
 }
 
 /// An inversion and the regeneration from the noise it found.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Reconstruction {
     /// The inversion: `start` holds the images, `samples` the noise found for them
-    /// (`[n, sample_numel]` each), `nfe` its evaluations per sample.
+    /// (`[n, sample_numel]` each), `nfe` its evaluations per sample (with CAF's reused v̂0, the
+    /// one evaluation both directions share is the inversion's).
     pub inverted: Generated,
     /// The regeneration from `inverted.samples` with the same labels and guidance: `samples`
     /// are the reconstructions.
     pub regenerated: Generated,
-    /// Evaluations per sample shared by both directions, counted in neither `nfe`: 1 when
-    /// CAF's initial velocity is computed once from the images and reused, else 0.
-    pub shared_nfe: usize,
 }
 
 impl Reconstruction {
     /// Network evaluations per sample for the round trip.
     pub fn nfe(&self) -> usize {
-        self.inverted.nfe + self.regenerated.nfe + self.shared_nfe
+        self.inverted.nfe + self.regenerated.nfe
     }
 }
 
 /// Inverts `images` (`[n, sample_numel]`) to noise with `req.sampler` run backwards, then
 /// regenerates from that noise with `req.sampler`, both with `req`'s labels and guidance
-/// (`req.seed` and `req.num_samples` are ignored; the sampler's direction is set here).
+/// (`req.seed` and `req.num_samples` are ignored; the sampler's direction is set here), on the
+/// CPU field `field`. The GPU runtime's [`GpuModel::reconstruct`](crate::gpu::GpuModel::reconstruct)
+/// runs the same steps ([`reconstruct_on`]).
 ///
 /// `reuse_initial_velocity` (CAF only) is the CAF paper's reconstruction
 /// (`evaluate_reconstruction.py`): the initial velocity `v̂0 = f_v0(x1, t = 1)` is evaluated
-/// once on the images and given to both directions ([`Plan::with_given`]) instead of being
-/// computed again from the noise at `t = 0` by the generation, so the round trip costs
-/// `1 + N + N` evaluations instead of `2(N + 1)` and both directions follow the same
-/// constant-acceleration paths. Without it (and for every other solver) this is
+/// once on the images, by the inversion's first evaluation, and given to the regeneration
+/// ([`Plan::with_given`]) instead of being computed again from the noise at `t = 0`, so the
+/// round trip costs `(N + 1) + N` evaluations instead of `2(N + 1)` and both directions follow
+/// the same constant-acceleration paths. Without it (and for every other solver) this is
 /// [`transport_from`] twice. Errors: as [`transport_from`], and `reuse_initial_velocity` with a
 /// solver other than CAF.
 pub fn reconstruct<F: ConditionalField<f32>>(
@@ -180,34 +180,93 @@ pub fn reconstruct<F: ConditionalField<f32>>(
     reuse_initial_velocity: bool,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Reconstruction> {
-    let numel = field.sample_numel();
-    let labels = transport_labels(req, &images, numel, num_classes)?;
-    let inv_req = GenerateRequest { sampler: req.sampler.clone().with_direction(Direction::Invert), ..req.clone() };
-    let gen_req = GenerateRequest { sampler: req.sampler.clone().with_direction(Direction::Generate), ..req.clone() };
-    let (inv_plan, gen_plan) = (inv_req.sampler.plan()?, gen_req.sampler.plan()?);
-    if !reuse_initial_velocity {
-        let inverted = transport(field, &inv_req, &inv_plan, images, labels.clone(), None, progress)?;
-        let regenerated = transport(field, &gen_req, &gen_plan, inverted.samples.clone(), labels, None, progress)?;
-        return Ok(Reconstruction { inverted, regenerated, shared_nfe: 0 });
+    now(reconstruct_on(&mut Cpu { field, num_classes }, req, images, reuse_initial_velocity, progress))
+}
+
+/// A backend as the round trip sees it: transports of start states in batches, with CAF's v̂0
+/// given to the plan and/or kept from it. The CPU's is [`Cpu`]; the GPU runtime's is
+/// [`GpuModel`](crate::gpu::GpuModel).
+pub(crate) trait Transport {
+    /// Scalars per sample and the model's class count.
+    fn shape(&self) -> (usize, usize);
+    /// Runs `plan` (from `req.sampler`, with [`Slot::V0`] given when `given_v0` is set) from
+    /// `start` with `labels`; returns the result and, when `keep_v0`, the final [`Slot::V0`]
+    /// of every sample (`[n, numel]`, `None` if the plan has no such slot).
+    async fn run_plan(
+        &mut self,
+        req: &GenerateRequest,
+        plan: &Plan,
+        start: Vec<f32>,
+        labels: Vec<u32>,
+        given_v0: Option<&[f32]>,
+        keep_v0: bool,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<(Generated, Option<Vec<f32>>)>;
+}
+
+/// A CPU field as a [`Transport`].
+pub(crate) struct Cpu<'f, F> {
+    pub field: &'f mut F,
+    pub num_classes: usize,
+}
+
+impl<F: ConditionalField<f32>> Transport for Cpu<'_, F> {
+    fn shape(&self) -> (usize, usize) {
+        (self.field.sample_numel(), self.num_classes)
     }
-    if req.sampler.solver != Solver::Caf {
+
+    async fn run_plan(
+        &mut self,
+        req: &GenerateRequest,
+        plan: &Plan,
+        start: Vec<f32>,
+        labels: Vec<u32>,
+        given_v0: Option<&[f32]>,
+        keep_v0: bool,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<(Generated, Option<Vec<f32>>)> {
+        transport(self.field, req, plan, start, labels, given_v0, keep_v0, progress)
+    }
+}
+
+/// The round trip of [`reconstruct`] on any backend.
+pub(crate) async fn reconstruct_on<B: Transport>(
+    backend: &mut B,
+    req: &GenerateRequest,
+    images: Vec<f32>,
+    reuse_initial_velocity: bool,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Reconstruction> {
+    let (numel, num_classes) = backend.shape();
+    let labels = transport_labels(req, &images, numel, num_classes)?;
+    if reuse_initial_velocity && req.sampler.solver != Solver::Caf {
         return Err(Error::InvalidInput(format!(
             "reusing the initial velocity is CAF's reconstruction; the {:?} solver has none",
             req.sampler.solver
         )));
     }
-    // v̂0 from the images, where the inversion starts (t = 1), batch by batch.
-    let t1 = inv_plan.times()[0];
-    let batch = req.batch.clamp(1, labels.len());
-    let mut v0 = vec![0.0f32; images.len()];
-    for (k, (x, out)) in images.chunks(batch * numel).zip(v0.chunks_mut(batch * numel)).enumerate() {
-        let mut guided = Guided::new(&mut *field, labels[k * batch..k * batch + x.len() / numel].to_vec(), req.guidance)?;
-        guided.eval(NetRole::InitialVelocity, x, None, t1, out)?;
+    let inv_req = GenerateRequest { sampler: req.sampler.clone().with_direction(Direction::Invert), ..req.clone() };
+    let gen_req = GenerateRequest { sampler: req.sampler.clone().with_direction(Direction::Generate), ..req.clone() };
+    let (inv_plan, mut gen_plan) = (inv_req.sampler.plan()?, gen_req.sampler.plan()?);
+    let (inverted, v0) = backend.run_plan(&inv_req, &inv_plan, images, labels.clone(), None, reuse_initial_velocity, progress).await?;
+    if reuse_initial_velocity {
+        gen_plan = gen_plan.with_given(Slot::V0)?;
     }
-    let (inv_plan, gen_plan) = (inv_plan.with_given(Slot::V0)?, gen_plan.with_given(Slot::V0)?);
-    let inverted = transport(field, &inv_req, &inv_plan, images, labels.clone(), Some(&v0), progress)?;
-    let regenerated = transport(field, &gen_req, &gen_plan, inverted.samples.clone(), labels, Some(&v0), progress)?;
-    Ok(Reconstruction { inverted, regenerated, shared_nfe: 1 })
+    let v0 = v0.filter(|_| reuse_initial_velocity);
+    if reuse_initial_velocity && v0.is_none() {
+        return Err(Error::InvalidInput("internal: the CAF inversion kept no initial velocity".into()));
+    }
+    let (regenerated, _) = backend.run_plan(&gen_req, &gen_plan, inverted.samples.clone(), labels, v0.as_deref(), false, progress).await?;
+    Ok(Reconstruction { inverted, regenerated })
+}
+
+/// The value of a future that never waits (a CPU [`Transport`]'s), without an executor.
+fn now<T>(f: impl std::future::Future<Output = T>) -> T {
+    let mut f = std::pin::pin!(f);
+    match f.as_mut().poll(&mut std::task::Context::from_waker(std::task::Waker::noop())) {
+        std::task::Poll::Ready(v) => v,
+        std::task::Poll::Pending => unreachable!("a CPU transport does not wait"),
+    }
 }
 
 /// The checked start of a generation, shared by every backend: the seeded noise
@@ -246,7 +305,8 @@ fn check_guidance(scale: f32, num_classes: usize) -> Result<()> {
 
 /// Runs `plan` (built from `req.sampler`, possibly with given slots) from `start` in batches
 /// of `req.batch`. `given_v0` (`[n, numel]`, like `start`) fills [`Slot::V0`] of a plan that
-/// takes it ([`Plan::with_given`]).
+/// takes it ([`Plan::with_given`]); `keep_v0` also returns that slot's final contents.
+#[allow(clippy::too_many_arguments)]
 fn transport<F: ConditionalField<f32>>(
     field: &mut F,
     req: &GenerateRequest,
@@ -254,12 +314,17 @@ fn transport<F: ConditionalField<f32>>(
     start: Vec<f32>,
     labels: Vec<u32>,
     given_v0: Option<&[f32]>,
+    keep_v0: bool,
     progress: &mut dyn FnMut(Progress),
-) -> Result<Generated> {
+) -> Result<(Generated, Option<Vec<f32>>)> {
     let numel = field.sample_numel();
     let n = start.len() / numel;
+    if given_v0.is_some_and(|v| v.len() != start.len()) {
+        return Err(Error::InvalidInput(format!("a given v̂0 must match the {} start values", start.len())));
+    }
     let batch = req.batch.clamp(1, n);
     let mut samples = Vec::with_capacity(start.len());
+    let mut kept: Option<Vec<f32>> = keep_v0.then(|| Vec::with_capacity(start.len()));
     let mut trajectories: Vec<Vec<f32>> = Vec::new();
     if req.record_trajectories {
         trajectories = vec![Vec::with_capacity(start.len()); plan.steps() + 1];
@@ -277,17 +342,23 @@ fn transport<F: ConditionalField<f32>>(
             }
             progress(Progress { samples_done: done, samples_total: n, step: e.step, steps: e.steps });
         };
-        let out = run_with(plan, &mut guided, x0, &given, Some(&mut observe))?;
+        let (out, v0) = run_keeping(plan, &mut guided, x0, &given, keep_v0.then_some(Slot::V0), Some(&mut observe))?;
         samples.extend_from_slice(&out);
+        if let (Some(all), Some(part)) = (kept.as_mut(), v0) {
+            all.extend_from_slice(&part);
+        }
         done += b;
     }
     progress(Progress { samples_done: n, samples_total: n, step: plan.steps(), steps: plan.steps() });
-    Ok(Generated { samples, start, labels, nfe: plan.nfe(), trajectories })
+    let kept = kept.filter(|k| k.len() == start.len());
+    Ok((Generated { samples, start, labels, nfe: plan.nfe(), trajectories }, kept))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::NetRole;
+    use crate::field::VelocityField;
     use crate::sampling::AffineFlow;
 
     #[test]
@@ -356,7 +427,7 @@ mod tests {
         for (steps, batch) in [(1, 7), (4, 3)] {
             let req = request(Solver::Caf, steps, batch);
             let reuse = reconstruct(&mut field, 0, &req, x1.clone(), true, &mut |_| {}).unwrap();
-            assert_eq!((reuse.inverted.nfe, reuse.regenerated.nfe, reuse.shared_nfe, reuse.nfe()), (steps, steps, 1, 2 * steps + 1));
+            assert_eq!((reuse.inverted.nfe, reuse.regenerated.nfe, reuse.nfe()), (steps + 1, steps, 2 * steps + 1));
             assert!(max_diff(&reuse.inverted.samples, &z0) < 1e-5, "inversion finds the noise");
             assert!(max_diff(&reuse.regenerated.samples, &x1) < 1e-5, "reconstruction, N = {steps}");
             assert_eq!(reuse.inverted.start, x1);

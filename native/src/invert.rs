@@ -13,7 +13,7 @@ use beeline::data::images::{ImageDataset, ImageSet, Split, default_data_dir};
 use beeline::eval::mse_psnr;
 use beeline::image;
 use beeline::pipeline::{self, GenerateRequest, Labels, Reconstruction};
-use beeline::sampling::{Direction, SamplerSpec};
+use beeline::sampling::SamplerSpec;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -79,8 +79,7 @@ pub struct Args {
     /// Print a JSON summary on stdout instead of text.
     #[arg(long)]
     pub json: bool,
-    /// Where the networks run: auto, gpu or cpu (see `beeline generate --help`). Reusing CAF's
-    /// initial velocity runs on the CPU only.
+    /// Where the networks run: auto, gpu or cpu (see `beeline generate --help`).
     #[arg(long, default_value = "auto", value_parser = ["auto", "gpu", "cpu"])]
     pub backend: String,
 }
@@ -167,22 +166,15 @@ pub fn write_rows(path: &Path, rows: &[&[f32]], shape: &[usize], range: [f32; 2]
     write_png(path, &picture).with_context(|| format!("writing {}", path.display()))
 }
 
-/// [`pipeline::reconstruct`] on any backend: on the CPU reference directly; on the GPU as two
-/// transports (reusing CAF's v̂0 needs the CPU: an error there).
+/// [`pipeline::reconstruct`] on any backend (the GPU runtime runs the same round trip, CAF's
+/// reused v̂0 included).
 pub fn reconstruct(source: &mut Source, req: &GenerateRequest, images: Vec<f32>, reuse_initial_velocity: bool) -> Result<Reconstruction> {
     let classes = source.config().map_or(0, |c| c.classes.len());
-    match source {
-        Source::Model(m) => Ok(pipeline::reconstruct(m.as_mut(), classes, req, images, reuse_initial_velocity, &mut |_| {})?),
-        Source::Gpu(_) if reuse_initial_velocity => bail!(beeline::Error::InvalidInput(
-            "reusing CAF's initial velocity (the CAF paper's reconstruction) runs on the CPU only: use --backend cpu, or --fresh-initial-velocity".into()
-        )),
-        _ => {
-            let with = |d: Direction| GenerateRequest { sampler: req.sampler.clone().with_direction(d), ..req.clone() };
-            let inverted = source.transport_from(&with(Direction::Invert), images, &mut |_| {})?;
-            let regenerated = source.transport_from(&with(Direction::Generate), inverted.samples.clone(), &mut |_| {})?;
-            Ok(Reconstruction { inverted, regenerated, shared_nfe: 0 })
-        }
-    }
+    Ok(match source {
+        Source::Model(m) => pipeline::reconstruct(m.as_mut(), classes, req, images, reuse_initial_velocity, &mut |_| {})?,
+        Source::Gpu(m) => pollster::block_on(m.reconstruct(req, images, reuse_initial_velocity, &mut |_| {}))?,
+        Source::Analytic(g) => pipeline::reconstruct(g, 0, req, images, reuse_initial_velocity, &mut |_| {})?,
+    })
 }
 
 /// One measured sampler of `invert`.
@@ -283,7 +275,7 @@ pub fn run(a: Args) -> Result<()> {
         rows.push(json!({
             "solver": r.spec.solver, "name": r.name(), "steps": r.spec.steps,
             "reuse_initial_velocity": r.reuse,
-            "nfe_invert": rec.inverted.nfe + rec.shared_nfe, "nfe_regenerate": rec.regenerated.nfe, "nfe_round_trip": rec.nfe(),
+            "nfe_invert": rec.inverted.nfe, "nfe_regenerate": rec.regenerated.nfe, "nfe_round_trip": rec.nfe(),
             "mse": err, "psnr": err_psnr,
             "noise_mean": noise_mean, "noise_std": noise_std, "ms": ms,
         }));

@@ -6,7 +6,8 @@ use super::sampler::{GpuPlan, Guidance};
 use crate::config::{ModelConfig, NetRole};
 use crate::error::{Error, Result};
 use crate::modelfile::ModelFile;
-use crate::pipeline::{GenerateRequest, Generated, Progress, generation_inputs, transport_labels};
+use crate::pipeline::{GenerateRequest, Generated, Progress, Reconstruction, Transport, generation_inputs, reconstruct_on, transport_labels};
+use crate::sampling::{Plan, Slot};
 use std::collections::BTreeMap;
 
 /// A model ready to sample on the GPU: its networks compiled and their weights uploaded once.
@@ -81,18 +82,39 @@ impl GpuModel {
     /// after each batch completes.
     pub async fn generate(&mut self, req: &GenerateRequest, progress: &mut dyn FnMut(Progress)) -> Result<Generated> {
         let (noise, labels) = generation_inputs(req, self.config.data.numel(), self.config.classes.len())?;
-        self.transport(req, noise, labels, progress).await
+        Ok(self.run_plan(req, &req.sampler.plan()?, noise, labels, None, false, progress).await?.0)
     }
 
     /// Integrates `req.sampler` (usually an inversion) from the start states `x`, as
     /// [`pipeline::transport_from`](crate::pipeline::transport_from) does.
     pub async fn transport_from(&mut self, req: &GenerateRequest, x: Vec<f32>, progress: &mut dyn FnMut(Progress)) -> Result<Generated> {
         let labels = transport_labels(req, &x, self.config.data.numel(), self.config.classes.len())?;
-        self.transport(req, x, labels, progress).await
+        Ok(self.run_plan(req, &req.sampler.plan()?, x, labels, None, false, progress).await?.0)
     }
 
-    async fn transport(&mut self, req: &GenerateRequest, start: Vec<f32>, labels: Vec<u32>, progress: &mut dyn FnMut(Progress)) -> Result<Generated> {
-        let plan = req.sampler.plan()?;
+    /// Inverts `images` and regenerates them, as [`pipeline::reconstruct`](crate::pipeline::reconstruct)
+    /// does on the CPU (the same steps), CAF's reused v̂0 included: the inversion's v̂0 stays on
+    /// the device's readback and goes to the regeneration as its given slot.
+    pub async fn reconstruct(&mut self, req: &GenerateRequest, images: Vec<f32>, reuse_initial_velocity: bool, progress: &mut dyn FnMut(Progress)) -> Result<Reconstruction> {
+        reconstruct_on(self, req, images, reuse_initial_velocity, progress).await
+    }
+}
+
+impl Transport for GpuModel {
+    fn shape(&self) -> (usize, usize) {
+        (self.config.data.numel(), self.config.classes.len())
+    }
+
+    async fn run_plan(
+        &mut self,
+        req: &GenerateRequest,
+        plan: &Plan,
+        start: Vec<f32>,
+        labels: Vec<u32>,
+        given_v0: Option<&[f32]>,
+        keep_v0: bool,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<(Generated, Option<Vec<f32>>)> {
         if !req.guidance.is_finite() {
             return Err(Error::InvalidInput(format!("guidance scale must be finite, got {}", req.guidance)));
         }
@@ -103,6 +125,9 @@ impl GpuModel {
         }
         let numel = self.config.data.numel();
         let n = start.len() / numel;
+        if given_v0.is_some_and(|v| v.len() != start.len()) {
+            return Err(Error::InvalidInput(format!("a given v̂0 must match the {} start values", start.len())));
+        }
         let guidance = Guidance::of(req.guidance);
         let chunk = req.batch.clamp(1, n).min(self.max_batch(req.guidance));
         let nb = guidance.net_batch(chunk);
@@ -114,25 +139,32 @@ impl GpuModel {
         let steps = plan.steps();
         let record = req.record_trajectories;
         let mut samples = Vec::with_capacity(start.len());
+        let mut kept: Option<Vec<f32>> = keep_v0.then(|| Vec::with_capacity(start.len()));
         let mut trajectories: Vec<Vec<f32>> = if record { vec![Vec::with_capacity(start.len()); steps + 1] } else { Vec::new() };
         let mut compiled: Option<(usize, GpuPlan)> = None;
         let mut done = 0;
         while done < n {
             let b = chunk.min(n - done);
             if compiled.as_ref().is_none_or(|(cb, _)| *cb != b) {
-                compiled = Some((b, GpuPlan::new(&self.ctx, &plan, b, numel, guidance, record, &self.execs)?));
+                compiled = Some((b, GpuPlan::new(&self.ctx, plan, b, numel, guidance, record, keep_v0.then_some(Slot::V0), &self.execs)?));
             }
             let Some((_, gp)) = &compiled else { unreachable!("compiled just above") };
             progress(Progress { samples_done: done, samples_total: n, step: 0, steps });
-            let (x, traj) = gp.run(&mut self.execs, &start[done * numel..(done + b) * numel], &labels[done..done + b]).await?;
+            let rows = done * numel..(done + b) * numel;
+            let given: Vec<(Slot, &[f32])> = given_v0.map(|v| (Slot::V0, &v[rows.clone()])).into_iter().collect();
+            let (x, traj, v0) = gp.run(&mut self.execs, &start[rows], &labels[done..done + b], &given).await?;
             samples.extend_from_slice(&x);
+            if let (Some(all), Some(part)) = (kept.as_mut(), v0) {
+                all.extend_from_slice(&part);
+            }
             for (all, part) in trajectories.iter_mut().zip(&traj) {
                 all.extend_from_slice(part);
             }
             done += b;
         }
         progress(Progress { samples_done: n, samples_total: n, step: steps, steps });
-        Ok(Generated { samples, start, labels, nfe: plan.nfe(), trajectories })
+        let kept = kept.filter(|k| k.len() == start.len());
+        Ok((Generated { samples, start, labels, nfe: plan.nfe(), trajectories }, kept))
     }
 }
 
@@ -228,6 +260,34 @@ mod tests {
     fn caf_pair_on_unets() {
         let file = model(tiny_unet(0, 0), Some(tiny_unet(1, 0)), Parameterization::Caf { h: 1.2 }, 0);
         check("unet caf 2 steps", &file, SamplerSpec::new(Solver::Caf, 2), Labels::Unconditional, 1.0, 2, 2);
+    }
+
+    /// The round trip on the GPU against the CPU's, CAF's reused v̂0 included (its NFE: the
+    /// inversion's N + 1, then N), with and without guidance, in several batches; reuse with a
+    /// velocity solver is refused on both. Tolerance as in `check`: two transports of ≤ 4
+    /// evaluations each.
+    #[test]
+    fn reconstruction_matches_the_cpu_with_caf_reuse() {
+        let Some(ctx) = gpu() else { return };
+        let file = model(mlp(0, 2), Some(mlp(2, 2)), Parameterization::Caf { h: 1.5 }, 2);
+        let images = crate::noise::gaussian_batch(3, 0, 5, 2);
+        let mut cpu = Model::new(&file).unwrap();
+        let mut gm = pollster::block_on(GpuModel::new(&ctx, &file)).unwrap();
+        for (reuse, guidance) in [(true, 1.0), (true, 2.0), (false, 2.0)] {
+            let req = pipeline::GenerateRequest { seed: 0, num_samples: 5, batch: 2, labels: Labels::Cycle, guidance, sampler: SamplerSpec::new(Solver::Caf, 3), record_trajectories: false };
+            let want = pipeline::reconstruct(&mut cpu, 2, &req, images.clone(), reuse, &mut |_| {}).unwrap();
+            let got = pollster::block_on(gm.reconstruct(&req, images.clone(), reuse, &mut |_| {})).unwrap();
+            let what = format!("caf reuse {reuse} guidance {guidance}");
+            assert_eq!((got.inverted.nfe, got.regenerated.nfe), (4, if reuse { 3 } else { 4 }), "{what}");
+            assert_eq!((got.inverted.nfe, got.regenerated.nfe), (want.inverted.nfe, want.regenerated.nfe), "{what}");
+            assert_close(&format!("{what}: noise"), &got.inverted.samples, &want.inverted.samples, 1e-5 * max_abs(&want.inverted.samples, 1.0));
+            assert_close(&format!("{what}: reconstruction"), &got.regenerated.samples, &want.regenerated.samples, 1e-5 * max_abs(&want.regenerated.samples, 1.0));
+        }
+        let velocity = model(mlp(0, 0), None, Parameterization::Velocity, 0);
+        let mut gv = pollster::block_on(GpuModel::new(&ctx, &velocity)).unwrap();
+        let req = pipeline::GenerateRequest { seed: 0, num_samples: 5, batch: 2, labels: Labels::Unconditional, guidance: 1.0, sampler: SamplerSpec::new(Solver::Euler, 2), record_trajectories: false };
+        let e = pollster::block_on(gv.reconstruct(&req, images.clone(), true, &mut |_| {})).unwrap_err();
+        assert!(matches!(e, Error::InvalidInput(_)), "{e}");
     }
 
     /// A batch larger than the device (here: a memory budget) allows is split into several

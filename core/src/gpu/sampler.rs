@@ -78,6 +78,10 @@ pub(crate) struct GpuPlan {
     list: DispatchList,
     state: wgpu::Buffer,
     x_off: u64,
+    /// The plan's given slots and their offsets, written by `run` after the state.
+    inputs: Vec<(Slot, u64)>,
+    /// The offset of the slot read back after the run, if any.
+    keep: Option<u64>,
     len: usize,
     batch: usize,
     guidance: Guidance,
@@ -89,12 +93,21 @@ pub(crate) struct GpuPlan {
 impl GpuPlan {
     /// Compiles `plan` for `batch` samples against the network executors `execs` (one per role
     /// the plan evaluates, each with room for `guidance.net_batch(batch)` samples).
-    pub(crate) fn new(ctx: &GpuContext, plan: &Plan, batch: usize, numel: usize, guidance: Guidance, record: bool, execs: &BTreeMap<NetRole, NetExec>) -> Result<GpuPlan> {
-        if !plan.inputs().is_empty() {
-            return Err(Error::InvalidInput(
-                "the GPU runtime runs plans whose only input is the state; a plan with given slots (CAF's reused v̂0) runs on the CPU".into(),
-            ));
-        }
+    ///
+    /// A plan with given slots ([`Plan::with_given`]) takes their values in [`GpuPlan::run`];
+    /// `keep` names a slot whose final contents `run` also reads back (CAF's v̂0 after an
+    /// inversion, for a regeneration that reuses it).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        ctx: &GpuContext,
+        plan: &Plan,
+        batch: usize,
+        numel: usize,
+        guidance: Guidance,
+        record: bool,
+        keep: Option<Slot>,
+        execs: &BTreeMap<NetRole, NetExec>,
+    ) -> Result<GpuPlan> {
         let len = batch * numel;
         let nb = guidance.net_batch(batch);
         for role in plan.roles() {
@@ -113,7 +126,9 @@ impl GpuPlan {
         let state = ctx.buffer("sampler state", (plan.slots().len() * stride * 4) as u64, STORAGE_USAGE)?;
         let steps = plan.steps();
         let traj = if record { Some(ctx.buffer("trajectory", ((steps + 1) * len * 4) as u64, STORAGE_USAGE)?) } else { None };
-        let staging_len = len * if record { steps + 2 } else { 1 };
+        let keep = keep.filter(|k| *k != Slot::X && plan.slots().contains(k)).map(off);
+        let inputs: Vec<(Slot, u64)> = plan.inputs().iter().map(|s| (*s, off(*s))).collect();
+        let staging_len = len * (if record { steps + 2 } else { 1 } + usize::from(keep.is_some()));
         let staging = ctx.buffer("readback", (staging_len * 4) as u64, wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST)?;
 
         // Binding 1 of `lincomb` is unused; it must not alias the read-write state.
@@ -152,19 +167,32 @@ impl GpuPlan {
             }
         }
         let list = DispatchList::new(ctx, &specs)?;
-        Ok(GpuPlan { ctx: ctx.clone(), ops, list, x_off: off(Slot::X), state, len, batch, guidance, steps, traj, staging })
+        Ok(GpuPlan { ctx: ctx.clone(), ops, list, x_off: off(Slot::X), inputs, keep, state, len, batch, guidance, steps, traj, staging })
     }
 
-    /// Runs the plan from `x0` (`[batch, numel]`) with per-sample `labels`; returns the final
-    /// state and, if recording, the `steps + 1` trajectory states.
-    pub(crate) async fn run(&self, execs: &mut BTreeMap<NetRole, NetExec>, x0: &[f32], labels: &[u32]) -> Result<(Vec<f32>, Vec<Vec<f32>>)> {
+    /// Runs the plan from `x0` (`[batch, numel]`) with per-sample `labels` and the values of
+    /// its given slots (`given`, one `[batch, numel]` per slot of [`Plan::inputs`]); returns
+    /// the final state, the `steps + 1` trajectory states if recording, and the kept slot's
+    /// final contents if the plan was compiled with one.
+    pub(crate) async fn run(&self, execs: &mut BTreeMap<NetRole, NetExec>, x0: &[f32], labels: &[u32], given: &[(Slot, &[f32])]) -> Result<(Vec<f32>, Vec<Vec<f32>>, Option<Vec<f32>>)> {
         let ctx = &self.ctx;
         let (len, bytes) = (self.len, (self.len * 4) as u64);
         if x0.len() != len || labels.len() != self.batch {
             return Err(Error::InvalidInput(format!("a plan for {} samples got {} values and {} labels", self.batch, x0.len(), labels.len())));
         }
+        let mut names: Vec<Slot> = given.iter().map(|(s, _)| *s).collect();
+        names.sort();
+        let mut want: Vec<Slot> = self.inputs.iter().map(|(s, _)| *s).collect();
+        want.sort();
+        if names != want || given.iter().any(|(_, v)| v.len() != len) {
+            return Err(Error::InvalidInput(format!("the plan takes {want:?} besides the state, {len} scalars each; given {names:?}")));
+        }
         let q = ctx.queue();
         q.write_buffer(&self.state, self.x_off * 4, bytemuck::cast_slice(x0));
+        for (slot, values) in given {
+            let off = self.inputs.iter().find(|(s, _)| s == slot).map_or(0, |(_, o)| *o);
+            q.write_buffer(&self.state, off * 4, bytemuck::cast_slice(values));
+        }
         let net_labels = self.guidance.net_labels(labels);
         for exec in execs.values() {
             exec.write_labels(&net_labels);
@@ -214,14 +242,19 @@ impl GpuPlan {
         }
         flush(&mut enc, &mut pending);
         enc.copy_buffer_to_buffer(&self.state, self.x_off * 4, &self.staging, 0, bytes);
+        let traj_len = if self.traj.is_some() { (self.steps + 1) * len } else { 0 };
         if let Some(traj) = &self.traj {
-            enc.copy_buffer_to_buffer(traj, 0, &self.staging, bytes, ((self.steps + 1) * len * 4) as u64);
+            enc.copy_buffer_to_buffer(traj, 0, &self.staging, bytes, (traj_len * 4) as u64);
+        }
+        if let Some(k) = self.keep {
+            enc.copy_buffer_to_buffer(&self.state, k * 4, &self.staging, ((len + traj_len) * 4) as u64, bytes);
         }
         q.submit([enc.finish()]);
-        let total = if self.traj.is_some() { len * (self.steps + 2) } else { len };
+        let total = len + traj_len + if self.keep.is_some() { len } else { 0 };
         let all = ctx.read_back(&self.staging, total).await?;
         let x = all[..len].to_vec();
-        let traj = if self.traj.is_some() { all[len..].chunks_exact(len).map(|c| c.to_vec()).collect() } else { Vec::new() };
-        Ok((x, traj))
+        let traj = all[len..len + traj_len].chunks_exact(len).map(|c| c.to_vec()).collect();
+        let kept = self.keep.map(|_| all[len + traj_len..].to_vec());
+        Ok((x, traj, kept))
     }
 }

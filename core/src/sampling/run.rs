@@ -48,8 +48,22 @@ pub fn run_with<T: Real, F: VelocityField<T> + ?Sized>(
     field: &mut F,
     x_start: &[T],
     given: &[(Slot, &[T])],
-    mut observer: Option<Observer<'_, T>>,
+    observer: Option<Observer<'_, T>>,
 ) -> Result<Vec<T>> {
+    Ok(run_keeping(plan, field, x_start, given, None, observer)?.0)
+}
+
+/// [`run_with`] that also returns the final contents of the slot `keep` (`None` when `keep` is
+/// `None` or not a slot of the plan): CAF's v̂0 as its inversion computed it, for a
+/// regeneration that reuses it.
+pub fn run_keeping<T: Real, F: VelocityField<T> + ?Sized>(
+    plan: &Plan,
+    field: &mut F,
+    x_start: &[T],
+    given: &[(Slot, &[T])],
+    keep: Option<Slot>,
+    mut observer: Option<Observer<'_, T>>,
+) -> Result<(Vec<T>, Option<Vec<T>>)> {
     let numel = field.sample_numel();
     if numel == 0 || x_start.is_empty() || !x_start.len().is_multiple_of(numel) {
         return Err(Error::InvalidInput(format!(
@@ -111,7 +125,8 @@ pub fn run_with<T: Real, F: VelocityField<T> + ?Sized>(
             }
         }
     }
-    Ok(std::mem::take(&mut bufs[Slot::X.index()]))
+    let kept = keep.filter(|k| *k != Slot::X && plan.slots().contains(k)).map(|k| std::mem::take(&mut bufs[k.index()]));
+    Ok((std::mem::take(&mut bufs[Slot::X.index()]), kept))
 }
 
 /// `dst = Σ c·src` elementwise, summing in term order; a term naming `out` reads `dst` itself
