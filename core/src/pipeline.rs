@@ -123,7 +123,7 @@ pub fn generate<F: ConditionalField<f32>>(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Generated> {
     let (noise, labels) = generation_inputs(req, field.sample_numel(), num_classes)?;
-    Ok(transport(field, req, &req.sampler.plan()?, noise, labels, None, false, progress)?.0)
+    Ok(now(transport_on(&mut Cpu { field, num_classes }, req, &req.sampler.plan()?, noise, labels, None, false, progress))?.0)
 }
 
 /// Integrates `req.sampler` (usually an inversion) from given start states `x`
@@ -136,7 +136,7 @@ pub fn transport_from<F: ConditionalField<f32>>(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Generated> {
     let labels = transport_labels(req, &x, field.sample_numel(), num_classes)?;
-    Ok(transport(field, req, &req.sampler.plan()?, x, labels, None, false, progress)?.0)
+    Ok(now(transport_on(&mut Cpu { field, num_classes }, req, &req.sampler.plan()?, x, labels, None, false, progress))?.0)
 }
 
 /// An inversion and the regeneration from the noise it found.
@@ -183,25 +183,37 @@ pub fn reconstruct<F: ConditionalField<f32>>(
     now(reconstruct_on(&mut Cpu { field, num_classes }, req, images, reuse_initial_velocity, progress))
 }
 
-/// A backend as the round trip sees it: transports of start states in batches, with CAF's v̂0
-/// given to the plan and/or kept from it. The CPU's is [`Cpu`]; the GPU runtime's is
-/// [`GpuModel`](crate::gpu::GpuModel).
+/// A backend as the pipeline drives it: one batch of a plan at a time. The batching,
+/// trajectories and progress of every transport are [`transport_on`]'s, the same for the CPU
+/// ([`Cpu`]) and the GPU runtime ([`GpuModel`](crate::gpu::GpuModel)).
 pub(crate) trait Transport {
     /// Scalars per sample and the model's class count.
     fn shape(&self) -> (usize, usize);
-    /// Runs `plan` (from `req.sampler`, with [`Slot::V0`] given when `given_v0` is set) from
-    /// `start` with `labels`; returns the result and, when `keep_v0`, the final [`Slot::V0`]
-    /// of every sample (`[n, numel]`, `None` if the plan has no such slot).
-    async fn run_plan(
+    /// Checks `req` and `plan` against the backend and readies it for batches of up to
+    /// `batch` samples; returns the batch size it takes (`batch` or fewer: a device's memory).
+    fn prepare(&mut self, req: &GenerateRequest, plan: &Plan, batch: usize) -> Result<usize>;
+    /// Runs `plan` on one batch `x0` (`[b, numel]`) with `labels` (`b`) and the plan's given
+    /// slots; `on_step(k)` after step `k` where the backend can tell. Returns the final state,
+    /// the `steps + 1` states if `record`, and the final contents of `keep`.
+    #[allow(clippy::too_many_arguments)]
+    async fn run_batch(
         &mut self,
         req: &GenerateRequest,
         plan: &Plan,
-        start: Vec<f32>,
-        labels: Vec<u32>,
-        given_v0: Option<&[f32]>,
-        keep_v0: bool,
-        progress: &mut dyn FnMut(Progress),
-    ) -> Result<(Generated, Option<Vec<f32>>)>;
+        x0: &[f32],
+        labels: &[u32],
+        given: &[(Slot, &[f32])],
+        keep: Option<Slot>,
+        record: bool,
+        on_step: &mut dyn FnMut(usize),
+    ) -> Result<Batch>;
+}
+
+/// One batch's results ([`Transport::run_batch`]).
+pub(crate) struct Batch {
+    pub x: Vec<f32>,
+    pub trajectory: Vec<Vec<f32>>,
+    pub kept: Option<Vec<f32>>,
 }
 
 /// A CPU field as a [`Transport`].
@@ -215,18 +227,79 @@ impl<F: ConditionalField<f32>> Transport for Cpu<'_, F> {
         (self.field.sample_numel(), self.num_classes)
     }
 
-    async fn run_plan(
+    fn prepare(&mut self, _req: &GenerateRequest, _plan: &Plan, batch: usize) -> Result<usize> {
+        Ok(batch)
+    }
+
+    async fn run_batch(
         &mut self,
         req: &GenerateRequest,
         plan: &Plan,
-        start: Vec<f32>,
-        labels: Vec<u32>,
-        given_v0: Option<&[f32]>,
-        keep_v0: bool,
-        progress: &mut dyn FnMut(Progress),
-    ) -> Result<(Generated, Option<Vec<f32>>)> {
-        transport(self.field, req, plan, start, labels, given_v0, keep_v0, progress)
+        x0: &[f32],
+        labels: &[u32],
+        given: &[(Slot, &[f32])],
+        keep: Option<Slot>,
+        record: bool,
+        on_step: &mut dyn FnMut(usize),
+    ) -> Result<Batch> {
+        let mut guided = Guided::new(&mut *self.field, labels.to_vec(), req.guidance)?;
+        let mut trajectory = Vec::new();
+        let mut observe = |e: StepEvent<'_, f32>| {
+            if record {
+                trajectory.push(e.x.to_vec());
+            }
+            on_step(e.step);
+        };
+        let (x, kept) = run_keeping(plan, &mut guided, x0, given, keep, Some(&mut observe))?;
+        Ok(Batch { x, trajectory, kept })
     }
+}
+
+/// Runs `plan` (built from `req.sampler`, possibly with given slots) from `start` with
+/// `labels` on `backend`, in batches of `req.batch` (or fewer, as the backend takes).
+/// `given_v0` (`[n, numel]`, like `start`) fills [`Slot::V0`] of a plan that takes it
+/// ([`Plan::with_given`]); `keep_v0` also returns that slot's final contents.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn transport_on<B: Transport>(
+    backend: &mut B,
+    req: &GenerateRequest,
+    plan: &Plan,
+    start: Vec<f32>,
+    labels: Vec<u32>,
+    given_v0: Option<&[f32]>,
+    keep_v0: bool,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<(Generated, Option<Vec<f32>>)> {
+    let (numel, _) = backend.shape();
+    let n = start.len() / numel.max(1);
+    if given_v0.is_some_and(|v| v.len() != start.len()) {
+        return Err(Error::InvalidInput(format!("a given v̂0 must match the {} start values", start.len())));
+    }
+    let batch = backend.prepare(req, plan, req.batch.clamp(1, n.max(1)))?.max(1);
+    let (steps, record) = (plan.steps(), req.record_trajectories);
+    let mut samples = Vec::with_capacity(start.len());
+    let mut kept: Option<Vec<f32>> = keep_v0.then(|| Vec::with_capacity(start.len()));
+    let mut trajectories: Vec<Vec<f32>> = if record { vec![Vec::with_capacity(start.len()); steps + 1] } else { Vec::new() };
+    let mut done = 0;
+    while done < n {
+        let b = batch.min(n - done);
+        let rows = done * numel..(done + b) * numel;
+        let given: Vec<(Slot, &[f32])> = given_v0.map(|v| (Slot::V0, &v[rows.clone()])).into_iter().collect();
+        progress(Progress { samples_done: done, samples_total: n, step: 0, steps });
+        let mut on_step = |step: usize| progress(Progress { samples_done: done, samples_total: n, step, steps });
+        let out = backend.run_batch(req, plan, &start[rows], &labels[done..done + b], &given, keep_v0.then_some(Slot::V0), record, &mut on_step).await?;
+        samples.extend_from_slice(&out.x);
+        for (all, part) in trajectories.iter_mut().zip(&out.trajectory) {
+            all.extend_from_slice(part);
+        }
+        if let (Some(all), Some(part)) = (kept.as_mut(), out.kept) {
+            all.extend_from_slice(&part);
+        }
+        done += b;
+    }
+    progress(Progress { samples_done: n, samples_total: n, step: steps, steps });
+    let kept = kept.filter(|k| k.len() == start.len());
+    Ok((Generated { samples, start, labels, nfe: plan.nfe(), trajectories }, kept))
 }
 
 /// The round trip of [`reconstruct`] on any backend.
@@ -248,7 +321,7 @@ pub(crate) async fn reconstruct_on<B: Transport>(
     let inv_req = GenerateRequest { sampler: req.sampler.clone().with_direction(Direction::Invert), ..req.clone() };
     let gen_req = GenerateRequest { sampler: req.sampler.clone().with_direction(Direction::Generate), ..req.clone() };
     let (inv_plan, mut gen_plan) = (inv_req.sampler.plan()?, gen_req.sampler.plan()?);
-    let (inverted, v0) = backend.run_plan(&inv_req, &inv_plan, images, labels.clone(), None, reuse_initial_velocity, progress).await?;
+    let (inverted, v0) = transport_on(backend, &inv_req, &inv_plan, images, labels.clone(), None, reuse_initial_velocity, progress).await?;
     if reuse_initial_velocity {
         gen_plan = gen_plan.with_given(Slot::V0)?;
     }
@@ -256,7 +329,7 @@ pub(crate) async fn reconstruct_on<B: Transport>(
     if reuse_initial_velocity && v0.is_none() {
         return Err(Error::InvalidInput("internal: the CAF inversion kept no initial velocity".into()));
     }
-    let (regenerated, _) = backend.run_plan(&gen_req, &gen_plan, inverted.samples.clone(), labels, v0.as_deref(), false, progress).await?;
+    let (regenerated, _) = transport_on(backend, &gen_req, &gen_plan, inverted.samples.clone(), labels, v0.as_deref(), false, progress).await?;
     Ok(Reconstruction { inverted, regenerated })
 }
 
@@ -301,57 +374,6 @@ fn check_guidance(scale: f32, num_classes: usize) -> Result<()> {
         )));
     }
     Ok(())
-}
-
-/// Runs `plan` (built from `req.sampler`, possibly with given slots) from `start` in batches
-/// of `req.batch`. `given_v0` (`[n, numel]`, like `start`) fills [`Slot::V0`] of a plan that
-/// takes it ([`Plan::with_given`]); `keep_v0` also returns that slot's final contents.
-#[allow(clippy::too_many_arguments)]
-fn transport<F: ConditionalField<f32>>(
-    field: &mut F,
-    req: &GenerateRequest,
-    plan: &Plan,
-    start: Vec<f32>,
-    labels: Vec<u32>,
-    given_v0: Option<&[f32]>,
-    keep_v0: bool,
-    progress: &mut dyn FnMut(Progress),
-) -> Result<(Generated, Option<Vec<f32>>)> {
-    let numel = field.sample_numel();
-    let n = start.len() / numel;
-    if given_v0.is_some_and(|v| v.len() != start.len()) {
-        return Err(Error::InvalidInput(format!("a given v̂0 must match the {} start values", start.len())));
-    }
-    let batch = req.batch.clamp(1, n);
-    let mut samples = Vec::with_capacity(start.len());
-    let mut kept: Option<Vec<f32>> = keep_v0.then(|| Vec::with_capacity(start.len()));
-    let mut trajectories: Vec<Vec<f32>> = Vec::new();
-    if req.record_trajectories {
-        trajectories = vec![Vec::with_capacity(start.len()); plan.steps() + 1];
-    }
-    let mut done = 0;
-    while done < n {
-        let b = batch.min(n - done);
-        let rows = done * numel..(done + b) * numel;
-        let x0 = &start[rows.clone()];
-        let given: Vec<(Slot, &[f32])> = given_v0.map(|v| (Slot::V0, &v[rows])).into_iter().collect();
-        let mut guided = Guided::new(&mut *field, labels[done..done + b].to_vec(), req.guidance)?;
-        let mut observe = |e: StepEvent<'_, f32>| {
-            if req.record_trajectories {
-                trajectories[e.step].extend_from_slice(e.x);
-            }
-            progress(Progress { samples_done: done, samples_total: n, step: e.step, steps: e.steps });
-        };
-        let (out, v0) = run_keeping(plan, &mut guided, x0, &given, keep_v0.then_some(Slot::V0), Some(&mut observe))?;
-        samples.extend_from_slice(&out);
-        if let (Some(all), Some(part)) = (kept.as_mut(), v0) {
-            all.extend_from_slice(&part);
-        }
-        done += b;
-    }
-    progress(Progress { samples_done: n, samples_total: n, step: plan.steps(), steps: plan.steps() });
-    let kept = kept.filter(|k| k.len() == start.len());
-    Ok((Generated { samples, start, labels, nfe: plan.nfe(), trajectories }, kept))
 }
 
 #[cfg(test)]

@@ -19,6 +19,8 @@ export function ensureWasm() {
 const now = () => globalThis.performance?.now() ?? Date.now();
 /** Lets the event loop run (abort messages, UI) between chunks. */
 const yieldToEventLoop = () => new Promise((r) => setTimeout(r, 0));
+/** What `#onDevice` resolves to after moving a lost GPU model to the CPU: run again. */
+const LOST = Symbol('device lost');
 
 /** A solver name, passed on as text: the Rust request parses it as the CLI's `--solver` does. */
 function solverName(s) {
@@ -180,6 +182,41 @@ export class LocalRuntime {
   }
 
   /**
+   * Runs `call` on the engine; if the GPU device is lost under backend 'auto', moves the model
+   * to the CPU once and resolves to `LOST` (the caller runs again), else rethrows as a
+   * BeelineError.
+   */
+  async #onDevice(call) {
+    try {
+      return await call();
+    } catch (e) {
+      const err = toBeelineError(e);
+      if (err.code === 'device_lost' && this.#load?.backend === 'auto' && this.#info.backend === 'webgpu') {
+        this.#engine.free();
+        this.#engine = await Engine.load(this.#bytes.slice(), 'cpu');
+        this.#info = { ...JSON.parse(this.#engine.info()), reason: `cpu: the WebGPU device was lost (${err.message})` };
+        return LOST;
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * Inverts the single sample `x` and regenerates it with the core's round trip (CAF's initial
+   * velocity reused unless `fresh`), as `beeline invert` does; progress in two phases.
+   */
+  async #roundTrip(req, x, fresh, { signal, onProgress }) {
+    throwIfAborted(signal);
+    const reuse = req.solver === 'caf' && !fresh;
+    const r = await this.#onDevice(() => this.#engine.reconstruct(JSON.stringify(req), x, reuse));
+    if (r === LOST) return this.#roundTrip(req, x, fresh, { signal, onProgress });
+    onProgress?.({ phase: 'invert', done: 1, total: 1 });
+    onProgress?.({ phase: 'reconstruct', done: 1, total: 1 });
+    await yieldToEventLoop();
+    return { inv: r.inverted, rec: r.regenerated };
+  }
+
+  /**
    * Runs a transport request over `total` samples in chunks of `chunk`, checking `signal` and
    * reporting progress between chunks; falls back to the CPU once if the GPU device is lost
    * under backend 'auto'.
@@ -193,19 +230,8 @@ export class LocalRuntime {
       throwIfAborted(signal);
       const count = Math.min(chunk, total - first);
       const x = start ? start.subarray(first * numel, (first + count) * numel) : undefined;
-      let r;
-      try {
-        r = await this.#engine.transport(json, x, first, count);
-      } catch (e) {
-        const err = toBeelineError(e);
-        if (err.code === 'device_lost' && this.#load?.backend === 'auto' && this.#info.backend === 'webgpu') {
-          this.#engine.free();
-          this.#engine = await Engine.load(this.#bytes.slice(), 'cpu');
-          this.#info = { ...JSON.parse(this.#engine.info()), reason: `cpu: the WebGPU device was lost (${err.message})` };
-          return this.#transport(req, start, { signal, onProgress, chunk, phase });
-        }
-        throw err;
-      }
+      const r = await this.#onDevice(() => this.#engine.transport(json, x, first, count));
+      if (r === LOST) return this.#transport(req, start, { signal, onProgress, chunk, phase });
       parts.push(r);
       first += count;
       onProgress?.({ phase, done: first, total });
@@ -321,8 +347,7 @@ export class LocalRuntime {
       const guidance = finiteNumber('guidance', opts.guidance) ?? 1;
       const base = { seed: 0, total: 1, labels, guidance, ...spec, trajectories: false };
       const t0 = now();
-      const inv = await this.#transport({ ...base, direction: 'invert' }, x, { signal, onProgress, chunk: 1, phase: 'invert' });
-      const rec = await this.#transport({ ...base, direction: 'generate' }, inv.samples, { signal, onProgress, chunk: 1, phase: 'reconstruct' });
+      const { inv, rec } = await this.#roundTrip(base, x, opts.freshInitialVelocity === true, { signal, onProgress });
       const totalMs = now() - t0;
       return {
         noise: inv.samples,
@@ -350,8 +375,7 @@ export class LocalRuntime {
       const guidance = finiteNumber('guidance', opts.guidance) ?? 2;
       const base = { seed: 0, total: 1, ...spec, trajectories: false };
       const t0 = now();
-      const inv = await this.#transport({ ...base, labels: labelOf(opts.from), guidance: 1, direction: 'invert' }, x, { signal, onProgress, chunk: 1, phase: 'invert' });
-      const rec = await this.#transport({ ...base, labels: labelOf(opts.from), guidance: 1, direction: 'generate' }, inv.samples, { signal, onProgress, chunk: 1, phase: 'reconstruct' });
+      const { inv, rec } = await this.#roundTrip({ ...base, labels: labelOf(opts.from), guidance: 1 }, x, opts.freshInitialVelocity === true, { signal, onProgress });
       const ed = await this.#transport({ ...base, labels: labelOf(opts.to), guidance, direction: 'generate' }, inv.samples, { signal, onProgress, chunk: 1, phase: 'edit' });
       const totalMs = now() - t0;
       return {

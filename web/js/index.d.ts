@@ -205,6 +205,12 @@ export interface InvertOptions extends CallOptions {
   label?: Label;
   /** Default 1. */
   guidance?: number;
+  /**
+   * CAF models: compute the initial velocity again from the noise when regenerating, instead of
+   * reusing the one the inversion computed from the image (the CAF paper's reconstruction, the
+   * default: `nfe.invert` N + 1, `nfe.reconstruct` N). As `beeline invert --fresh-initial-velocity`.
+   */
+  freshInitialVelocity?: boolean;
 }
 
 export interface InvertResult {
@@ -233,6 +239,8 @@ export interface EditOptions extends CallOptions {
   solver?: Solver;
   /** Guidance of the edit (default 2; inversion and reconstruction use 1). */
   guidance?: number;
+  /** As in {@link InvertOptions}: for the reconstruction of CAF models. */
+  freshInitialVelocity?: boolean;
 }
 
 export interface EditResult {

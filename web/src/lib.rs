@@ -150,6 +150,38 @@ impl Engine {
         })
     }
 
+    /// Inverts `images` (`[n, numel]` values in the data range, `n` the request's `total`) to
+    /// noise with the request's sampler run backwards and regenerates them from that noise, as
+    /// `beeline invert` does (the core's `reconstruct`, the same on both backends). With
+    /// `reuse_initial_velocity` (CAF models) the initial velocity the inversion computes from
+    /// the images is given to the regeneration: the CAF paper's reconstruction, `(N + 1) + N`
+    /// evaluations. The request's `direction` is ignored (both are run).
+    ///
+    /// Resolves to `{inverted, regenerated}`, each shaped as [`Engine::transport`]'s result.
+    pub fn reconstruct(&self, request: String, images: Vec<f32>, reuse_initial_velocity: bool) -> js_sys::Promise {
+        let runner = self.runner.clone();
+        let config = self.config.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let parsed = TransportRequest::parse(&request).map_err(core_error)?;
+            let req = parsed.chunk(&config, 0, parsed.total).map_err(core_error)?;
+            let numel = config.data.numel();
+            if images.len() != parsed.total * numel {
+                return Err(js_error("invalid_input", &format!("{} image values for {} samples of {numel}", images.len(), parsed.total)));
+            }
+            let mut guard = runner.try_borrow_mut().map_err(|_| js_error("busy", "another call on this model is still running"))?;
+            let classes = config.classes.len();
+            let rec = match &mut *guard {
+                Runner::Cpu(m) => pipeline::reconstruct(m.as_mut(), classes, &req, images, reuse_initial_velocity, &mut |_| {}),
+                Runner::Gpu(m) => m.reconstruct(&req, images, reuse_initial_velocity, &mut |_| {}).await,
+            }
+            .map_err(core_error)?;
+            let o = js_sys::Object::new();
+            let _ = js_sys::Reflect::set(&o, &JsValue::from_str("inverted"), &result_object(&rec.inverted));
+            let _ = js_sys::Reflect::set(&o, &JsValue::from_str("regenerated"), &result_object(&rec.regenerated));
+            Ok(o.into())
+        })
+    }
+
     /// `[n, c, h, w]` samples → `n` RGBA images back to back (`n·h·w·4` bytes).
     #[wasm_bindgen(js_name = toRgba)]
     pub fn to_rgba(&self, samples: &[f32]) -> Result<Vec<u8>, JsValue> {

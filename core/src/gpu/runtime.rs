@@ -6,7 +6,7 @@ use super::sampler::{GpuPlan, Guidance};
 use crate::config::{ModelConfig, NetRole};
 use crate::error::{Error, Result};
 use crate::modelfile::ModelFile;
-use crate::pipeline::{GenerateRequest, Generated, Progress, Reconstruction, Transport, generation_inputs, reconstruct_on, transport_labels};
+use crate::pipeline::{Batch, GenerateRequest, Generated, Progress, Reconstruction, Transport, generation_inputs, reconstruct_on, transport_labels, transport_on};
 use crate::sampling::{Plan, Slot};
 use std::collections::BTreeMap;
 
@@ -24,6 +24,8 @@ pub struct GpuModel {
     nets: BTreeMap<NetRole, GpuNetwork>,
     execs: BTreeMap<NetRole, NetExec>,
     budget: u64,
+    /// The plan of the transport in progress, compiled for its batch size (reset by `prepare`).
+    compiled: Option<(usize, GpuPlan)>,
 }
 
 impl GpuModel {
@@ -46,7 +48,7 @@ impl GpuModel {
             return Err(Error::DeviceLost(format!("uploading the model's weights: {e}")));
         }
         ctx.check()?;
-        Ok(GpuModel { ctx: ctx.clone(), config: file.config.clone(), nets, execs: BTreeMap::new(), budget: DEFAULT_BUDGET })
+        Ok(GpuModel { ctx: ctx.clone(), config: file.config.clone(), nets, execs: BTreeMap::new(), budget: DEFAULT_BUDGET, compiled: None })
     }
 
     /// The model's config.
@@ -82,14 +84,14 @@ impl GpuModel {
     /// after each batch completes.
     pub async fn generate(&mut self, req: &GenerateRequest, progress: &mut dyn FnMut(Progress)) -> Result<Generated> {
         let (noise, labels) = generation_inputs(req, self.config.data.numel(), self.config.classes.len())?;
-        Ok(self.run_plan(req, &req.sampler.plan()?, noise, labels, None, false, progress).await?.0)
+        Ok(transport_on(self, req, &req.sampler.plan()?, noise, labels, None, false, progress).await?.0)
     }
 
     /// Integrates `req.sampler` (usually an inversion) from the start states `x`, as
     /// [`pipeline::transport_from`](crate::pipeline::transport_from) does.
     pub async fn transport_from(&mut self, req: &GenerateRequest, x: Vec<f32>, progress: &mut dyn FnMut(Progress)) -> Result<Generated> {
         let labels = transport_labels(req, &x, self.config.data.numel(), self.config.classes.len())?;
-        Ok(self.run_plan(req, &req.sampler.plan()?, x, labels, None, false, progress).await?.0)
+        Ok(transport_on(self, req, &req.sampler.plan()?, x, labels, None, false, progress).await?.0)
     }
 
     /// Inverts `images` and regenerates them, as [`pipeline::reconstruct`](crate::pipeline::reconstruct)
@@ -105,16 +107,7 @@ impl Transport for GpuModel {
         (self.config.data.numel(), self.config.classes.len())
     }
 
-    async fn run_plan(
-        &mut self,
-        req: &GenerateRequest,
-        plan: &Plan,
-        start: Vec<f32>,
-        labels: Vec<u32>,
-        given_v0: Option<&[f32]>,
-        keep_v0: bool,
-        progress: &mut dyn FnMut(Progress),
-    ) -> Result<(Generated, Option<Vec<f32>>)> {
+    fn prepare(&mut self, req: &GenerateRequest, plan: &Plan, batch: usize) -> Result<usize> {
         if !req.guidance.is_finite() {
             return Err(Error::InvalidInput(format!("guidance scale must be finite, got {}", req.guidance)));
         }
@@ -123,48 +116,36 @@ impl Transport for GpuModel {
                 return Err(Error::InvalidInput(format!("this model has no `{}` network", role.prefix())));
             }
         }
-        let numel = self.config.data.numel();
-        let n = start.len() / numel;
-        if given_v0.is_some_and(|v| v.len() != start.len()) {
-            return Err(Error::InvalidInput(format!("a given v̂0 must match the {} start values", start.len())));
-        }
-        let guidance = Guidance::of(req.guidance);
-        let chunk = req.batch.clamp(1, n).min(self.max_batch(req.guidance));
-        let nb = guidance.net_batch(chunk);
+        let chunk = batch.min(self.max_batch(req.guidance));
+        let nb = Guidance::of(req.guidance).net_batch(chunk);
         for role in plan.roles() {
             if self.execs.get(&role).is_none_or(|e| e.max_batch < nb) {
                 self.execs.insert(role, NetExec::new(&self.nets[&role], nb)?);
             }
         }
-        let steps = plan.steps();
-        let record = req.record_trajectories;
-        let mut samples = Vec::with_capacity(start.len());
-        let mut kept: Option<Vec<f32>> = keep_v0.then(|| Vec::with_capacity(start.len()));
-        let mut trajectories: Vec<Vec<f32>> = if record { vec![Vec::with_capacity(start.len()); steps + 1] } else { Vec::new() };
-        let mut compiled: Option<(usize, GpuPlan)> = None;
-        let mut done = 0;
-        while done < n {
-            let b = chunk.min(n - done);
-            if compiled.as_ref().is_none_or(|(cb, _)| *cb != b) {
-                compiled = Some((b, GpuPlan::new(&self.ctx, plan, b, numel, guidance, record, keep_v0.then_some(Slot::V0), &self.execs)?));
-            }
-            let Some((_, gp)) = &compiled else { unreachable!("compiled just above") };
-            progress(Progress { samples_done: done, samples_total: n, step: 0, steps });
-            let rows = done * numel..(done + b) * numel;
-            let given: Vec<(Slot, &[f32])> = given_v0.map(|v| (Slot::V0, &v[rows.clone()])).into_iter().collect();
-            let (x, traj, v0) = gp.run(&mut self.execs, &start[rows], &labels[done..done + b], &given).await?;
-            samples.extend_from_slice(&x);
-            if let (Some(all), Some(part)) = (kept.as_mut(), v0) {
-                all.extend_from_slice(&part);
-            }
-            for (all, part) in trajectories.iter_mut().zip(&traj) {
-                all.extend_from_slice(part);
-            }
-            done += b;
+        self.compiled = None;
+        Ok(chunk)
+    }
+
+    async fn run_batch(
+        &mut self,
+        req: &GenerateRequest,
+        plan: &Plan,
+        x0: &[f32],
+        labels: &[u32],
+        given: &[(Slot, &[f32])],
+        keep: Option<Slot>,
+        record: bool,
+        _on_step: &mut dyn FnMut(usize),
+    ) -> Result<Batch> {
+        let b = labels.len();
+        if self.compiled.as_ref().is_none_or(|(cb, _)| *cb != b) {
+            let numel = self.config.data.numel();
+            self.compiled = Some((b, GpuPlan::new(&self.ctx, plan, b, numel, Guidance::of(req.guidance), record, keep, &self.execs)?));
         }
-        progress(Progress { samples_done: n, samples_total: n, step: steps, steps });
-        let kept = kept.filter(|k| k.len() == start.len());
-        Ok((Generated { samples, start, labels, nfe: plan.nfe(), trajectories }, kept))
+        let Some((_, gp)) = &self.compiled else { unreachable!("compiled just above") };
+        let (x, trajectory, kept) = gp.run(&mut self.execs, x0, labels, given).await?;
+        Ok(Batch { x, trajectory, kept })
     }
 }
 
