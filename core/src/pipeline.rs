@@ -192,21 +192,20 @@ pub(crate) trait Transport {
     /// Checks `req` and `plan` against the backend and readies it for batches of up to
     /// `batch` samples; returns the batch size it takes (`batch` or fewer: a device's memory).
     fn prepare(&mut self, req: &GenerateRequest, plan: &Plan, batch: usize) -> Result<usize>;
-    /// Runs `plan` on one batch `x0` (`[b, numel]`) with `labels` (`b`) and the plan's given
-    /// slots; `on_step(k)` after step `k` where the backend can tell. Returns the final state,
-    /// the `steps + 1` states if `record`, and the final contents of `keep`.
-    #[allow(clippy::too_many_arguments)]
-    async fn run_batch(
-        &mut self,
-        req: &GenerateRequest,
-        plan: &Plan,
-        x0: &[f32],
-        labels: &[u32],
-        given: &[(Slot, &[f32])],
-        keep: Option<Slot>,
-        record: bool,
-        on_step: &mut dyn FnMut(usize),
-    ) -> Result<Batch>;
+    /// Runs `plan` on one batch ([`BatchJob`]); `on_step(k)` after step `k` where the backend
+    /// can tell.
+    async fn run_batch(&mut self, req: &GenerateRequest, plan: &Plan, job: BatchJob<'_>, on_step: &mut dyn FnMut(usize)) -> Result<Batch>;
+}
+
+/// One batch for [`Transport::run_batch`]: the start states `x0` (`[b, numel]`), their
+/// `labels` (`b`), the plan's given slots, the slot to read back after the run, and whether
+/// to keep the `steps + 1` states.
+pub(crate) struct BatchJob<'a> {
+    pub x0: &'a [f32],
+    pub labels: &'a [u32],
+    pub given: &'a [(Slot, &'a [f32])],
+    pub keep: Option<Slot>,
+    pub record: bool,
 }
 
 /// One batch's results ([`Transport::run_batch`]).
@@ -231,17 +230,8 @@ impl<F: ConditionalField<f32>> Transport for Cpu<'_, F> {
         Ok(batch)
     }
 
-    async fn run_batch(
-        &mut self,
-        req: &GenerateRequest,
-        plan: &Plan,
-        x0: &[f32],
-        labels: &[u32],
-        given: &[(Slot, &[f32])],
-        keep: Option<Slot>,
-        record: bool,
-        on_step: &mut dyn FnMut(usize),
-    ) -> Result<Batch> {
+    async fn run_batch(&mut self, req: &GenerateRequest, plan: &Plan, job: BatchJob<'_>, on_step: &mut dyn FnMut(usize)) -> Result<Batch> {
+        let BatchJob { x0, labels, given, keep, record } = job;
         let mut guided = Guided::new(&mut *self.field, labels.to_vec(), req.guidance)?;
         let mut trajectory = Vec::new();
         let mut observe = |e: StepEvent<'_, f32>| {
@@ -287,7 +277,8 @@ pub(crate) async fn transport_on<B: Transport>(
         let given: Vec<(Slot, &[f32])> = given_v0.map(|v| (Slot::V0, &v[rows.clone()])).into_iter().collect();
         progress(Progress { samples_done: done, samples_total: n, step: 0, steps });
         let mut on_step = |step: usize| progress(Progress { samples_done: done, samples_total: n, step, steps });
-        let out = backend.run_batch(req, plan, &start[rows], &labels[done..done + b], &given, keep_v0.then_some(Slot::V0), record, &mut on_step).await?;
+        let job = BatchJob { x0: &start[rows], labels: &labels[done..done + b], given: &given, keep: keep_v0.then_some(Slot::V0), record };
+        let out = backend.run_batch(req, plan, job, &mut on_step).await?;
         samples.extend_from_slice(&out.x);
         for (all, part) in trajectories.iter_mut().zip(&out.trajectory) {
             all.extend_from_slice(part);

@@ -6,8 +6,8 @@ use super::sampler::{GpuPlan, Guidance};
 use crate::config::{ModelConfig, NetRole};
 use crate::error::{Error, Result};
 use crate::modelfile::ModelFile;
-use crate::pipeline::{Batch, GenerateRequest, Generated, Progress, Reconstruction, Transport, generation_inputs, reconstruct_on, transport_labels, transport_on};
-use crate::sampling::{Plan, Slot};
+use crate::pipeline::{Batch, BatchJob, GenerateRequest, Generated, Progress, Reconstruction, Transport, generation_inputs, reconstruct_on, transport_labels, transport_on};
+use crate::sampling::Plan;
 use std::collections::BTreeMap;
 
 /// A model ready to sample on the GPU: its networks compiled and their weights uploaded once.
@@ -127,17 +127,8 @@ impl Transport for GpuModel {
         Ok(chunk)
     }
 
-    async fn run_batch(
-        &mut self,
-        req: &GenerateRequest,
-        plan: &Plan,
-        x0: &[f32],
-        labels: &[u32],
-        given: &[(Slot, &[f32])],
-        keep: Option<Slot>,
-        record: bool,
-        _on_step: &mut dyn FnMut(usize),
-    ) -> Result<Batch> {
+    async fn run_batch(&mut self, req: &GenerateRequest, plan: &Plan, job: BatchJob<'_>, _on_step: &mut dyn FnMut(usize)) -> Result<Batch> {
+        let BatchJob { x0, labels, given, keep, record } = job;
         let b = labels.len();
         if self.compiled.as_ref().is_none_or(|(cb, _)| *cb != b) {
             let numel = self.config.data.numel();
