@@ -128,15 +128,15 @@ fn burn_flex(threads: usize) -> (std::result::Result<String, String>, Option<Eng
 
 /// A model on one backend, ready to generate.
 enum Loaded {
-    Source(beeline_cli::source::Source),
+    Generator(beeline::generator::Generator),
     Burn(burn_field::BurnField),
 }
 
 impl Loaded {
     fn new(engine: &Engine, file: &ModelFile) -> Result<Loaded> {
         Ok(match engine {
-            Engine::Cpu => Loaded::Source(beeline_cli::source::source_on(&Selected::Cpu, file)?),
-            Engine::Wgsl(ctx) => Loaded::Source(beeline_cli::source::source_on(&Selected::Gpu(ctx.clone()), file)?),
+            Engine::Cpu => Loaded::Generator(beeline_cli::source::generator_on(&Selected::Cpu, file)?),
+            Engine::Wgsl(ctx) => Loaded::Generator(beeline_cli::source::generator_on(&Selected::Gpu(ctx.clone()), file)?),
             Engine::Burn(device) => Loaded::Burn(burn_field::BurnField::new(file, device)?),
         })
     }
@@ -144,7 +144,7 @@ impl Loaded {
     /// One generation; returns its NFE.
     fn generate(&mut self, req: &GenerateRequest) -> Result<usize> {
         Ok(match self {
-            Loaded::Source(s) => s.generate(req, &mut |_| {})?.nfe,
+            Loaded::Generator(g) => pollster::block_on(g.generate(req, &mut |_| {}))?.nfe,
             Loaded::Burn(f) => {
                 let classes = f.num_classes;
                 beeline::pipeline::generate(f, classes, req, &mut |_| {})?.nfe

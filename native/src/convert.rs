@@ -4,7 +4,7 @@
 
 use anyhow::{Context, Result};
 use crate::sampler_args::SamplerArgs;
-use crate::source::source_on;
+use crate::source::generator_on;
 use beeline::backend::Selected;
 use beeline::modelfile::ModelFile;
 use beeline::pipeline::{GenerateRequest, Labels};
@@ -66,8 +66,8 @@ fn sample_difference(a: &ModelFile, b: &ModelFile, n: usize, seed: u64) -> Resul
         record_trajectories: false,
     };
     let run = |f: &ModelFile| -> Result<Vec<f32>> {
-        let mut src = source_on(&Selected::Cpu, f)?;
-        Ok(src.generate(&req, &mut |_| {})?.samples)
+        let mut src = generator_on(&Selected::Cpu, f)?;
+        Ok(pollster::block_on(src.generate(&req, &mut |_| {}))?.samples)
     };
     let (x, y) = (run(a)?, run(b)?);
     let (mut max, mut sum) = (0.0f64, 0.0f64);

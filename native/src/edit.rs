@@ -152,11 +152,11 @@ pub fn run(a: Args) -> Result<()> {
 
     let bar = crate::progress::bar(a.json, n as u64, "samples");
     let start = Instant::now();
-    let noise = source.transport_from(&req(from, 1.0, Direction::Invert), originals.clone(), &mut crate::progress::sampling(&bar, "inverting: "))?;
-    let recon = source.transport_from(&req(from, 1.0, Direction::Generate), noise.samples.clone(), &mut crate::progress::sampling(&bar, "reconstructing: "))?;
-    let edit = source.transport_from(&req(to, guidance, Direction::Generate), noise.samples.clone(), &mut crate::progress::sampling(&bar, "editing: "))?;
+    let noise = pollster::block_on(source.transport_from(&req(from, 1.0, Direction::Invert), originals.clone(), &mut crate::progress::sampling(&bar, "inverting: ")))?;
+    let recon = pollster::block_on(source.transport_from(&req(from, 1.0, Direction::Generate), noise.samples.clone(), &mut crate::progress::sampling(&bar, "reconstructing: ")))?;
+    let edit = pollster::block_on(source.transport_from(&req(to, guidance, Direction::Generate), noise.samples.clone(), &mut crate::progress::sampling(&bar, "editing: ")))?;
     let ms = start.elapsed().as_secs_f64() * 1e3;
-    let fresh = source.generate(&req(to, guidance, Direction::Generate), &mut crate::progress::sampling(&bar, "fresh samples: "))?;
+    let fresh = pollster::block_on(source.generate(&req(to, guidance, Direction::Generate), &mut crate::progress::sampling(&bar, "fresh samples: ")))?;
     bar.finish_and_clear();
     write_rows(&a.out, &[&originals, &recon.samples, &edit.samples], &config.data.shape, range, n.min(16))?;
 

@@ -162,7 +162,7 @@ impl ImageJudge {
 }
 
 /// One seed's measurements, as the JSON object `beeline eval --json` prints.
-fn measure(a: &Args, source: &mut crate::source::Source, config: &beeline::config::ModelConfig, n: usize, seed: u64, judge: Option<&ImageJudge>) -> Result<serde_json::Value> {
+fn measure(a: &Args, source: &mut beeline::generator::Generator, config: &beeline::config::ModelConfig, n: usize, seed: u64, judge: Option<&ImageJudge>) -> Result<serde_json::Value> {
     let mut spec = SamplerSpec::from_defaults(&config.sampler, &config.parameterization);
     a.sampler.apply(&mut spec)?;
     let guidance = a.sampler.guidance.unwrap_or(config.sampler.guidance);
@@ -176,7 +176,7 @@ fn measure(a: &Args, source: &mut crate::source::Source, config: &beeline::confi
         sampler,
         record_trajectories: record,
     };
-    let few = source.generate(&request(spec.clone(), false), &mut |_| {})?;
+    let few = pollster::block_on(source.generate(&request(spec.clone(), false), &mut |_| {}))?;
     let mut out = json!({
         "model": a.model, "num_samples": n, "seed": seed,
         "solver": spec.solver, "steps": spec.steps, "nfe": few.nfe, "guidance": guidance,
@@ -188,7 +188,7 @@ fn measure(a: &Args, source: &mut crate::source::Source, config: &beeline::confi
     } else {
         let reference_solver = if matches!(config.parameterization, Parameterization::Caf { .. }) { Solver::Caf } else { Solver::Euler };
         let reference_spec = SamplerSpec::new(reference_solver, a.reference_steps);
-        let reference: Generated = source.generate(&request(reference_spec.clone(), true), &mut |_| {})?;
+        let reference: Generated = pollster::block_on(source.generate(&request(reference_spec.clone(), true), &mut |_| {}))?;
         let times = reference_spec.plan()?.times().to_vec();
         let numel = config.data.numel();
         out["reference_solver"] = json!(reference_spec.solver);
@@ -207,7 +207,7 @@ fn measure(a: &Args, source: &mut crate::source::Source, config: &beeline::confi
         let p = &set.pairs;
         let pair_labels = if config.classes.is_empty() { Labels::Unconditional } else { Labels::PerSample(p.labels[..m].to_vec()) };
         let req = GenerateRequest { labels: pair_labels, ..request(spec.clone(), false) };
-        let got = source.transport_from(&req, p.x0[..m * numel].to_vec(), &mut |_| {})?;
+        let got = pollster::block_on(source.transport_from(&req, p.x0[..m * numel].to_vec(), &mut |_| {}))?;
         let (mse, psnr) = mse_psnr(&got.samples, &p.x1[..m * numel], config.data.range)?;
         out["coupling"] = json!({ "pairs": dir, "num_pairs": m, "mse": mse, "psnr": psnr });
     }

@@ -3,7 +3,8 @@
 use crate::plot::{picture, write_png};
 use anyhow::{Context, Result, bail};
 use crate::sampler_args::SamplerArgs;
-use crate::source::{Source, load_model};
+use crate::source::load_model;
+use beeline::generator::Generator;
 use beeline::backend::Backend;
 use beeline::config::Solver;
 use beeline::gmm::GaussianMixture;
@@ -101,18 +102,18 @@ pub fn run(a: Args) -> Result<()> {
                 other => bail!(beeline::Error::InvalidInput(format!("unknown analytic field {other:?}; use rf-toy or 8gaussians"))),
             };
             let reason = "cpu: the analytic field is evaluated on the CPU".to_string();
-            (Source::Analytic(g), format!("analytic:{analytic}"), reason, None, "cpu")
+            (Generator::Analytic(g), format!("analytic:{analytic}"), reason, None, "cpu")
         }
     };
 
     // Defaults come from the model file; flags override them.
     let (mut spec, guidance, classes, shape, range) = match &source {
-        Source::Model(_) | Source::Gpu(_) => {
+        Generator::Cpu(_) | Generator::Gpu(_) => {
             let c = source.config().expect("a model file");
             let spec = SamplerSpec::from_defaults(&c.sampler, &c.parameterization);
             (spec, c.sampler.guidance, c.classes.clone(), c.data.shape.clone(), c.data.range)
         }
-        Source::Analytic(g) => {
+        Generator::Analytic(g) => {
             let half = g.means().iter().flatten().fold(0.0f64, |m, v| m.max(v.abs())) + 3.0 * g.stds().iter().cloned().fold(0.0, f64::max);
             (SamplerSpec::new(Solver::Euler, 8), 1.0, Vec::new(), vec![g.dim()], [-half as f32, half as f32])
         }
@@ -133,7 +134,7 @@ pub fn run(a: Args) -> Result<()> {
     let bar = crate::progress::bar(a.json, num_samples as u64, "samples");
     let mut on_progress = crate::progress::sampling(&bar, "");
     let start = Instant::now();
-    let out = source.generate(&req, &mut on_progress)?;
+    let out = pollster::block_on(source.generate(&req, &mut on_progress))?;
     let elapsed = start.elapsed();
     bar.finish_and_clear();
 

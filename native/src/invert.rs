@@ -5,14 +5,15 @@
 
 use crate::plot::write_png;
 use crate::sampler_args::SamplerArgs;
-use crate::source::{Source, load_model};
+use crate::source::load_model;
+use beeline::generator::Generator;
 use anyhow::{Context, Result, bail};
 use beeline::backend::{Backend, Choice};
 use beeline::config::{ModelConfig, Parameterization, Solver};
 use beeline::data::images::{ImageDataset, ImageSet, Split, default_data_dir};
 use beeline::eval::mse_psnr;
 use beeline::image;
-use beeline::pipeline::{self, GenerateRequest, Labels, Reconstruction};
+use beeline::pipeline::{GenerateRequest, Labels};
 use beeline::sampling::SamplerSpec;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -87,7 +88,7 @@ pub struct Args {
 /// A model loaded for inversion, with the test split of its image data set.
 pub struct Loaded {
     /// The model on its backend.
-    pub source: Source,
+    pub source: Generator,
     /// The backend choice.
     pub choice: Choice,
     /// The model's config.
@@ -164,17 +165,6 @@ pub fn write_rows(path: &Path, rows: &[&[f32]], shape: &[usize], range: [f32; 2]
     }
     let picture = image::grid(&tiles, shape, range, cols, 2, 64)?;
     write_png(path, &picture).with_context(|| format!("writing {}", path.display()))
-}
-
-/// [`pipeline::reconstruct`] on any backend (the GPU runtime runs the same round trip, CAF's
-/// reused v̂0 included).
-pub fn reconstruct(source: &mut Source, req: &GenerateRequest, images: Vec<f32>, reuse_initial_velocity: bool) -> Result<Reconstruction> {
-    let classes = source.config().map_or(0, |c| c.classes.len());
-    Ok(match source {
-        Source::Model(m) => pipeline::reconstruct(m.as_mut(), classes, req, images, reuse_initial_velocity, &mut |_| {})?,
-        Source::Gpu(m) => pollster::block_on(m.reconstruct(req, images, reuse_initial_velocity, &mut |_| {}))?,
-        Source::Analytic(g) => pipeline::reconstruct(g, 0, req, images, reuse_initial_velocity, &mut |_| {})?,
-    })
 }
 
 /// One measured sampler of `invert`.
@@ -268,7 +258,7 @@ pub fn run(a: Args) -> Result<()> {
             record_trajectories: false,
         };
         let start = Instant::now();
-        let rec = reconstruct(&mut source, &req, originals.clone(), r.reuse)?;
+        let rec = pollster::block_on(source.reconstruct(&req, originals.clone(), r.reuse, &mut |_| {}))?;
         let ms = start.elapsed().as_secs_f64() * 1e3;
         let (err, err_psnr) = mse_psnr(&rec.regenerated.samples, &originals, range)?;
         let (noise_mean, noise_std) = mean_std(&rec.inverted.samples);

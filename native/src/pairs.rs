@@ -99,7 +99,7 @@ pub fn run(a: Args) -> Result<()> {
     };
 
     let bar = crate::progress::bar(a.json, spec.num_pairs as u64, "pairs");
-    let mut transport = |req: &GenerateRequest, x: Vec<f32>, p: &mut dyn FnMut(Progress)| -> beeline::Result<Generated> { source.transport_from(req, x, p) };
+    let mut transport = |req: &GenerateRequest, x: Vec<f32>, p: &mut dyn FnMut(Progress)| -> beeline::Result<Generated> { pollster::block_on(source.transport_from(req, x, p)) };
     let shard_start = |i: usize| (i * spec.shard_size) as u64;
     let mut on_event = |e: PairsEvent| match e {
         PairsEvent::Kept { index, pairs } => bar.set_position(shard_start(index) + pairs as u64),

@@ -16,11 +16,10 @@ pub mod request;
 
 use beeline::backend::{self, Backend, Selected};
 use beeline::config::ModelConfig;
-use beeline::gpu::GpuModel;
-use beeline::model::Model;
+use beeline::generator::Generator;
 use beeline::modelfile::ModelFile;
 use beeline::noise;
-use beeline::pipeline::{self, Generated};
+use beeline::pipeline::Generated;
 use request::TransportRequest;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -77,15 +76,10 @@ fn describe(config: &ModelConfig, params: usize, backend: &str, adapter: Option<
     .to_string()
 }
 
-enum Runner {
-    Cpu(Box<Model>),
-    Gpu(Box<GpuModel>),
-}
-
 /// A model file ready to sample on one backend.
 #[wasm_bindgen]
 pub struct Engine {
-    runner: Rc<RefCell<Runner>>,
+    runner: Rc<RefCell<Generator>>,
     config: Rc<ModelConfig>,
     info: String,
 }
@@ -104,10 +98,8 @@ impl Engine {
             other => return Err(js_error("invalid_input", &format!("backend {other:?}: use webgpu or cpu"))),
         };
         let choice = backend::choose(want).await.map_err(core_error)?;
-        let (runner, name) = match &choice.selected {
-            Selected::Cpu => (Runner::Cpu(Box::new(Model::new(&file).map_err(core_error)?)), "cpu"),
-            Selected::Gpu(ctx) => (Runner::Gpu(Box::new(GpuModel::new(ctx, &file).await.map_err(core_error)?)), "webgpu"),
-        };
+        let runner = Generator::new(&choice.selected, &file).await.map_err(core_error)?;
+        let name = if matches!(choice.selected, Selected::Cpu) { "cpu" } else { "webgpu" };
         let info = describe(&file.config, file.num_params(), name, choice.adapter(), Some(&choice.reason));
         Ok(Engine { runner: Rc::new(RefCell::new(runner)), config: Rc::new(file.config), info })
     }
@@ -140,12 +132,7 @@ impl Engine {
                 None => noise::gaussian_batch(req.seed, first as u64, count, numel),
             };
             let mut guard = runner.try_borrow_mut().map_err(|_| js_error("busy", "another call on this model is still running"))?;
-            let classes = config.classes.len();
-            let out = match &mut *guard {
-                Runner::Cpu(m) => pipeline::transport_from(m.as_mut(), classes, &req, x, &mut |_| {}),
-                Runner::Gpu(m) => m.transport_from(&req, x, &mut |_| {}).await,
-            }
-            .map_err(core_error)?;
+            let out = guard.transport_from(&req, x, &mut |_| {}).await.map_err(core_error)?;
             Ok(result_object(&out))
         })
     }
@@ -169,12 +156,7 @@ impl Engine {
                 return Err(js_error("invalid_input", &format!("{} image values for {} samples of {numel}", images.len(), parsed.total)));
             }
             let mut guard = runner.try_borrow_mut().map_err(|_| js_error("busy", "another call on this model is still running"))?;
-            let classes = config.classes.len();
-            let rec = match &mut *guard {
-                Runner::Cpu(m) => pipeline::reconstruct(m.as_mut(), classes, &req, images, reuse_initial_velocity, &mut |_| {}),
-                Runner::Gpu(m) => m.reconstruct(&req, images, reuse_initial_velocity, &mut |_| {}).await,
-            }
-            .map_err(core_error)?;
+            let rec = guard.reconstruct(&req, images, reuse_initial_velocity, &mut |_| {}).await.map_err(core_error)?;
             let o = js_sys::Object::new();
             let _ = js_sys::Reflect::set(&o, &JsValue::from_str("inverted"), &result_object(&rec.inverted));
             let _ = js_sys::Reflect::set(&o, &JsValue::from_str("regenerated"), &result_object(&rec.regenerated));

@@ -4,7 +4,8 @@
 //!
 //! Jobs that arrive while one runs are coalesced: only the newest is generated.
 
-use crate::source::{Source, source_on};
+use crate::source::generator_on;
+use beeline::generator::Generator;
 use beeline::backend::{self, Backend, Choice};
 use beeline::image::Image8;
 use beeline::modelfile::ModelFile;
@@ -109,7 +110,7 @@ pub fn spawn(want: Backend, wake: impl Fn() + Send + 'static) -> Worker {
 
 /// The job loop: newest job first, the model reloaded when it changes.
 fn serve(choice: &Choice, jobs: &Receiver<Job>, send: &dyn Fn(Reply) -> bool) {
-    let mut source: Option<(String, Source)> = None;
+    let mut source: Option<(String, Generator)> = None;
     while let Ok(mut job) = jobs.recv() {
         // Coalesce: keep the newest job, but the newest model file among the skipped ones.
         while let Ok(next) = jobs.try_recv() {
@@ -127,12 +128,12 @@ fn serve(choice: &Choice, jobs: &Receiver<Job>, send: &dyn Fn(Reply) -> bool) {
     }
 }
 
-fn run(choice: &Choice, source: &mut Option<(String, Source)>, job: Job) -> anyhow::Result<Frame> {
+fn run(choice: &Choice, source: &mut Option<(String, Generator)>, job: Job) -> anyhow::Result<Frame> {
     let mut load_ms = None;
     if let Some(file) = &job.file {
         let t0 = Instant::now();
         *source = None;
-        *source = Some((job.model.clone(), source_on(&choice.selected, file)?));
+        *source = Some((job.model.clone(), generator_on(&choice.selected, file)?));
         load_ms = Some(t0.elapsed().as_secs_f64() * 1e3);
     }
     let Some((name, src)) = source.as_mut().filter(|(n, _)| *n == job.model) else {
@@ -140,7 +141,7 @@ fn run(choice: &Choice, source: &mut Option<(String, Source)>, job: Job) -> anyh
     };
     debug_assert_eq!(*name, job.model);
     let t0 = Instant::now();
-    let out = src.generate(&job.request, &mut |_| {})?;
+    let out = pollster::block_on(src.generate(&job.request, &mut |_| {}))?;
     let ms = t0.elapsed().as_secs_f64() * 1e3;
     let picture = crate::plot::picture(&out, &job.shape, job.range, job.class_columns, job.trajectories)?;
     Ok(Frame { id: job.id, picture, num_samples: job.request.num_samples, nfe: out.nfe, ms, load_ms })
