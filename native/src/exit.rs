@@ -3,11 +3,11 @@
 //! | status | meaning |
 //! |---|---|
 //! | 0 | success |
-//! | 1 | unexpected internal error |
+//! | 1 | unexpected internal error, a panic included |
 //! | 2 | bad command line (clap), a bad training config (`--config` file or flag values), or `train` in a build without the `train` feature |
 //! | 3 | the model file is invalid (truncated, corrupt, inconsistent) |
 //! | 4 | an input does not fit the model or sampler (label, steps, solver, ...), or `--backend gpu` without a usable GPU |
-//! | 5 | a file could not be read or written |
+//! | 5 | a file could not be read or written, standard output included |
 //! | 6 | `beeline view` found no display to open a window on (no `DISPLAY`, or the X server refused) |
 
 use std::process::ExitCode;

@@ -121,6 +121,14 @@ fn not_in_this_build(args: &[String]) -> anyhow::Error {
 /// Runs a parsed command line in this process: what `beeline ARGS` does, but returning the
 /// error (its exit status is [`exit::code_for`]) instead of exiting.
 pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    let result = run_command(cli);
+    // What the command printed must have reached stdout: a failed write is an I/O error (exit 5).
+    let written = output::finish();
+    result?;
+    written.map_err(|e| anyhow::Error::new(e).context("writing to standard output"))
+}
+
+fn run_command(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Generate(a) => generate::run(a),
         Command::Info(a) => info::run(a),

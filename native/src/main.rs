@@ -4,6 +4,7 @@
 
 use beeline_cli::{Cli, dispatch, exit};
 use clap::Parser;
+use std::io::Write;
 
 fn main() -> std::process::ExitCode {
     // Output piped into `head` and closed early ends the process quietly, as for other Unix
@@ -13,11 +14,18 @@ fn main() -> std::process::ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    match dispatch(Cli::parse()) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
+    // A panic is a bug, never a verdict on the input: one line that says so, and exit 1 (not
+    // Rust's 101) as docs/cli.md's table has it for internal errors.
+    std::panic::set_hook(Box::new(|info| {
+        let _ = writeln!(std::io::stderr(), "error: internal error, please report it: {info}");
+    }));
+    let cli = Cli::parse();
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(cli))) {
+        Ok(Ok(())) => std::process::ExitCode::SUCCESS,
+        Ok(Err(e)) => {
+            let _ = writeln!(std::io::stderr(), "error: {e:#}");
             exit::code_for(&e)
         }
+        Err(_) => std::process::ExitCode::from(1),
     }
 }

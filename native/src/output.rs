@@ -12,7 +12,12 @@ thread_local! {
     static SINK: RefCell<Option<(Box<dyn Write>, Option<std::io::Error>)>> = const { RefCell::new(None) };
 }
 
-/// Writes `args` to the capture of this thread, or to stdout as `print!` does.
+/// The first write error on the process's stdout (a full disk, a closed descriptor), kept for
+/// [`finish`]: `print!` would panic on it.
+static STDOUT_ERROR: std::sync::Mutex<Option<std::io::Error>> = std::sync::Mutex::new(None);
+
+/// Writes `args` to the capture of this thread, or to stdout (an error is kept for
+/// [`finish`], and later writes are dropped).
 pub fn write(args: fmt::Arguments) {
     SINK.with(|s| match s.borrow_mut().as_mut() {
         Some((w, err)) => {
@@ -22,8 +27,24 @@ pub fn write(args: fmt::Arguments) {
                 *err = Some(e);
             }
         }
-        None => print!("{args}"),
+        None => {
+            let mut failed = STDOUT_ERROR.lock().unwrap_or_else(|e| e.into_inner());
+            if failed.is_none()
+                && let Err(e) = std::io::stdout().lock().write_fmt(args)
+            {
+                *failed = Some(e);
+            }
+        }
     });
+}
+
+/// Flushes stdout and returns the first error any command output met on it (then clears it).
+pub fn finish() -> std::io::Result<()> {
+    let flushed = std::io::stdout().lock().flush();
+    match STDOUT_ERROR.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        Some(e) => Err(e),
+        None => flushed,
+    }
 }
 
 /// Runs `f` with this thread's command output going to `w` instead of stdout, then flushes

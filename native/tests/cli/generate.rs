@@ -180,6 +180,19 @@ fn missing_file_exits_5_and_bad_flags_exit_2() {
     assert_eq!(o.status.code(), Some(2));
 }
 
+/// Standard output that cannot be written (a full device) is an I/O error, exit 5, with a
+/// message instead of `print!`'s panic: for text, for JSON and for the bundled list.
+#[test]
+fn a_full_standard_output_exits_5() {
+    for args in [&["info", "mnist-onestep"][..], &["info", "mnist-onestep", "--json"], &["info", "--list"]] {
+        let full = std::fs::OpenOptions::new().write(true).open("/dev/full").expect("Linux has /dev/full");
+        let o = crate::common::command().args(args).stdout(full).output().unwrap();
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(5), "{args:?}: {err}");
+        assert!(err.contains("writing to standard output") && !err.contains("panicked"), "{args:?}: {err}");
+    }
+}
+
 /// `--backend gpu` on the GPU when one is expected (CI's software Vulkan): the same grid as the
 /// CPU backend, and the adapter named in the summary. Fails without an adapter unless
 /// `BEELINE_GPU_TESTS=skip`, when it only checks that auto mode reports its choice.
