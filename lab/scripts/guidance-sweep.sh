@@ -7,7 +7,7 @@
 # BEELINE (env) names the binary (default target/release/beeline); the noise seeds are 0,1,2 when
 # SEEDS=0,1,2 is set (mean and spread in the JSON), else seed 0.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 model="$1"; samples="${2:-10000}"; steps="${3:-20}"
 bin="${BEELINE:-target/release/beeline}"
 seeds=()

@@ -11,7 +11,7 @@
 # torch==2.9.0 adds the PyTorch rows; STEPS (default 24) steps per run, the first LOG (default 4)
 # untimed; BATCHES and THREADS override the grid. Runs are serial and alternate backends.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../../.."
 bin="$1"; shift
 devices=("${@:-flex}")
 steps="${STEPS:-24}"; log="${LOG:-4}"
