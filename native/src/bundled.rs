@@ -29,8 +29,14 @@ pub fn model_bytes(spec: &Path) -> Result<(std::borrow::Cow<'static, [u8]>, Stri
         return Ok((std::borrow::Cow::Borrowed(b.bytes), format!("{} (bundled)", b.name)));
     }
     let bytes = beeline::modelfile::read_bounded(spec).with_context(|| {
-        let names: Vec<String> = BUNDLED.iter().map(|b| format!("{}: {}", b.name, b.about)).collect();
-        format!("reading {} (bundled models: {})", spec.display(), names.join("; "))
+        // A bare word that is no file was meant as a bundled name: list the names. A path
+        // (a folder or an extension in it) gets the I/O error alone.
+        if spec.components().count() == 1 && spec.extension().is_none() && !spec.exists() {
+            let names: Vec<&str> = BUNDLED.iter().map(|b| b.name).collect();
+            format!("{} is neither a file nor a bundled model (bundled models: {}; see `beeline info --list`)", spec.display(), names.join(", "))
+        } else {
+            format!("reading {}", spec.display())
+        }
     })?;
     Ok((std::borrow::Cow::Owned(bytes), spec.display().to_string()))
 }
