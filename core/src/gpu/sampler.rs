@@ -180,13 +180,8 @@ impl GpuPlan {
         if x0.len() != len || labels.len() != self.batch {
             return Err(Error::InvalidInput(format!("a plan for {} samples got {} values and {} labels", self.batch, x0.len(), labels.len())));
         }
-        let mut names: Vec<Slot> = given.iter().map(|(s, _)| *s).collect();
-        names.sort();
-        let mut want: Vec<Slot> = self.inputs.iter().map(|(s, _)| *s).collect();
-        want.sort();
-        if names != want || given.iter().any(|(_, v)| v.len() != len) {
-            return Err(Error::InvalidInput(format!("the plan takes {want:?} besides the state, {len} scalars each; given {names:?}")));
-        }
+        let inputs: Vec<Slot> = self.inputs.iter().map(|(s, _)| *s).collect();
+        crate::sampling::check_given(&inputs, given, len)?;
         let q = ctx.queue();
         q.write_buffer(&self.state, self.x_off * 4, bytemuck::cast_slice(x0));
         for (slot, values) in given {

@@ -72,17 +72,7 @@ pub fn run_keeping<T: Real, F: VelocityField<T> + ?Sized>(
         )));
     }
     let len = x_start.len();
-    let mut names: Vec<Slot> = given.iter().map(|(s, _)| *s).collect();
-    names.sort();
-    let mut want = plan.inputs().to_vec();
-    want.sort();
-    if names != want || given.iter().any(|(_, v)| v.len() != len) {
-        return Err(Error::InvalidInput(format!(
-            "the plan takes {:?} besides the state, {len} scalars each; given {:?}",
-            want.iter().map(|s| s.name()).collect::<Vec<_>>(),
-            given.iter().map(|(s, v)| format!("{} ({} scalars)", s.name(), v.len())).collect::<Vec<_>>()
-        )));
-    }
+    check_given(plan.inputs(), given, len)?;
     let mut bufs: Vec<Vec<T>> = vec![Vec::new(); Slot::ALL.len()];
     for s in plan.slots() {
         bufs[s.index()] = vec![T::zero(); len];
@@ -127,6 +117,23 @@ pub fn run_keeping<T: Real, F: VelocityField<T> + ?Sized>(
     }
     let kept = keep.filter(|k| *k != Slot::X && plan.slots().contains(k)).map(|k| std::mem::take(&mut bufs[k.index()]));
     Ok((std::mem::take(&mut bufs[Slot::X.index()]), kept))
+}
+
+/// Checks that `given` holds exactly the slots `inputs` (a plan's [`Plan::inputs`]), each of
+/// `len` scalars (the state's length), for every backend that runs plans with given slots.
+pub(crate) fn check_given<T>(inputs: &[Slot], given: &[(Slot, &[T])], len: usize) -> Result<()> {
+    let mut names: Vec<Slot> = given.iter().map(|(s, _)| *s).collect();
+    names.sort();
+    let mut want = inputs.to_vec();
+    want.sort();
+    if names != want || given.iter().any(|(_, v)| v.len() != len) {
+        return Err(Error::InvalidInput(format!(
+            "the plan takes {:?} besides the state, {len} scalars each; given {:?}",
+            want.iter().map(|s| s.name()).collect::<Vec<_>>(),
+            given.iter().map(|(s, v)| format!("{} ({} scalars)", s.name(), v.len())).collect::<Vec<_>>()
+        )));
+    }
+    Ok(())
 }
 
 /// `dst = Σ c·src` elementwise, summing in term order; a term naming `out` reads `dst` itself
