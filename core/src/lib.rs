@@ -10,6 +10,7 @@ pub mod data;
 pub mod error;
 pub mod eval;
 pub mod field;
+pub mod files;
 pub mod generator;
 pub mod gmm;
 pub mod gpu;

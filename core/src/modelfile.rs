@@ -123,7 +123,7 @@ impl ModelFile {
     /// Writes the file atomically: to a temporary file beside `path`, then renamed over it, so a
     /// killed process never leaves a half-written model.
     pub fn write(&self, path: impl AsRef<Path>, dtype: Option<StoredDtype>) -> Result<()> {
-        write_atomic(path.as_ref(), &self.to_bytes(dtype)?)
+        crate::files::write_atomic(path.as_ref(), &self.to_bytes(dtype)?)
     }
 
     /// Parameter count over all networks.
@@ -150,34 +150,12 @@ pub fn inspect(bytes: &[u8]) -> Result<(Option<String>, Vec<TensorEntry>)> {
     Ok((config, entries))
 }
 
-/// Reads a whole file, refusing files larger than [`MAX_FILE_BYTES`] before allocating.
+/// Reads a whole model file (a regular file only), refusing one larger than [`MAX_FILE_BYTES`]
+/// as invalid before reading it.
 pub fn read_bounded(path: &Path) -> Result<Vec<u8>> {
-    let len = std::fs::metadata(path).map_err(|e| Error::Io(format!("{}: {e}", path.display())))?.len();
-    if len > MAX_FILE_BYTES {
-        return Err(Error::InvalidInput(format!(
-            "{} is {len} bytes; model files are limited to {MAX_FILE_BYTES} bytes",
-            path.display()
-        )));
-    }
-    std::fs::read(path).map_err(|e| Error::Io(format!("{}: {e}", path.display())))
-}
-
-/// Writes `bytes` to a temporary sibling of `path`, syncs it, then renames it over `path`.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let name = path.file_name().ok_or_else(|| Error::InvalidInput(format!("{} is not a file path", path.display())))?;
-    let tmp = path.with_file_name(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
-    let io = |e: std::io::Error| Error::Io(format!("{}: {e}", path.display()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(io)
+    crate::files::read_regular(path, MAX_FILE_BYTES, |len| {
+        Error::BadLayout(format!("{} is {len} bytes; model files are limited to {MAX_FILE_BYTES} bytes", path.display()))
+    })
 }
 
 /// Checks the outer container: header length, header JSON, tensor layout.

@@ -26,7 +26,7 @@ use crate::data::images::ImageSet;
 use crate::data::toys::Toy;
 use crate::error::{Error, Result};
 use crate::field::NULL_LABEL;
-use crate::modelfile::write_atomic;
+use crate::files::write_atomic;
 use crate::noise::{gaussian_batch, mix, permutation, Stream};
 use crate::pipeline::{GenerateRequest, Generated, Labels, Progress};
 use crate::sampling::{Direction, SamplerSpec};
@@ -209,11 +209,7 @@ impl Pairs {
     /// Reads a shard, checking names, dtypes and shapes against `numel` and `n` pairs.
     pub fn read_shard(path: &Path, numel: usize, n: usize) -> Result<Pairs> {
         let bad = |m: String| Error::InvalidInput(format!("{}: {m}", path.display()));
-        let len = std::fs::metadata(path).map_err(|e| Error::Io(format!("{}: {e}", path.display())))?.len();
-        if len > MAX_SHARD_BYTES {
-            return Err(bad(format!("{len} bytes is more than a shard holds")));
-        }
-        let bytes = std::fs::read(path).map_err(|e| Error::Io(format!("{}: {e}", path.display())))?;
+        let bytes = crate::files::read_regular(path, MAX_SHARD_BYTES, |len| bad(format!("{len} bytes is more than a shard holds")))?;
         let st = SafeTensors::deserialize(&bytes).map_err(|e| bad(format!("not a pairs shard ({e})")))?;
         let get = |name: &str, dtype: Dtype, shape: &[usize]| -> Result<Vec<u8>> {
             let t = st.tensor(name).map_err(|_| bad(format!("no tensor {name:?}")))?;
@@ -280,7 +276,7 @@ pub fn read_manifest(dir: &Path) -> Result<Option<PairsSpec>> {
     if !path.exists() {
         return Ok(None);
     }
-    let text = std::fs::read_to_string(&path).map_err(|e| Error::Io(format!("{}: {e}", path.display())))?;
+    let text = crate::files::read_text(&path, 1 << 20)?;
     let spec: PairsSpec = serde_json::from_str(&text).map_err(|e| Error::InvalidInput(format!("{}: {e}", path.display())))?;
     spec.check().map_err(|e| Error::InvalidInput(format!("{}: {e}", path.display())))?;
     Ok(Some(spec))

@@ -587,13 +587,13 @@ pub fn run_cmd(a: Args) -> Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(e) => return Err(e).with_context(|| format!("reading {}", a.doc.display())),
     };
-    beeline::modelfile::write_atomic(&a.doc, splice(&old, &section).as_bytes()).with_context(|| format!("writing {}", a.doc.display()))?;
+    beeline::files::write_atomic(&a.doc, splice(&old, &section).as_bytes()).with_context(|| format!("writing {}", a.doc.display()))?;
     let json_path = a.out.clone().unwrap_or_else(|| doc_dir.join("bench").join("native.json"));
     if let Some(dir) = json_path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     let j = report.to_json();
-    std::fs::write(&json_path, serde_json::to_string_pretty(&j)? + "\n").with_context(|| format!("writing {}", json_path.display()))?;
+    beeline::files::write_atomic(&json_path, (serde_json::to_string_pretty(&j)? + "\n").as_bytes())?;
     if a.json {
         println!("{j}");
     } else {

@@ -701,10 +701,10 @@ pub fn run(a: Args) -> Result<()> {
     }
     std::fs::create_dir_all(&img).with_context(|| format!("creating {}", img.display()))?;
     for (file, text) in configs() {
-        std::fs::write(root.join("configs").join(file), text)?;
+        beeline::files::write_atomic(&root.join("configs").join(file), text.as_bytes())?;
     }
     for (file, bytes) in CLASSIFIERS {
-        std::fs::write(root.join("classifiers").join(file), bytes)?;
+        beeline::files::write_atomic(&root.join("classifiers").join(file), bytes)?;
     }
     let total = steps.len();
     let started = std::time::Instant::now();
@@ -718,7 +718,7 @@ pub fn run(a: Args) -> Result<()> {
         eprintln!("[{}/{total}] beeline {text}", i + 1);
         let t = std::time::Instant::now();
         run_step(&c, s).with_context(|| format!("experiment {name}: step {} failed: beeline {text}", s.id))?;
-        std::fs::write(&marker, &text)?;
+        beeline::files::write_atomic(&marker, text.as_bytes())?;
         eprintln!("[{}/{total}] {:.1} s", i + 1, t.elapsed().as_secs_f64());
     }
     if name == "compare-mnist" {

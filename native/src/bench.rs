@@ -66,7 +66,7 @@ pub struct Args {
     /// Print the report as JSON on stdout instead of the table.
     #[arg(long)]
     pub json: bool,
-    /// Also write the JSON report to this file.
+    /// Also write the JSON report to this file (`-`: standard output).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Also time every kernel of the `wgsl` column at each batch (GPU timestamp queries; the
@@ -748,7 +748,7 @@ pub fn run(a: Args) -> Result<()> {
     })?;
     let j = report.to_json();
     if let Some(path) = &a.out {
-        std::fs::write(path, serde_json::to_string_pretty(&j)? + "\n").with_context(|| format!("writing {}", path.display()))?;
+        crate::output::write_file(path, (serde_json::to_string_pretty(&j)? + "\n").as_bytes())?;
     }
     if a.json {
         crate::outln!("{j}");

@@ -70,7 +70,7 @@ pub struct Args {
     /// Largest batch evaluated at once.
     #[arg(long, default_value_t = 64)]
     pub batch: usize,
-    /// Output PNG: rows original, reconstruction, edit.
+    /// Output PNG: rows original, reconstruction, edit (`-`: standard output).
     #[arg(long, default_value = "beeline-edit.png")]
     pub out: PathBuf,
     /// Print a JSON summary on stdout instead of text.

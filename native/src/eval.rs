@@ -84,7 +84,7 @@ pub struct Args {
     /// Print JSON on stdout instead of text.
     #[arg(long)]
     pub json: bool,
-    /// Also write the JSON to this file.
+    /// Also write the JSON to this file (`-`: standard output).
     #[arg(long, value_name = "FILE.json")]
     pub out: Option<PathBuf>,
 }
@@ -105,7 +105,7 @@ pub fn run(a: Args) -> Result<()> {
     }
     let out = if runs.len() == 1 { runs.pop().expect("one run") } else { with_spread(runs) };
     if let Some(path) = &a.out {
-        std::fs::write(path, format!("{out:#}\n")).map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
+        crate::output::write_file(path, format!("{out:#}\n").as_bytes())?;
     }
     if a.json {
         crate::outln!("{out}");
@@ -140,7 +140,7 @@ impl ImageJudge {
         let dir = data_dir.unwrap_or_else(default_data_dir);
         // The test set's features and the floor depend only on the classifier, the data and
         // `n`: computed once per process (the lab runs many evaluations in one).
-        let key = (std::fs::read(path)?, dir.clone(), n);
+        let key = (beeline::modelfile::read_bounded(path)?, dir.clone(), n);
         static REFERENCES: std::sync::Mutex<Vec<((Vec<u8>, PathBuf, usize), (GaussianFit, usize, f64))>> = std::sync::Mutex::new(Vec::new());
         if let Some((_, (real, test_images, floor))) = REFERENCES.lock().unwrap_or_else(|e| e.into_inner()).iter().find(|(k, _)| *k == key) {
             return Ok(ImageJudge { path: path.to_path_buf(), classifier: c, real: real.clone(), test_images: *test_images, floor: *floor });

@@ -37,7 +37,7 @@ pub struct Args {
     /// What to sample and where.
     #[command(flatten)]
     pub sampling: Sampling,
-    /// Output PNG.
+    /// Output PNG (`-`: standard output; the summary then goes to stderr).
     #[arg(long, default_value = "beeline-out.png")]
     pub out: PathBuf,
     /// Print a JSON summary on stdout instead of text.

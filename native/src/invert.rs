@@ -74,7 +74,7 @@ pub struct Args {
     /// Largest batch evaluated at once.
     #[arg(long, default_value_t = 64)]
     pub batch: usize,
-    /// Output PNG: rows of originals, each followed by rows of reconstructions.
+    /// Output PNG: rows of originals, each followed by rows of reconstructions (`-`: standard output).
     #[arg(long, default_value = "beeline-invert.png")]
     pub out: PathBuf,
     /// Print a JSON summary on stdout instead of text.

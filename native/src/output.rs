@@ -12,6 +12,33 @@ thread_local! {
     static SINK: RefCell<Option<(Box<dyn Write>, Option<std::io::Error>)>> = const { RefCell::new(None) };
 }
 
+thread_local! {
+    /// Set once a file went to standard output (`--out -`): the command's text output goes to
+    /// stderr from then on, so it cannot corrupt the PNG or JSON a pipe reads.
+    static TAKEN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// The path that means standard output (or standard input) in `--out` and similar flags.
+pub const STDIO: &str = "-";
+
+/// Writes a whole output file: `-` is standard output (or the capture in force), anything else
+/// goes through [`beeline::files::write_atomic`] (a temporary file, synced, renamed; non-regular
+/// targets refused).
+pub fn write_file(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    if path.as_os_str() != STDIO {
+        return Ok(beeline::files::write_atomic(path, bytes)?);
+    }
+    let result = SINK.with(|s| match s.borrow_mut().as_mut() {
+        Some((w, _)) => w.write_all(bytes).and_then(|()| w.flush()),
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(bytes).and_then(|()| out.flush())
+        }
+    });
+    TAKEN.with(|t| t.set(true));
+    result.map_err(|e| anyhow::Error::new(e).context("writing to standard output"))
+}
+
 /// The first write error on the process's stdout (a full disk, a closed descriptor), kept for
 /// [`finish`]: `print!` would panic on it.
 static STDOUT_ERROR: std::sync::Mutex<Option<std::io::Error>> = std::sync::Mutex::new(None);
@@ -19,6 +46,10 @@ static STDOUT_ERROR: std::sync::Mutex<Option<std::io::Error>> = std::sync::Mutex
 /// Writes `args` to the capture of this thread, or to stdout (an error is kept for
 /// [`finish`], and later writes are dropped).
 pub fn write(args: fmt::Arguments) {
+    if TAKEN.with(|t| t.get()) {
+        eprint!("{args}");
+        return;
+    }
     SINK.with(|s| match s.borrow_mut().as_mut() {
         Some((w, err)) => {
             if err.is_none()
@@ -40,6 +71,7 @@ pub fn write(args: fmt::Arguments) {
 
 /// Flushes stdout and returns the first error any command output met on it (then clears it).
 pub fn finish() -> std::io::Result<()> {
+    TAKEN.with(|t| t.set(false));
     let flushed = std::io::stdout().lock().flush();
     match STDOUT_ERROR.lock().unwrap_or_else(|e| e.into_inner()).take() {
         Some(e) => Err(e),
@@ -51,7 +83,9 @@ pub fn finish() -> std::io::Result<()> {
 /// `w`. Captures do not nest: an inner one replaces the outer one until it ends.
 pub fn capture<T>(w: impl Write + 'static, f: impl FnOnce() -> T) -> std::io::Result<T> {
     let old = SINK.with(|s| s.borrow_mut().replace((Box::new(w), None)));
+    let taken = TAKEN.with(|t| t.replace(false));
     let value = f();
+    TAKEN.with(|t| t.set(taken));
     let (mut w, err) = SINK.with(|s| std::mem::replace(&mut *s.borrow_mut(), old)).expect("the capture is still in place");
     match err {
         Some(e) => Err(e),

@@ -133,7 +133,7 @@ fn plot_points(out: &Generated, half: f32, trajectories: usize) -> Image8 {
     c.into_image()
 }
 
-/// Writes an 8-bit image as PNG, atomically.
+/// Writes an 8-bit image as PNG, atomically (`-`: to standard output).
 pub fn write_png(path: &std::path::Path, img: &Image8) -> anyhow::Result<()> {
     let mut bytes = Vec::new();
     {
@@ -143,6 +143,5 @@ pub fn write_png(path: &std::path::Path, img: &Image8) -> anyhow::Result<()> {
         let mut w = enc.write_header()?;
         w.write_image_data(&img.pixels)?;
     }
-    beeline::modelfile::write_atomic(path, &bytes)?;
-    Ok(())
+    crate::output::write_file(path, &bytes)
 }

@@ -246,7 +246,7 @@ fn train_stage(a: &Args, method: Method, stage: toml::Table, out: &Path) -> Resu
         layers.push(method_layer(a, method)?);
     }
     if let Some(path) = &a.config {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let text = beeline::files::read_text(path, 1 << 20)?;
         layers.push(TrainConfig::parse_toml(&text, &path.display().to_string()).map_err(|e| Usage(e.to_string()))?);
     }
     let mut flags = flag_table(a)?;
@@ -301,9 +301,9 @@ fn stage_model(summary: TrainSummary, stage: &str) -> Result<PathBuf> {
 /// Copies the last stage's model file to `<out>/model.safetensors` (atomically) and returns
 /// that path.
 fn publish(model: &Path, out: &Path) -> Result<PathBuf> {
-    let bytes = std::fs::read(model).with_context(|| format!("reading {}", model.display()))?;
+    let bytes = beeline::modelfile::read_bounded(model)?;
     let dst = out.join(beeline::train::trainer::MODEL_FILE);
-    beeline::modelfile::write_atomic(&dst, &bytes)?;
+    beeline::files::write_atomic(&dst, &bytes)?;
     Ok(dst)
 }
 
@@ -415,7 +415,7 @@ pub fn run_classifier(a: ClassifierArgs) -> Result<()> {
     let (bytes, acc) = train_classifier(&cfg, &a.data_dir.clone().unwrap_or_else(default_data_dir), &device, &command, &mut |epoch, loss| {
         eprintln!("epoch {epoch}/{}: mean loss {loss:.4} ({:.0} s)", a.epochs, start.elapsed().as_secs_f64());
     })?;
-    beeline::modelfile::write_atomic(&a.out, &bytes)?;
+    beeline::files::write_atomic(&a.out, &bytes)?;
     crate::outln!("wrote {} (test accuracy {:.2} % on {}; {:.0} s on {})", a.out.display(), acc * 100.0, a.data, start.elapsed().as_secs_f64(), sel.description);
     Ok(())
 }

@@ -48,7 +48,7 @@ pub fn parse(bytes: &[u8], what: &str) -> Result<Idx> {
 #[cfg(not(target_arch = "wasm32"))]
 pub fn read(path: &std::path::Path) -> Result<Idx> {
     use std::io::Read;
-    let raw = std::fs::read(path).map_err(|e| Error::Io(format!("{}: {e}", path.display())))?;
+    let raw = crate::files::read_regular(path, 512 << 20, |len| Error::InvalidInput(format!("{}: {len} bytes is more than a data file holds", path.display())))?;
     let what = path.display().to_string();
     if path.extension().is_some_and(|e| e == "gz") {
         let mut out = Vec::new();

@@ -19,7 +19,8 @@
 use super::config::TrainConfig;
 use super::optim::ParamInfo;
 use crate::error::{Error, Result};
-use crate::modelfile::{read_bounded, write_atomic};
+use crate::files::write_atomic;
+use crate::modelfile::read_bounded;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;

@@ -39,6 +39,9 @@ pub struct MetricsRecord {
     pub elapsed: f64,
 }
 
+/// Largest metrics log read back (a record is about 150 bytes: millions of steps).
+const MAX_METRICS_BYTES: u64 = 1 << 30;
+
 /// An open metrics log.
 pub struct MetricsLog {
     path: PathBuf,
@@ -53,7 +56,8 @@ impl MetricsLog {
     /// Starts `<dir>/metrics.jsonl` afresh.
     pub fn create(dir: &Path) -> Result<MetricsLog> {
         let path = dir.join(METRICS_FILE);
-        let file = std::fs::File::create(&path).map_err(|e| io(&path, e))?;
+        crate::files::write_atomic(&path, b"")?;
+        let file = crate::files::open_append(&path)?;
         Ok(MetricsLog { path, file })
     }
 
@@ -61,17 +65,17 @@ impl MetricsLog {
     /// `step` (dropping later ones and any partial last line), then appends.
     pub fn resume(dir: &Path, step: u64) -> Result<MetricsLog> {
         let path = dir.join(METRICS_FILE);
-        let kept: Vec<String> = match std::fs::read_to_string(&path) {
-            Ok(text) => text
-                .lines()
-                .filter(|l| serde_json::from_str::<MetricsRecord>(l).is_ok_and(|r| r.step <= step))
-                .map(|l| format!("{l}\n"))
-                .collect(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => return Err(io(&path, e)),
+        let text = match std::fs::symlink_metadata(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            _ => crate::files::read_text(&path, MAX_METRICS_BYTES)?,
         };
-        crate::modelfile::write_atomic(&path, kept.concat().as_bytes())?;
-        let file = std::fs::OpenOptions::new().append(true).open(&path).map_err(|e| io(&path, e))?;
+        let kept: Vec<String> = text
+            .lines()
+            .filter(|l| serde_json::from_str::<MetricsRecord>(l).is_ok_and(|r| r.step <= step))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        crate::files::write_atomic(&path, kept.concat().as_bytes())?;
+        let file = crate::files::open_append(&path)?;
         Ok(MetricsLog { path, file })
     }
 
@@ -85,7 +89,7 @@ impl MetricsLog {
     /// Reads every record of `<dir>/metrics.jsonl`.
     pub fn read(dir: &Path) -> Result<Vec<MetricsRecord>> {
         let path = dir.join(METRICS_FILE);
-        let text = std::fs::read_to_string(&path).map_err(|e| io(&path, e))?;
+        let text = crate::files::read_text(&path, MAX_METRICS_BYTES)?;
         text.lines().map(|l| serde_json::from_str(l).map_err(|e| io(&path, format!("bad line {l:?}: {e}")))).collect()
     }
 }

@@ -874,7 +874,7 @@ pub fn run(config: TrainConfig, opts: &TrainOptions, on_event: &mut dyn FnMut(Ev
         Some(ckpt) => (Trainer::resume(ckpt, config, data, device)?, ckpt.meta.elapsed_s, MetricsLog::resume(dir, ckpt.meta.step)?),
         None => (Trainer::new(config, data, device)?, 0.0, MetricsLog::create(dir)?),
     };
-    crate::modelfile::write_atomic(&dir.join(CONFIG_FILE), trainer.config().to_toml()?.as_bytes())?;
+    crate::files::write_atomic(&dir.join(CONFIG_FILE), trainer.config().to_toml()?.as_bytes())?;
     let total = trainer.config().steps;
     let params = trainer.infos.iter().map(|p| p.numel()).sum();
     let first = trainer.step_count();

@@ -4,6 +4,7 @@
 
 mod common;
 mod generate;
+mod hostile;
 mod invert;
 mod train;
 mod view;

@@ -1,0 +1,160 @@
+//! Hostile paths and standard streams (issue 16): every case gets its documented exit status, a
+//! message without a panic, no hang, and no write outside the regular file asked for.
+
+use crate::common::{beeline, command, scratch, stderr};
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+/// The commands that write one output file, each given `OUT` as its `--out`.
+fn writers() -> Vec<Vec<&'static str>> {
+    vec![
+        vec!["generate", "--model", "rf-toy-1rf", "--num-samples", "64", "--out", "OUT"],
+        vec!["generate", "--model", "mnist-onestep", "--num-samples", "4", "--backend", "cpu", "--out", "OUT"],
+        vec!["eval", "--model", "rf-toy-1rf", "--num-samples", "256", "--out", "OUT"],
+    ]
+}
+
+fn with_out(args: &[&'static str], out: &Path) -> Vec<String> {
+    args.iter().map(|a| if *a == "OUT" { out.display().to_string() } else { a.to_string() }).collect()
+}
+
+/// Runs `beeline ARGS` with a deadline: a hang is a failure, not a stuck test run.
+fn bounded(args: &[String], secs: u64) -> std::process::Output {
+    let mut child = command().args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(secs) {
+            let _ = child.kill();
+            panic!("beeline {args:?} still running after {secs} s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn assert_refused(o: &std::process::Output, code: i32, needle: &str, what: &str) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(code), "{what}: {err}");
+    assert!(err.contains(needle) && !err.contains("panicked"), "{what}: {err}");
+}
+
+/// `--out` onto a symbolic link, a folder or a device: refused with exit 5, the link, its
+/// target, the folder and the device left as they were.
+#[test]
+fn outputs_onto_non_regular_files_are_refused_and_nothing_changes() {
+    let d = scratch("hostile-out");
+    let victim = d.join("victim.txt");
+    std::fs::write(&victim, b"precious").unwrap();
+    let link = d.join("link.png");
+    std::os::unix::fs::symlink(&victim, &link).unwrap();
+    let folder = d.join("folder");
+    std::fs::create_dir(&folder).unwrap();
+    for args in writers() {
+        for (target, what) in [(link.as_path(), "symbolic link"), (folder.as_path(), "folder"), (Path::new("/dev/null"), "device")] {
+            let o = bounded(&with_out(&args, target), 120);
+            assert_refused(&o, 5, what, &format!("{args:?} onto {target:?}"));
+        }
+    }
+    assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+    let left: Vec<_> = std::fs::read_dir(&d).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(left.len(), 3, "temporary files left behind: {left:?}");
+    use std::os::unix::fs::FileTypeExt;
+    assert!(std::fs::metadata("/dev/null").unwrap().file_type().is_char_device());
+}
+
+/// A file planted at the old predictable temporary name (`.NAME.tmp-PID`) is never written
+/// through: temporary names are random and created exclusively.
+#[test]
+fn a_planted_temporary_link_does_not_redirect_the_write() {
+    let d = scratch("hostile-tmp");
+    let victim = d.join("victim.txt");
+    std::fs::write(&victim, b"precious").unwrap();
+    // Plant links at the names the next few PIDs would have used.
+    let me = std::process::id();
+    for pid in me..me + 64 {
+        let _ = std::os::unix::fs::symlink(&victim, d.join(format!(".out.png.tmp-{pid}")));
+    }
+    let out = d.join("out.png");
+    let o = beeline(&["generate", "--model", "rf-toy-1rf", "--num-samples", "64", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+    assert!(std::fs::read(&out).unwrap().starts_with(b"\x89PNG"));
+}
+
+/// `--out -` writes the PNG or JSON to standard output, and the summary goes to stderr so a
+/// pipe gets the file alone.
+#[test]
+fn a_dash_writes_the_file_to_standard_output() {
+    let o = beeline(&["generate", "--model", "rf-toy-1rf", "--num-samples", "64", "--out", "-"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(o.stdout.starts_with(b"\x89PNG\r\n\x1a\n"), "stdout is not a PNG");
+    let decoder = png::Decoder::new(std::io::Cursor::new(&o.stdout));
+    let mut reader = decoder.read_info().expect("stdout holds one whole PNG");
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    reader.next_frame(&mut buf).unwrap();
+    assert!(stderr(&o).contains("wrote -"), "{}", stderr(&o));
+
+    let o = beeline(&["generate", "--model", "rf-toy-1rf", "--num-samples", "64", "--out", "-", "--json"]);
+    assert!(o.status.success() && o.stdout.starts_with(b"\x89PNG"), "{}", stderr(&o));
+    let err = stderr(&o);
+    let line = err.lines().rfind(|l| l.starts_with('{')).unwrap_or_else(|| panic!("no JSON summary on stderr: {err}"));
+    let summary: serde_json::Value = serde_json::from_str(line).expect("the JSON summary on stderr");
+    assert_eq!(summary["out"], "-");
+
+    let o = beeline(&["eval", "--model", "rf-toy-1rf", "--num-samples", "256", "--out", "-"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8(o.stdout).unwrap();
+    let j: serde_json::Value = serde_json::from_str(&text).expect("stdout is the JSON report alone");
+    assert!(j["nfe"].is_number(), "{j}");
+}
+
+/// Reads of non-regular files: a device that never ends, a FIFO nobody writes, a folder. Each
+/// is refused at once (exit 5) instead of reading 2 GB or blocking.
+#[test]
+fn reads_of_devices_fifos_and_folders_are_refused_at_once() {
+    let d = scratch("hostile-read");
+    let fifo = d.join("model.safetensors");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let fifo = fifo.display().to_string();
+    let folder = d.display().to_string();
+    let cases: Vec<Vec<String>> = [
+        vec!["info", "/dev/zero"],
+        vec!["info", "/dev/urandom"],
+        vec!["info", &fifo],
+        vec!["info", &folder],
+        vec!["generate", "--model", &fifo, "--out", "x.png"],
+        vec!["generate", "--model", "/dev/zero", "--out", "x.png"],
+        vec!["eval", "--model", "mnist-onestep", "--classifier", &fifo],
+        vec!["convert", "--model", &fifo, "--out", "x.safetensors", "--dtype", "f16"],
+    ]
+    .iter()
+    .map(|a| a.iter().map(|s| s.to_string()).collect())
+    .collect();
+    for args in cases {
+        let start = Instant::now();
+        let o = bounded(&args, 30);
+        assert_refused(&o, 5, "not a regular file", &format!("{args:?}"));
+        assert!(start.elapsed() < Duration::from_secs(10), "{args:?} took {:?}", start.elapsed());
+    }
+}
+
+/// A training config that is a FIFO or a device is refused the same way (exit 5), before
+/// any training starts.
+#[test]
+fn a_training_config_that_is_not_a_file_is_refused() {
+    let d = scratch("hostile-config");
+    let fifo = d.join("config.toml");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    for config in [fifo.display().to_string(), "/dev/zero".to_string()] {
+        let out = d.join("run").display().to_string();
+        let o = bounded(&["train".into(), "--config".into(), config.clone(), "--out".into(), out], 30);
+        let err = stderr(&o);
+        // A build without `train` refuses the command itself (exit 2) before reading anything.
+        if o.status.code() == Some(2) && err.contains("train") {
+            continue;
+        }
+        assert_refused(&o, 5, "not a regular file", &config);
+    }
+}
