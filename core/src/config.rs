@@ -696,8 +696,27 @@ impl ModelConfig {
         if self.sampler.steps == 0 || self.sampler.steps > 10_000 {
             return Err(Error::BadConfig(format!("sampler steps {} not in 1..=10000", self.sampler.steps)));
         }
-        if !self.sampler.guidance.is_finite() {
-            return Err(Error::BadConfig("sampler guidance is not finite".into()));
+        if !self.sampler.guidance.is_finite() || self.sampler.guidance < 0.0 || self.sampler.guidance > 100.0 {
+            return Err(Error::BadConfig(format!("sampler guidance {} not in 0..=100", self.sampler.guidance)));
+        }
+        if self.sampler.guidance != 1.0 && !self.is_conditional() {
+            return Err(Error::BadConfig(format!(
+                "sampler guidance is {} but the model has no classes to guide with (use 1)",
+                self.sampler.guidance
+            )));
+        }
+        // The recommended sampler must compile (steps, grid, windows) and evaluate only the
+        // networks the file has: a model that loads can be sampled with its own defaults.
+        let spec = crate::sampling::SamplerSpec::from_defaults(&self.sampler, &self.parameterization);
+        let plan = spec.plan().map_err(|e| Error::BadConfig(format!("sampler: {e}")))?;
+        for role in plan.roles() {
+            if !self.networks.contains_key(&role) {
+                return Err(Error::BadConfig(format!(
+                    "sampler: the {:?} solver evaluates a `{}` network, which this model does not have",
+                    self.sampler.solver,
+                    role.prefix()
+                )));
+            }
         }
         Ok(())
     }

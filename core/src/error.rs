@@ -93,3 +93,25 @@ impl From<std::io::Error> for Error {
 
 /// Result alias used throughout the core.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// `s` safe to print on a terminal: control characters (escape sequences, carriage returns,
+/// bidi overrides' C0/C1 neighbours) are written as `\u{..}` escapes, newlines kept only when
+/// `keep_newlines`. For every string read from a file (class names, provenance, tensor names).
+pub fn printable(s: &str, keep_newlines: bool) -> std::borrow::Cow<'_, str> {
+    let bad = |c: char| (c.is_control() && !(keep_newlines && c == '\n')) || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    if !s.chars().any(bad) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    std::borrow::Cow::Owned(s.chars().map(|c| if bad(c) { c.escape_unicode().to_string() } else { c.to_string() }).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn printable_escapes_terminal_controls_only() {
+        assert_eq!(super::printable("digit 7 – ünïcode", false), "digit 7 – ünïcode");
+        assert_eq!(super::printable("\x1b[2Jgone\r", false), "\\u{1b}[2Jgone\\u{d}");
+        assert_eq!(super::printable("a\nb\u{202e}", true), "a\nb\\u{202e}");
+        assert_eq!(super::printable("a\nb", false), "a\\u{a}b");
+    }
+}

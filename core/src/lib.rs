@@ -25,6 +25,7 @@ pub mod pipeline;
 pub mod presets;
 pub mod recipe;
 pub mod sampling;
+pub mod strict_json;
 pub mod time;
 #[cfg(all(feature = "train", not(target_arch = "wasm32")))]
 pub mod train;

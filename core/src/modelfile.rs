@@ -176,6 +176,10 @@ fn parse_container(bytes: &[u8]) -> Result<(SafeTensors<'_>, Option<String>)> {
         other => map_st_error(other),
     };
     let (_, meta) = SafeTensors::read_metadata(bytes).map_err(map)?;
+    // The safetensors reader keeps the last of two equal keys (a tensor or `__metadata__` given
+    // twice); refuse such a header. It parsed, so it is UTF-8 JSON.
+    let header = std::str::from_utf8(&bytes[8..8 + header_len as usize]).map_err(|e| Error::BadHeader(format!("header is not UTF-8: {e}")))?;
+    crate::strict_json::parse(header).map_err(|e| Error::BadHeader(format!("header JSON: {e}")))?;
     let config = meta.metadata().as_ref().and_then(|m| m.get(METADATA_KEY).cloned());
     Ok((SafeTensors::deserialize(bytes).map_err(map)?, config))
 }
@@ -219,8 +223,7 @@ fn map_st_error(e: SafeTensorError) -> Error {
 /// Parses the config JSON of `__metadata__["beeline"]`, checking format and version before the
 /// full schema so that a newer file gets a version error rather than a schema error.
 pub fn config_from_json(json: &str) -> Result<ModelConfig> {
-    let value: serde_json::Value =
-        serde_json::from_str(json).map_err(|e| Error::BadConfig(format!("config is not JSON: {e}")))?;
+    let value = crate::strict_json::parse(json).map_err(|e| Error::BadConfig(format!("config is not JSON: {e}")))?;
     let obj = value.as_object().ok_or_else(|| Error::BadConfig("config is not a JSON object".into()))?;
     match obj.get("format").and_then(|f| f.as_str()) {
         Some(FORMAT_NAME) => {}

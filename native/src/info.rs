@@ -23,6 +23,11 @@ pub struct Args {
     pub json: bool,
 }
 
+/// A string from the file, safe for the terminal.
+fn p(s: &str) -> std::borrow::Cow<'_, str> {
+    beeline::error::printable(s, false)
+}
+
 pub fn run(a: Args) -> Result<()> {
     let Some(file) = a.file else {
         crate::bundled::print_list(a.json);
@@ -54,32 +59,32 @@ pub fn run(a: Args) -> Result<()> {
                 for (role, arch) in &c.networks {
                     crate::outln!("network   {:<16} {:>10} params  {}", role.prefix(), arch.num_params(), serde_json::to_string(arch)?);
                 }
-                crate::outln!("data      {} shape {:?} range {:?}", c.data.name, c.data.shape, c.data.range);
+                crate::outln!("data      {} shape {:?} range {:?}", p(&c.data.name), c.data.shape, c.data.range);
                 if !c.classes.is_empty() {
-                    crate::outln!("classes   {}", c.classes.join(", "));
+                    crate::outln!("classes   {}", p(&c.classes.join(", ")));
                 }
                 crate::outln!(
                     "sampler   {:?}, {} steps, guidance {}, grid {:?}",
                     c.sampler.solver, c.sampler.steps, c.sampler.guidance, c.sampler.time_grid
                 );
                 if !c.provenance.command.is_empty() {
-                    crate::outln!("made by   {}", c.provenance.command);
+                    crate::outln!("made by   {}", p(&c.provenance.command));
                 }
                 if !c.provenance.data.is_empty() || c.provenance.steps > 0 {
-                    crate::outln!("trained   {} steps on {}", c.provenance.steps, c.provenance.data);
+                    crate::outln!("trained   {} steps on {}", c.provenance.steps, p(&c.provenance.data));
                 }
                 for (k, v) in &c.provenance.notes {
-                    crate::outln!("note      {k}: {v}");
+                    crate::outln!("note      {}: {}", p(k), p(v));
                 }
             }
             Err(_) => match &config_json {
-                Some(c) => crate::outln!("config    (raw) {c}"),
+                Some(c) => crate::outln!("config    (raw) {}", p(c)),
                 None => crate::outln!("config    none"),
             },
         }
         crate::outln!("\n{:<48} {:<5} {:<20} {:>10}", "tensor", "dtype", "shape", "bytes");
         for t in &tensors {
-            crate::outln!("{:<48} {:<5} {:<20} {:>10}", t.name, t.dtype, format!("{:?}", t.shape), t.bytes);
+            crate::outln!("{:<48} {:<5} {:<20} {:>10}", p(&t.name), t.dtype, format!("{:?}", t.shape), t.bytes);
         }
         let total: usize = tensors.iter().map(|t| t.bytes).sum();
         crate::outln!("{} tensors, {} bytes of weights", tensors.len(), total);

@@ -23,7 +23,7 @@ fn main() -> std::process::ExitCode {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(cli))) {
         Ok(Ok(())) => std::process::ExitCode::SUCCESS,
         Ok(Err(e)) => {
-            let _ = writeln!(std::io::stderr(), "error: {e:#}");
+            let _ = writeln!(std::io::stderr(), "error: {}", beeline::error::printable(&format!("{e:#}"), true));
             exit::code_for(&e)
         }
         Err(_) => std::process::ExitCode::from(1),

@@ -40,6 +40,7 @@ pub use grid::{MAX_STEPS, check_grid, perflow_grid, perflow_split, time_grid};
 pub use guidance::{Guided, cfg_combine};
 pub use overrides::Overrides;
 pub use plan::{MAX_LINCOMB_TERMS, Op, Plan, Slot};
+#[cfg(feature = "gpu")]
 pub(crate) use run::check_given;
 pub use run::{Observer, StepEvent, run, run_keeping, run_with};
 pub use spec::{Direction, SamplerSpec};

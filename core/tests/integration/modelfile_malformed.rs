@@ -365,3 +365,64 @@ fn write_fuzz_seeds() {
     std::fs::write(dir.join("mlp-f32.safetensors"), m.to_bytes(Some(StoredDtype::F32)).unwrap()).unwrap();
     std::fs::write(dir.join("mlp-f16.safetensors"), m.to_bytes(Some(StoredDtype::F16)).unwrap()).unwrap();
 }
+
+/// A sampler section that cannot sample the model is refused at load, not at the first
+/// `generate`: each of these passed `info` before.
+#[test]
+fn bad_sampler_sections_are_refused_at_load() {
+    use serde_json::json;
+    let cases: Vec<(&str, serde_json::Value)> = vec![
+        ("zero steps", json!({"solver": "euler", "steps": 0})),
+        ("too many steps", json!({"solver": "euler", "steps": 1_000_000})),
+        ("negative guidance", json!({"solver": "euler", "steps": 4, "guidance": -3.0})),
+        ("absurd guidance", json!({"solver": "euler", "steps": 4, "guidance": 1e30})),
+        ("a CAF solver without CAF networks", json!({"solver": "caf", "steps": 4})),
+        ("a PeRFlow solver without windows", json!({"solver": "perflow", "steps": 4})),
+        ("a custom grid of the wrong length", json!({"solver": "euler", "steps": 4, "time_grid": {"kind": "custom", "times": [0.0, 0.5, 1.0]}})),
+        ("a custom grid that goes back", json!({"solver": "euler", "steps": 2, "time_grid": {"kind": "custom", "times": [0.0, 0.7, 0.3]}})),
+        ("a custom grid that misses 1", json!({"solver": "euler", "steps": 2, "time_grid": {"kind": "custom", "times": [0.0, 0.5, 0.9]}})),
+        ("a negative shift", json!({"solver": "euler", "steps": 4, "time_grid": {"kind": "shifted", "shift": -1.0}})),
+        ("a zero shift", json!({"solver": "euler", "steps": 4, "time_grid": {"kind": "shifted", "shift": 0.0}})),
+        ("an unknown solver", json!({"solver": "dpm", "steps": 4})),
+    ];
+    for (what, sampler) in cases {
+        let b = edited(|_, j| j["sampler"] = sampler.clone());
+        match load(&b) {
+            Err(Error::BadConfig(m)) => assert!(!m.is_empty(), "{what}"),
+            other => panic!("{what}: {sampler} gave {other:?}"),
+        }
+    }
+    // The same sections are fine when they fit: the check is not a blanket refusal.
+    let b = edited(|_, j| j["sampler"] = json!({"solver": "euler", "steps": 2, "guidance": 2.0, "time_grid": {"kind": "custom", "times": [0.0, 0.3, 1.0]}}));
+    load(&b).unwrap();
+}
+
+/// A key given twice is ambiguous (serde keeps the last, other readers the first): refused in
+/// the config and in the safetensors header.
+#[test]
+fn duplicate_json_keys_are_refused() {
+    let m = valid_model();
+    let config = serde_json::to_string(&m.config).unwrap();
+    assert!(config.starts_with('{'));
+    // `"version": 2` first, then the real version 1 that serde would keep.
+    let twice = format!("{{\"version\":2,{}", &config[1..]);
+    let b = container(&[("w", Dtype::F32, vec![1], vec![0; 4])], Some(HashMap::from([("beeline".into(), twice)])));
+    match load(&b) {
+        Err(Error::BadConfig(m)) => assert!(m.contains("appears twice"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    // A tensor named twice in the header.
+    let good = valid_bytes();
+    let n = u64::from_le_bytes(good[..8].try_into().unwrap()) as usize;
+    let header = std::str::from_utf8(&good[8..8 + n]).unwrap();
+    let v: serde_json::Value = serde_json::from_str(header).unwrap();
+    let (name, entry) = v.as_object().unwrap().iter().find(|(k, _)| *k != "__metadata__").unwrap();
+    let dup = format!("{{{:?}:{},{}", name, entry, &header.trim_end()[1..]);
+    let mut bytes = (dup.len() as u64).to_le_bytes().to_vec();
+    bytes.extend_from_slice(dup.as_bytes());
+    bytes.extend_from_slice(&good[8 + n..]);
+    match load(&bytes) {
+        Err(Error::BadHeader(m)) => assert!(m.contains("appears twice"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+}

@@ -158,3 +158,24 @@ fn a_training_config_that_is_not_a_file_is_refused() {
         assert_refused(&o, 5, "not a regular file", &config);
     }
 }
+
+/// Strings from a model file reach the terminal escaped: a class name, a provenance command and
+/// a note that carry escape sequences print as `\u{1b}`, never as the control itself.
+#[test]
+fn strings_from_a_file_cannot_drive_the_terminal() {
+    use beeline::config::ArchConfig;
+    use beeline::modelfile::ModelFile;
+    let d = scratch("hostile-strings");
+    let arch = ArchConfig::Mlp(beeline::presets::mlp(2, 8, 1, 2));
+    let classes = vec!["\x1b[2Jwiped".to_string(), "bell\x07".to_string()];
+    let mut config = beeline::presets::velocity_model(arch.clone(), beeline::presets::points2d("gmm3", 12.0), classes, beeline::presets::euler(2));
+    config.provenance.command = "beeline train \x1b]0;title\x07 --evil".into();
+    config.provenance.notes.insert("k\r".into(), "\x1b[31mred".into());
+    let path = d.join("escapes.safetensors");
+    ModelFile::new(config, beeline::nn::init::random_weights(&arch, "velocity", 1)).unwrap().write(&path, None).unwrap();
+    let o = beeline(&["info", path.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{text:?}");
+    assert!(text.contains("\\u{1b}[2Jwiped") && text.contains("\\u{1b}[31mred"), "{text}");
+}
