@@ -333,6 +333,49 @@ fn now<T>(f: impl std::future::Future<Output = T>) -> T {
     }
 }
 
+/// The memory a request may hold on the host by default: 4 GiB.
+pub const DEFAULT_MEMORY_BUDGET: u64 = 4 << 30;
+
+static MEMORY_BUDGET: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(DEFAULT_MEMORY_BUDGET);
+
+/// Sets the memory budget of every later request in this process, in bytes (the CLI's
+/// `--memory-budget`).
+pub fn set_memory_budget(bytes: u64) {
+    MEMORY_BUDGET.store(bytes, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The memory budget in force, in bytes.
+pub fn memory_budget() -> u64 {
+    MEMORY_BUDGET.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// The host memory a request of `n` samples of `numel` values holds, in bytes: the start and
+/// the final states, plus every step's states with trajectories, plus a kept slot. Saturates
+/// instead of overflowing.
+pub fn request_bytes(n: usize, numel: usize, steps: usize, record: bool, keep: bool) -> u64 {
+    let copies = 2 + if record { steps as u64 + 1 } else { 0 } + u64::from(keep);
+    (n as u64).saturating_mul(numel as u64).saturating_mul(4).saturating_mul(copies)
+}
+
+/// Refuses a request whose buffers would exceed the [`memory_budget`], before anything is
+/// allocated (exit 4 in the CLI).
+pub fn check_memory(n: usize, numel: usize, steps: usize, record: bool, keep: bool) -> Result<()> {
+    let need = request_bytes(n, numel, steps, record, keep);
+    let budget = memory_budget();
+    if need <= budget {
+        return Ok(());
+    }
+    let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
+    Err(Error::InvalidInput(format!(
+        "{n} samples of {numel} values{} need about {:.2} GiB, over the memory budget of {:.2} GiB; \
+         ask for fewer samples{}, or raise the budget (--memory-budget GIB)",
+        if record { format!(" with {} recorded steps", steps + 1) } else { String::new() },
+        gib(need),
+        gib(budget),
+        if record { " or drop the trajectories" } else { "" },
+    )))
+}
+
 /// The checked start of a generation, shared by every backend: the seeded noise
 /// `[num_samples, numel]` and the resolved labels.
 pub(crate) fn generation_inputs(req: &GenerateRequest, numel: usize, num_classes: usize) -> Result<(Vec<f32>, Vec<u32>)> {
@@ -342,6 +385,7 @@ pub(crate) fn generation_inputs(req: &GenerateRequest, numel: usize, num_classes
     if req.num_samples == 0 {
         return Err(Error::InvalidInput("num_samples must be at least 1".into()));
     }
+    check_memory(req.num_samples, numel, req.sampler.steps, req.record_trajectories, false)?;
     let noise = noise::gaussian_batch(req.seed, 0, req.num_samples, numel);
     let labels = req.labels.resolve(req.num_samples, num_classes)?;
     check_guidance(req.guidance, num_classes)?;

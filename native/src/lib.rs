@@ -31,6 +31,10 @@ use clap::{Parser, Subcommand};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Host memory one request may hold, in GiB (samples, trajectories); beyond it a command
+    /// refuses with exit 4 before allocating
+    #[arg(long, global = true, value_name = "GIB", default_value_t = 4.0)]
+    pub memory_budget: f64,
 }
 
 #[derive(Subcommand, Debug)]
@@ -129,6 +133,10 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn run_command(cli: Cli) -> anyhow::Result<()> {
+    if !(cli.memory_budget.is_finite() && cli.memory_budget > 0.0) {
+        return Err(exit::Usage(format!("--memory-budget {} is not a positive number of GiB", cli.memory_budget)).into());
+    }
+    beeline::pipeline::set_memory_budget((cli.memory_budget * (1u64 << 30) as f64).min(u64::MAX as f64) as u64);
     match cli.command {
         Command::Generate(a) => generate::run(a),
         Command::Info(a) => info::run(a),

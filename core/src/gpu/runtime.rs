@@ -175,6 +175,7 @@ mod tests {
             config.networks.clear();
             config.networks.insert(NetRole::InitialVelocity, velocity.clone());
             config.networks.insert(NetRole::Acceleration, acc.clone());
+            config.sampler.solver = Solver::Caf;
             w.tensors.extend(random_weights(&velocity, "initial_velocity", 11).tensors);
             w.tensors.extend(random_weights(&acc, "acceleration", 12).tensors);
         } else {

@@ -179,3 +179,26 @@ fn strings_from_a_file_cannot_drive_the_terminal() {
     assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{text:?}");
     assert!(text.contains("\\u{1b}[2Jwiped") && text.contains("\\u{1b}[31mred"), "{text}");
 }
+
+/// Absurd sample counts are refused against the memory budget before anything is allocated
+/// (exit 4, at once), and the budget is a flag.
+#[test]
+fn sample_counts_beyond_the_memory_budget_are_refused() {
+    let cases: [(&[&str], i32, &str); 6] = [
+        (&["generate", "--model", "rf-toy-1rf", "--num-samples", "9223372036854775807", "--out", "x.png"], 4, "memory budget"),
+        (&["generate", "--model", "mnist-onestep", "--num-samples", "100000000", "--out", "x.png"], 4, "memory budget"),
+        (&["generate", "--model", "rf-toy-1rf", "--num-samples", "18446744073709551615", "--trajectories", "64", "--out", "x.png"], 4, "memory budget"),
+        (&["generate", "--model", "rf-toy-1rf", "--num-samples", "64", "--memory-budget", "0.0000001", "--out", "x.png"], 4, "--memory-budget"),
+        (&["generate", "--model", "rf-toy-1rf", "--memory-budget=-1", "--out", "x.png"], 2, "--memory-budget"),
+        (&["eval", "--model", "mnist-onestep", "--num-samples", "1000000000000"], 4, "memory budget"),
+    ];
+    let d = scratch("hostile-memory");
+    for (args, code, needle) in cases {
+        let args: Vec<String> = args.iter().map(|a| if *a == "x.png" { d.join("x.png").display().to_string() } else { a.to_string() }).collect();
+        let start = Instant::now();
+        let o = bounded(&args, 60);
+        assert_refused(&o, code, needle, &format!("{args:?}"));
+        assert!(start.elapsed() < Duration::from_secs(20), "{args:?} took {:?}", start.elapsed());
+    }
+    assert!(!d.join("x.png").exists());
+}

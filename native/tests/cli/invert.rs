@@ -60,6 +60,7 @@ fn tiny_mnist_model(dir: &Path, classes: usize, caf: bool) -> PathBuf {
         config.networks.clear();
         config.networks.insert(NetRole::InitialVelocity, arch.clone());
         config.networks.insert(NetRole::Acceleration, with_v0.clone());
+        config.sampler.solver = beeline::config::Solver::Caf;
         weights.tensors.extend(random_weights(&arch, "initial_velocity", 3).tensors);
         weights.tensors.extend(random_weights(&with_v0, "acceleration", 4).tensors);
     } else {
