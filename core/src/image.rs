@@ -69,8 +69,40 @@ pub fn grid(batch: &[f32], shape: &[usize], range: [f32; 2], cols: usize, pad: u
     Ok(Image8 { width: gw, height: gh, channels: c, pixels })
 }
 
+/// Why a batch `[n, numel]` of samples on `range` is degenerate, when every sample is: all its
+/// values equal once quantised to 8 bits ("constant"), or at least 99 % of them clipped at the
+/// range's ends ("saturated"). `None` when any sample has structure. For the warning after
+/// `generate` (saturated weights, an absurd data range or a huge guidance give a flat image).
+pub fn degenerate(samples: &[f32], numel: usize, range: [f32; 2]) -> Option<&'static str> {
+    if numel == 0 || samples.is_empty() {
+        return None;
+    }
+    let (mut constant, mut saturated) = (true, true);
+    for s in samples.chunks(numel) {
+        let bytes: Vec<u8> = s.iter().map(|&v| to_byte(v, range)).collect();
+        let flat = bytes.iter().all(|&b| b == bytes[0]);
+        let clipped = s.iter().filter(|&&v| !v.is_finite() || v <= range[0] || v >= range[1]).count();
+        constant &= flat;
+        saturated &= clipped * 100 >= 99 * s.len();
+        if !constant && !saturated {
+            return None;
+        }
+    }
+    if constant { Some("constant") } else { Some("saturated") }
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn degenerate_batches_are_named_and_structured_ones_are_not() {
+        let r = [-1.0, 1.0];
+        assert_eq!(super::degenerate(&[0.3; 8], 4, r), Some("constant"));
+        assert_eq!(super::degenerate(&[5.0, -7.0, 1.0, -1.0, 9.0, 9.0, -9.0, -9.0], 4, r), Some("saturated"));
+        assert_eq!(super::degenerate(&[f32::NAN; 4], 4, r), Some("constant"));
+        // One sample with structure is enough.
+        assert_eq!(super::degenerate(&[0.3, 0.3, 0.3, 0.3, -0.5, 0.0, 0.5, 0.2], 4, r), None);
+    }
     use super::*;
 
     #[test]

@@ -138,6 +138,11 @@ pub fn run(a: Args) -> Result<()> {
     let elapsed = start.elapsed();
     bar.finish_and_clear();
 
+    if !is_points && let Some(why) = beeline::image::degenerate(&out.samples, shape.iter().product(), range) {
+        eprintln!(
+            "warning: every sample is {why}: the image is flat (saturated weights, a data range that does not fit the model, or a guidance far too large?)"
+        );
+    }
     let cycle = matches!(req.labels, Labels::Cycle) && !classes.is_empty();
     let picture = picture(&out, &shape, range, cycle.then_some(classes.len()), s.trajectories)?;
     write_png(&a.out, &picture).with_context(|| format!("writing {}", a.out.display()))?;

@@ -202,3 +202,26 @@ fn sample_counts_beyond_the_memory_budget_are_refused() {
     }
     assert!(!d.join("x.png").exists());
 }
+
+/// A model whose weights are blown up makes a flat, saturated image: `generate` still writes it
+/// (exit 0) but says so on stderr; a healthy model gets no warning.
+#[test]
+fn a_degenerate_output_is_warned_about() {
+    use beeline::config::ArchConfig;
+    use beeline::modelfile::ModelFile;
+    let d = scratch("hostile-degenerate");
+    let arch = ArchConfig::Unet(beeline::presets::unet(1, 8, 8, &[1, 2], 1, false, 3));
+    let config = beeline::presets::velocity_model(arch.clone(), beeline::presets::images("tiny", 1, 8), beeline::presets::digit_classes(3), beeline::presets::euler(2));
+    let mut weights = beeline::nn::init::random_weights(&arch, "velocity", 7);
+    for t in weights.tensors.values_mut() {
+        t.data.iter_mut().for_each(|v| *v *= 1e4);
+    }
+    let path = d.join("blown.safetensors");
+    ModelFile::new(config, weights).unwrap().write(&path, None).unwrap();
+    let out = d.join("flat.png");
+    let o = beeline(&["generate", "--model", path.to_str().unwrap(), "--backend", "cpu", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("warning: every sample is"), "{}", stderr(&o));
+    let o = beeline(&["generate", "--model", "mnist-onestep", "--backend", "cpu", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success() && !stderr(&o).contains("warning: every sample"), "{}", stderr(&o));
+}
