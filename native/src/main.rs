@@ -14,6 +14,14 @@ fn main() -> std::process::ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    // Mesa's Vulkan device-select layer connects to a Wayland compositor to order the GPUs,
+    // and without one it prints "XDG_RUNTIME_DIR is invalid" twice on every run. Beeline picks
+    // its adapter itself (WGPU_ADAPTER_NAME, else high performance), so where there is no
+    // session (no XDG_RUNTIME_DIR) and no DRI_PRIME for the layer to honour, the layer is off.
+    if std::env::var_os("XDG_RUNTIME_DIR").is_none() && std::env::var_os("DRI_PRIME").is_none() && std::env::var_os("NODEVICE_SELECT").is_none() {
+        // SAFETY: at start-up, before any thread exists.
+        unsafe { std::env::set_var("NODEVICE_SELECT", "1") };
+    }
     // A panic is a bug, never a verdict on the input: one line that says so, and exit 1 (not
     // Rust's 101) as docs/cli.md's table has it for internal errors.
     std::panic::set_hook(Box::new(|info| {

@@ -225,3 +225,20 @@ fn a_degenerate_output_is_warned_about() {
     let o = beeline(&["generate", "--model", "mnist-onestep", "--backend", "cpu", "--out", out.to_str().unwrap()]);
     assert!(o.status.success() && !stderr(&o).contains("warning: every sample"), "{}", stderr(&o));
 }
+
+/// Without a desktop session (no XDG_RUNTIME_DIR), `generate` prints its result and nothing
+/// about Wayland: Mesa's device-select layer no longer complains twice per run.
+#[test]
+fn no_session_means_no_wayland_noise() {
+    let d = scratch("hostile-xdg");
+    let out = d.join("a.png");
+    let o = command()
+        .args(["generate", "--model", "rf-toy-1rf", "--num-samples", "64", "--out", out.to_str().unwrap()])
+        .env_remove("XDG_RUNTIME_DIR")
+        .env_remove("NODEVICE_SELECT")
+        .env_remove("DRI_PRIME")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("XDG_RUNTIME_DIR"), "{}", stderr(&o));
+}
