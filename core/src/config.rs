@@ -699,12 +699,7 @@ impl ModelConfig {
         if !self.sampler.guidance.is_finite() || self.sampler.guidance < 0.0 || self.sampler.guidance > 100.0 {
             return Err(Error::BadConfig(format!("sampler guidance {} not in 0..=100", self.sampler.guidance)));
         }
-        if self.sampler.guidance != 1.0 && !self.is_conditional() {
-            return Err(Error::BadConfig(format!(
-                "sampler guidance is {} but the model has no classes to guide with (use 1)",
-                self.sampler.guidance
-            )));
-        }
+        crate::pipeline::check_guidance(self.sampler.guidance, self.classes.len()).map_err(|e| Error::BadConfig(format!("sampler: {e}")))?;
         // The recommended sampler must compile (steps, grid, windows) and evaluate only the
         // networks the file has: a model that loads can be sampled with its own defaults.
         let spec = crate::sampling::SamplerSpec::from_defaults(&self.sampler, &self.parameterization);

@@ -79,8 +79,8 @@ pub fn degenerate(samples: &[f32], numel: usize, range: [f32; 2]) -> Option<&'st
     }
     let (mut constant, mut saturated) = (true, true);
     for s in samples.chunks(numel) {
-        let bytes: Vec<u8> = s.iter().map(|&v| to_byte(v, range)).collect();
-        let flat = bytes.iter().all(|&b| b == bytes[0]);
+        let first = to_byte(s[0], range);
+        let flat = s.iter().all(|&v| to_byte(v, range) == first);
         let clipped = s.iter().filter(|&&v| !v.is_finite() || v <= range[0] || v >= range[1]).count();
         constant &= flat;
         saturated &= clipped * 100 >= 99 * s.len();
@@ -93,6 +93,7 @@ pub fn degenerate(samples: &[f32], numel: usize, range: [f32; 2]) -> Option<&'st
 
 #[cfg(test)]
 mod tests {
+    use super::*;
 
     #[test]
     fn degenerate_batches_are_named_and_structured_ones_are_not() {
@@ -103,7 +104,6 @@ mod tests {
         // One sample with structure is enough.
         assert_eq!(super::degenerate(&[0.3, 0.3, 0.3, 0.3, -0.5, 0.0, 0.5, 0.2], 4, r), None);
     }
-    use super::*;
 
     #[test]
     fn byte_mapping_clamps_and_inverts() {

@@ -402,7 +402,9 @@ pub(crate) fn transport_labels(req: &GenerateRequest, x: &[f32], numel: usize, n
     Ok(labels)
 }
 
-fn check_guidance(scale: f32, num_classes: usize) -> Result<()> {
+/// Refuses a guidance scale other than 1 for a model without classes: one rule for a request
+/// and for a model file's recommended sampler.
+pub(crate) fn check_guidance(scale: f32, num_classes: usize) -> Result<()> {
     if num_classes == 0 && scale != 1.0 {
         return Err(Error::InvalidInput(format!(
             "guidance {scale} needs a class-conditional model; this one is unconditional (use guidance 1)"
