@@ -446,3 +446,42 @@ fn wgpu_forward_and_step() {
     let net = AdamWConfig::new().init().step(1e-3, net, grads);
     assert_ne!(net.to_weights("velocity").unwrap(), before);
 }
+
+/// A frozen teacher on a training device gives the CPU reference's guided velocities, both on
+/// device tensors (`Frozen::guided`, SlimFlow's regulariser) and as a field behind `Guided`
+/// (PeRFlow's window solves), at guidance 0, 1 and 2.5, on every CPU backend of the build.
+#[test]
+fn frozen_teacher_matches_the_cpu_reference() {
+    use crate::field::VelocityField;
+    use crate::sampling::Guided;
+    for (backend, device) in cpu_devices() {
+        for (what, arch) in [("mlp", mlp(2, 0, 3)), ("unet", unet(1, 8, &[1, 2], 1, false, 1, 0, 3))] {
+            let weights = random_weights(&arch, "velocity", 11);
+            let data = match &arch {
+                ArchConfig::Mlp(_) => crate::presets::points2d("gmm3", 4.0),
+                ArchConfig::Unet(_) => crate::presets::images("tiny", 1, 8),
+            };
+            let config = crate::presets::velocity_model(arch.clone(), data, vec!["a".into(), "b".into(), "c".into()], crate::presets::euler(2));
+            let mut cpu = crate::model::Model::new(&ModelFile::new(config, weights.clone()).unwrap()).unwrap();
+            let mut bare = Weights::default();
+            for (name, t) in &weights.tensors {
+                bare.tensors.insert(name.strip_prefix("velocity.").unwrap().to_string(), t.clone());
+            }
+            let mut frozen = Frozen::new(&arch, &bare, &device).unwrap();
+            let inp = input(&arch, 6, 21, true);
+            let labels = inp.labels.clone().unwrap();
+            for scale in [0.0f32, 1.0, 2.5] {
+                let t = 0.3;
+                let mut want = vec![0.0; inp.x.len()];
+                Guided::new(&mut cpu, labels.clone(), scale).unwrap().eval(NetRole::Velocity, &inp.x, None, t, &mut want).unwrap();
+                let mut got = vec![0.0; inp.x.len()];
+                Guided::new(&mut frozen, labels.clone(), scale).unwrap().eval(NetRole::Velocity, &inp.x, None, t, &mut got).unwrap();
+                assert_close(&format!("frozen {what} as a field, guidance {scale} [{backend}]"), &got, &want);
+                let on_device = frozen.guided(tensor2(&inp.x, inp.batch, &device), None, t as f32, &labels, scale).unwrap();
+                assert_close(&format!("frozen {what} on device, guidance {scale} [{backend}]"), &to_vec(on_device), &want);
+            }
+            assert!(frozen.guided(tensor2(&inp.x, inp.batch, &device), None, 0.3, &labels, f32::NAN).is_err(), "a NaN guidance is refused");
+            assert!(frozen.forward(tensor2(&inp.x, inp.batch, &device), None, &[0.3], &labels).is_err(), "one time for six samples is refused");
+        }
+    }
+}

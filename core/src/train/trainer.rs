@@ -50,6 +50,7 @@ use super::checkpoint::{Checkpoint, CheckpointMeta, ParamMeta, CHECKPOINT_VERSIO
 use super::config::{DataKind, Loss, Method, TrainConfig};
 use super::device::{select_device, DeviceChoice, SelectedDevice};
 use super::metrics::{MetricsLog, MetricsRecord};
+use super::frozen::{velocity_weights, Frozen};
 use super::modules::{class_rows, Net};
 use super::optim::{adamw_step, ema_update, flat_params, global_grad_norm, param_infos, set_params, to_host, Moments, ParamInfo};
 use crate::config::{ArchConfig, ModelConfig, NetRole, Parameterization, Provenance, SamplerDefaults, Solver, TimeGrid};
@@ -57,8 +58,7 @@ use crate::data::images::{ImageSet, Split};
 use crate::data::toys::Toy;
 use crate::error::{Error, Result};
 use crate::pairs::{PairDirection, PairSet};
-use crate::field::{VelocityField, NULL_LABEL};
-use crate::model::Model;
+use crate::field::{ConditionalField, NULL_LABEL};
 use crate::modelfile::ModelFile;
 use crate::sampling::{run as run_plan, Guided, SamplerSpec};
 use crate::weights::Weights;
@@ -215,31 +215,17 @@ pub struct Trainer {
     perm: Option<(u64, Vec<u32>)>,
     /// CAF stage 2: the frozen stage-1 network and the v̂0 of every pair.
     caf: Option<InitialVelocity>,
-    /// PeRFlow: the teacher solved inside each window (CPU reference).
-    teacher: Option<Model>,
+    /// PeRFlow's and flow-guided distillation's teacher, frozen on the training device.
+    teacher: Option<Frozen>,
 }
 
 /// CAF stage 2's frozen stage-1 network, read once per run: exported beside the acceleration
 /// network, and the source of every pair's `v̂0`.
 struct InitialVelocity {
-    /// The stage-1 network (no autodiff, no dropout).
-    net: Net,
+    /// The stage-1 network, frozen on the training device.
+    net: Frozen,
     /// `v̂0 = v(x0, 0)` of every pair, `[num_pairs, numel]`.
     v0hat: Vec<f32>,
-}
-
-/// The velocity network of a model file: its architecture and its weights under bare names.
-fn velocity_net_of(path: &Path, what: &str) -> Result<(ArchConfig, Weights)> {
-    let file = ModelFile::read(path)?;
-    let arch = file.config.networks.get(&NetRole::Velocity).cloned().ok_or_else(|| Error::InvalidInput(format!("{what} {}: the model has no velocity network", path.display())))?;
-    let prefix = format!("{}.", NetRole::Velocity.prefix());
-    let mut weights = Weights::default();
-    for (name, t) in file.weights.tensors {
-        if let Some(bare) = name.strip_prefix(&prefix) {
-            weights.tensors.insert(bare.to_string(), t);
-        }
-    }
-    Ok((arch, weights))
 }
 
 /// `weights` of `from` (bare names) made to fit `to`, which may take CAF's conditioning input
@@ -280,7 +266,7 @@ fn widen_input(from: &ArchConfig, weights: &Weights, to: &ArchConfig) -> Result<
 /// `random_weights` with GroupNorm reset to 1/0.
 fn initial_net(config: &TrainConfig, device: &Device) -> Result<Net> {
     if let Some(path) = &config.init {
-        let (arch, weights) = velocity_net_of(path, "init")?;
+        let (_, arch, weights) = velocity_weights(path, "init")?;
         let weights = widen_input(&arch, &weights, &config.arch).map_err(|e| Error::InvalidInput(format!("init {}: {e}", path.display())))?;
         return Net::from_weights(&config.arch, &weights, "", config.dropout, device);
     }
@@ -350,21 +336,21 @@ impl Trainer {
         let infos = param_infos(&model);
         let caf = match (&config.initial_velocity, &data) {
             (Some(path), Data::Pairs(set)) => {
-                let (v_arch, weights) = velocity_net_of(path, "initial_velocity")?;
-                if v_arch != config.arch.with_cond(false) {
+                let (_, mut net) = Frozen::velocity_of(path, "initial_velocity", &device.clone().inner())?;
+                if net.arch() != config.arch.with_cond(false) {
                     return Err(Error::InvalidInput(format!(
                         "initial_velocity {}: the acceleration network must be its network with a conditioning input (leave `arch` unset)",
                         path.display()
                     )));
                 }
-                let v0hat = initial_velocities(&v_arch, &weights, set)?;
-                Some(InitialVelocity { net: Net::from_weights(&v_arch, &weights, "", 0.0, &device.clone().inner())?, v0hat })
+                let v0hat = initial_velocities(&mut net, set)?;
+                Some(InitialVelocity { net, v0hat })
             }
             (Some(_), _) => return Err(Error::InvalidInput("caf-acceleration trains on pairs".into())),
             (None, _) => None,
         };
         let teacher = match &config.teacher {
-            Some(tc) => Some(load_teacher(&tc.model, &config)?),
+            Some(tc) => Some(load_teacher(&tc.model, &config, &device.clone().inner())?),
             None => None,
         };
         Ok(Trainer { time_dist: config.time_distribution()?, config, data, device, model, ema, moments, infos, adam, step, perm: None, caf, teacher })
@@ -596,22 +582,20 @@ impl Trainer {
     /// ε, the student's one-step velocity `u = v(ε, 0)` (with gradient); without gradient,
     /// `x_t' = ε + t'·u` and the teacher's estimate `x̂1 = x_t' + (1 − t')·v_T(x_t', t')`; the
     /// loss between `ε + u` and `x̂1`. SlimFlow's code draws t' ~ U(0.2, 0.8) per sample; here
-    /// one t' per step (the teacher runs on the CPU reference, one time per evaluation).
+    /// one t' per step (one teacher evaluation per step, frozen on the training device).
     fn two_step_regulariser(&mut self, s: u64, host_labels: Vec<u32>, labels: Option<Tensor<1, Int>>) -> Result<Tensor<1>> {
         let (b, n, seed) = (self.config.batch, self.numel(), self.config.seed);
         let tc = self.config.teacher.clone().ok_or_else(|| Error::InvalidInput("flow-guided distillation needs a teacher".into()))?;
         let dev = &self.device;
         let eps = gaussian_batch(seed_for(seed, purpose::FGD_NOISE, 0), s * b as u64, b, n);
         let tp = 0.2 + 0.6 * Stream::new(seed_for(seed, purpose::FGD_TIME, 0), s).uniform(0);
-        let eps_t = Tensor::<2>::from_data(TensorData::new(eps.clone(), [b, n]), dev);
+        let eps_t = Tensor::<2>::from_data(TensorData::new(eps, [b, n]), dev);
         let u = self.model.forward_flat(eps_t.clone(), None, self.model.time_features(&vec![0.0; b], dev), labels);
-        let u_host: Vec<f32> = u.clone().inner().into_data().try_into_vec_as::<f32>().map_err(|e| Error::InvalidInput(format!("{e:?}")))?;
-        let x_tp: Vec<f32> = eps.iter().zip(&u_host).map(|(e, u)| e + tp as f32 * u).collect();
-        let teacher = self.teacher.as_mut().ok_or_else(|| Error::InvalidInput("the teacher is not loaded".into()))?;
-        let mut v = vec![0.0f32; b * n];
-        Guided::new(&mut *teacher, host_labels, tc.guidance)?.eval(NetRole::Velocity, &x_tp, None, tp, &mut v)?;
-        let x1_hat: Vec<f32> = x_tp.iter().zip(&v).map(|(x, v)| x + (1.0 - tp as f32) * v).collect();
-        let x1_hat = Tensor::<2>::from_data(TensorData::new(x1_hat, [b, n]), dev);
+        // Without gradient, on the device: x_t' = ε + t'·u and x̂1 = x_t' + (1 − t')·v_T(x_t', t').
+        let teacher = self.teacher.as_ref().ok_or_else(|| Error::InvalidInput("the teacher is not loaded".into()))?;
+        let x_tp = eps_t.clone().inner() + u.clone().inner().mul_scalar(tp);
+        let v = teacher.guided(x_tp.clone(), None, tp as f32, &host_labels, tc.guidance)?;
+        let x1_hat = Tensor::<2>::from_inner(x_tp + v.mul_scalar(1.0 - tp));
         Ok(loss_of(eps_t + u - x1_hat, self.config.loss, self.config.loss_normalization))
     }
 
@@ -688,7 +672,7 @@ impl Trainer {
             notes.insert("loss_normalization".into(), "per sample, 1/sg[loss] (Simple ReFlow)".into());
         }
         config.provenance = Provenance { command: command.to_string(), data: self.data.describe(), steps: self.step, notes };
-        match self.caf.as_ref().map(|c| &c.net) {
+        match self.caf.as_ref().map(|c| c.net.net()) {
             Some(v) => {
                 let velocity = config.networks.remove(&NetRole::Velocity).expect("velocity_model has one network");
                 config.networks.insert(NetRole::InitialVelocity, v.arch());
@@ -737,14 +721,13 @@ pub fn anneal_beta(anneal: f64, steps: u64, step: u64) -> f64 {
     1.0 - (step as f64 / (anneal * steps as f64)).min(1.0)
 }
 
-/// The teacher model file at `path` on the CPU reference, checked to be a velocity model of
-/// the configured network's samples and classes.
-fn load_teacher(path: &Path, config: &TrainConfig) -> Result<Model> {
-    let model = Model::load(path)?;
-    let mc = model.config();
+/// The teacher model file at `path`, frozen on `device` (without autodiff), checked to be a
+/// velocity model of the configured network's samples and classes.
+fn load_teacher(path: &Path, config: &TrainConfig, device: &Device) -> Result<Frozen> {
+    let (mc, teacher) = Frozen::velocity_of(path, "teacher", device)?;
     let bad = |m: String| Err(Error::InvalidInput(format!("teacher {}: {m}", path.display())));
     if !matches!(mc.parameterization, Parameterization::Velocity | Parameterization::Perflow { .. }) {
-        return bad("PeRFlow's teacher must be a velocity model (rectified flow, reflow, …)".into());
+        return bad("a teacher must be a velocity model (rectified flow, reflow, …)".into());
     }
     if mc.data.shape != config.arch.sample_shape() {
         return bad(format!("its samples have shape {:?}, the network's {:?}", mc.data.shape, config.arch.sample_shape()));
@@ -753,22 +736,20 @@ fn load_teacher(path: &Path, config: &TrainConfig) -> Result<Model> {
     if classes > 0 && mc.classes.len() != classes {
         return bad(format!("it has {} classes, the network {classes}", mc.classes.len()));
     }
-    Ok(model)
+    Ok(teacher)
 }
 
-/// CAF stage 2's `v̂0 = v(x0, 0)` for every pair, `[num_pairs, numel]`: the stage-1 network
-/// `v_arch` with `weights` (bare names) on the CPU reference, with the pairs' labels.
-fn initial_velocities(v_arch: &ArchConfig, weights: &Weights, set: &PairSet) -> Result<Vec<f32>> {
-    let net = crate::nn::Network::new(v_arch, weights, "")?;
+/// CAF stage 2's `v̂0 = v(x0, 0)` for every pair, `[num_pairs, numel]`: the frozen stage-1
+/// network on the training device, 256 pairs per evaluation, with the pairs' labels.
+fn initial_velocities(net: &mut Frozen, set: &PairSet) -> Result<Vec<f32>> {
     let p = &set.pairs;
-    let n = v_arch.sample_shape().iter().product::<usize>();
+    let n = net.sample_numel();
     let mut out = vec![0.0f32; p.x0.len()];
-    let mut ws = crate::nn::Workspace::new();
     const CHUNK: usize = 256;
     for (k, (x0, dst)) in p.x0.chunks(CHUNK * n).zip(out.chunks_mut(CHUNK * n)).enumerate() {
         let m = x0.len() / n;
-        let labels = (v_arch.num_classes() > 0).then(|| &p.labels[k * CHUNK..k * CHUNK + m]);
-        net.forward(x0, None, &vec![0.0; m], labels, dst, &mut ws)?;
+        let labels = p.labels.get(k * CHUNK..k * CHUNK + m).unwrap_or(&[]);
+        net.eval_labels(NetRole::Velocity, x0, None, 0.0, labels, dst)?;
     }
     Ok(out)
 }
