@@ -238,7 +238,10 @@ impl<F: ConditionalField<f32>> Transport for Cpu<'_, F> {
             if record {
                 trajectory.push(e.x.to_vec());
             }
-            on_step(e.step);
+            // Step 0 (the start state) is reported by `transport_on` for every backend.
+            if e.step > 0 {
+                on_step(e.step);
+            }
         };
         let (x, kept) = run_keeping(plan, &mut guided, x0, given, keep, Some(&mut observe))?;
         Ok(Batch { x, trajectory, kept })
@@ -500,6 +503,18 @@ mod tests {
                 assert!(err > 0.01, "v̂0 from noise is off by 0.3, so is the reconstruction ({err})");
             }
         }
+    }
+
+    /// Progress goes 0, 1, …, steps once per batch, then one final report: no step twice.
+    #[test]
+    fn progress_reports_each_step_once() {
+        let mut field = NoisySideV0 { flow: AffineFlow::new(vec![0.5, 1.8], vec![1.0, -2.0], 1.0).unwrap(), bias: 0.0 };
+        let req = GenerateRequest { num_samples: 5, ..request(Solver::Euler, 3, 2) };
+        let mut seen = Vec::new();
+        generate(&mut field, 0, &req, &mut |p| seen.push((p.samples_done, p.step))).unwrap();
+        let mut want: Vec<(usize, usize)> = [0, 2, 4].iter().flat_map(|&d| (0..=3).map(move |s| (d, s))).collect();
+        want.push((5, 3));
+        assert_eq!(seen, want);
     }
 
     /// Without reuse, a round trip is two transports; reuse needs CAF.

@@ -70,7 +70,8 @@ impl Loss {
     }
 }
 
-/// What a run trains.
+/// Which method a run trains: its name in configs, provenance and commands. The parameters
+/// that only one method has live in [`MethodConfig`].
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum Method {
@@ -153,43 +154,170 @@ impl Method {
     }
 }
 
-/// Everything that decides a training run. A run is a pure function of this config (the seed
-/// included) and the step: see [`trainer`](super::trainer).
+/// What a run trains, with the parameters that method (and only that method) has. In TOML the
+/// method's keys sit at the top level beside `method = "<name>"`:
+///
+/// ```toml
+/// method = "caf-acceleration"
+/// pairs = "runs/mnist/pairs"
+/// caf_h = 1.5
+/// initial_velocity = "runs/mnist/caf/initial-velocity/model.safetensors"
+/// ```
+///
+/// A key of another method is an error that names it; configs written before the methods had
+/// their own parameters carried every method's keys, so [`LEGACY_DEFAULTS`] at their old
+/// default values are dropped where they do not apply.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[serde(tag = "method", rename_all = "kebab-case")]
+pub enum MethodConfig {
+    /// See [`Method::RectifiedFlow`].
+    RectifiedFlow,
+    /// See [`Method::Reflow`].
+    Reflow {
+        /// The pairs folder made by `beeline pairs` (required; optional here so that layers
+        /// can supply it after the method).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pairs: Option<PathBuf>,
+        /// SlimFlow's annealing reflow: the fraction of `steps` over which β falls linearly
+        /// from 1 to 0, the pair's noise being `√(1 − β²)·z0 + β·ε` with fresh ε (0 = plain
+        /// reflow).
+        #[serde(default)]
+        anneal: f64,
+    },
+    /// See [`Method::Distill`].
+    Distill {
+        /// The pairs folder (required).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pairs: Option<PathBuf>,
+        /// With a teacher, SlimFlow's 2-step regulariser (flow-guided distillation) is added.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        teacher: Option<TeacherConfig>,
+    },
+    /// See [`Method::CafVelocity`].
+    CafVelocity {
+        /// The pairs folder (required).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pairs: Option<PathBuf>,
+        /// CAF's initial-velocity scale h (1 = rectified flow, a = 0; > 1 decelerating paths;
+        /// the CAF paper uses 1.5 for images and finds 2 best in 2D).
+        #[serde(default = "default_caf_h")]
+        caf_h: f64,
+    },
+    /// See [`Method::CafAcceleration`].
+    CafAcceleration {
+        /// The pairs folder (required).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pairs: Option<PathBuf>,
+        /// CAF's initial-velocity scale h, as in stage 1.
+        #[serde(default = "default_caf_h")]
+        caf_h: f64,
+        /// The model file written by stage 1 (`caf-velocity`, required), whose network gives
+        /// `v̂0 = v(x0, 0)` and is stored beside the trained acceleration network in the export.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        initial_velocity: Option<PathBuf>,
+    },
+    /// See [`Method::Perflow`].
+    Perflow {
+        /// The teacher solved inside each window (required).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        teacher: Option<TeacherConfig>,
+        /// The number of time windows K (the sampler spreads its steps over them).
+        #[serde(default = "default_windows")]
+        windows: usize,
+    },
+}
+
+/// Keys every method carried before [`MethodConfig`], with their old defaults: in a config that
+/// has them at these values where they do not apply, they are dropped rather than refused.
+pub const LEGACY_DEFAULTS: [(&str, f64); 3] = [("caf_h", 1.5), ("windows", 4.0), ("anneal", 0.0)];
+
+impl MethodConfig {
+    /// `kind` with its parameters at their defaults (and no pairs, teacher or stage-1 file).
+    pub fn new(kind: Method) -> MethodConfig {
+        match kind {
+            Method::RectifiedFlow => MethodConfig::RectifiedFlow,
+            Method::Reflow => MethodConfig::Reflow { pairs: None, anneal: 0.0 },
+            Method::Distill => MethodConfig::Distill { pairs: None, teacher: None },
+            Method::CafVelocity => MethodConfig::CafVelocity { pairs: None, caf_h: default_caf_h() },
+            Method::CafAcceleration => MethodConfig::CafAcceleration { pairs: None, caf_h: default_caf_h(), initial_velocity: None },
+            Method::Perflow => MethodConfig::Perflow { teacher: None, windows: default_windows() },
+        }
+    }
+
+    /// Which method this is.
+    pub fn kind(&self) -> Method {
+        match self {
+            MethodConfig::RectifiedFlow => Method::RectifiedFlow,
+            MethodConfig::Reflow { .. } => Method::Reflow,
+            MethodConfig::Distill { .. } => Method::Distill,
+            MethodConfig::CafVelocity { .. } => Method::CafVelocity,
+            MethodConfig::CafAcceleration { .. } => Method::CafAcceleration,
+            MethodConfig::Perflow { .. } => Method::Perflow,
+        }
+    }
+
+    /// The pairs folder of a method that trains on couplings.
+    pub fn pairs(&self) -> Option<&PathBuf> {
+        match self {
+            MethodConfig::Reflow { pairs, .. } | MethodConfig::Distill { pairs, .. } | MethodConfig::CafVelocity { pairs, .. } | MethodConfig::CafAcceleration { pairs, .. } => pairs.as_ref(),
+            MethodConfig::RectifiedFlow | MethodConfig::Perflow { .. } => None,
+        }
+    }
+
+    /// The teacher evaluated during training (PeRFlow; distill with flow-guided distillation).
+    pub fn teacher(&self) -> Option<&TeacherConfig> {
+        match self {
+            MethodConfig::Distill { teacher, .. } | MethodConfig::Perflow { teacher, .. } => teacher.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// CAF's h (CAF methods only).
+    pub fn caf_h(&self) -> Option<f64> {
+        match self {
+            MethodConfig::CafVelocity { caf_h, .. } | MethodConfig::CafAcceleration { caf_h, .. } => Some(*caf_h),
+            _ => None,
+        }
+    }
+
+    /// CAF stage 2's stage-1 model file.
+    pub fn initial_velocity(&self) -> Option<&PathBuf> {
+        match self {
+            MethodConfig::CafAcceleration { initial_velocity, .. } => initial_velocity.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// PeRFlow's window count.
+    pub fn windows(&self) -> Option<usize> {
+        match self {
+            MethodConfig::Perflow { windows, .. } => Some(*windows),
+            _ => None,
+        }
+    }
+
+    /// SlimFlow's annealing fraction (0 for every method but reflow).
+    pub fn anneal(&self) -> f64 {
+        match self {
+            MethodConfig::Reflow { anneal, .. } => *anneal,
+            _ => 0.0,
+        }
+    }
+}
+
+/// Everything that decides a training run. A run is a pure function of this config (the seed
+/// included) and the step: see [`trainer`](super::trainer). Unknown keys are refused by
+/// [`resolve`](Self::resolve), which names them.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct TrainConfig {
-    /// `rectified-flow` (from data); `reflow`, `distill`, `caf-velocity` or `caf-acceleration`
-    /// (from `pairs`).
-    #[serde(default)]
-    pub method: Method,
-    /// CAF's initial-velocity scale h (1 = rectified flow, a = 0; > 1 decelerating paths; the
-    /// CAF paper uses 1.5 for images and finds 2 best in 2D). CAF methods only.
-    #[serde(default = "default_caf_h")]
-    pub caf_h: f64,
-    /// CAF stage 2: the model file written by stage 1 (`caf-velocity`), whose network gives
-    /// `v̂0 = v(x0, 0)` and is stored beside the trained acceleration network in the export.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub initial_velocity: Option<PathBuf>,
+    /// The method and its own parameters (flattened: `method = "…"` and its keys at the top).
+    #[serde(flatten)]
+    pub method: MethodConfig,
     /// Simple ReFlow's per-sample loss normalisation: each sample's loss is divided by its own
     /// value with the gradient stopped, `ℓ_i / (sg[ℓ_i] + 1e-3)`, so every sample pulls with the
     /// same weight whatever its scale.
     #[serde(default)]
     pub loss_normalization: bool,
-    /// PeRFlow's number of time windows K (the sampler spreads its steps over them).
-    #[serde(default = "default_windows")]
-    pub windows: usize,
-    /// The teacher evaluated during training: PeRFlow solves it inside each window; `distill`
-    /// with a teacher adds SlimFlow's 2-step regulariser (flow-guided distillation).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub teacher: Option<TeacherConfig>,
-    /// SlimFlow's annealing reflow: the fraction of `steps` over which β falls linearly from 1
-    /// to 0, the pair's noise being `√(1 − β²)·z0 + β·ε` with fresh ε (0 = plain reflow).
-    /// Reflow only.
-    #[serde(default)]
-    pub anneal: f64,
-    /// The pairs folder made by `beeline pairs` (reflow and distill only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pairs: Option<PathBuf>,
     /// Initial weights: the velocity network of this model file (RF++ initialises reflow from
     /// the 1-rectified flow); its architecture must be `arch`. Default: random initialisation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -292,14 +420,8 @@ impl TrainConfig {
     pub fn defaults_for(data: &str) -> Result<TrainConfig> {
         let kind = DataKind::parse(data)?;
         let common = |arch, steps, batch, lr, warmup, dropout, label_dropout, checkpoint_every, sample_steps| TrainConfig {
-            method: Method::RectifiedFlow,
-            caf_h: default_caf_h(),
-            initial_velocity: None,
+            method: MethodConfig::RectifiedFlow,
             loss_normalization: false,
-            windows: default_windows(),
-            teacher: None,
-            anneal: 0.0,
-            pairs: None,
             init: None,
             data: data.to_string(),
             data_dir: None,
@@ -337,7 +459,7 @@ impl TrainConfig {
     /// dropout or network dropout; distill trains at t = 0 only and recommends one Euler step;
     /// CAF's acceleration network takes `concat[x_t, v̂0]` and recommends one CAF step.
     pub fn apply_method_defaults(&mut self, method: Method) {
-        self.method = method;
+        self.method = MethodConfig::new(method);
         if method.distils() {
             self.label_dropout = 0.0;
             self.dropout = 0.0;
@@ -381,6 +503,7 @@ impl TrainConfig {
         for layer in layers {
             merge(&mut table, layer);
         }
+        drop_legacy_keys(&mut table);
         // Through text, so that a type error quotes the offending line (`try_into` on a
         // `Value` reports the message without the key).
         let text = toml::to_string(&table).map_err(|e| Error::InvalidInput(format!("training config: {e}")))?;
@@ -398,6 +521,16 @@ impl TrainConfig {
                 _ => format!("training config: {msg}"),
             })
         })?;
+        // Keys nothing consumed: the flattened method takes what the struct does not, so serde
+        // cannot refuse them itself; every field is written back, so what is missing is unknown.
+        let known = to_table(&config)?;
+        if let Some(k) = table.keys().find(|k| !known.contains_key(*k)) {
+            return Err(Error::InvalidInput(if LEGACY_DEFAULTS.iter().any(|(l, _)| l == k) || ["pairs", "teacher", "initial_velocity"].contains(&k.as_str()) {
+                format!("training config: `{k}` does not apply to method {}", config.method.kind().name())
+            } else {
+                format!("training config: unknown key `{k}`")
+            }));
+        }
         if let Some(b) = base {
             let (mut was, mut now) = (to_table(b)?, to_table(&config)?);
             for k in RESUMABLE_KEYS {
@@ -481,56 +614,44 @@ impl TrainConfig {
         if self.sample_steps == 0 {
             return bad("`sample_steps` must be at least 1".into());
         }
-        match (self.method.needs_pairs(), &self.pairs) {
-            (false, Some(_)) => return bad("`pairs` is for the methods that train on a teacher's couplings (reflow, distill, caf-*)".into()),
-            (true, None) => return bad(format!("method {} needs `pairs` (a folder made by `beeline pairs`)", self.method.name())),
-            _ => {}
+        let method = self.method.kind();
+        if method.needs_pairs() && self.method.pairs().is_none() {
+            return bad(format!("method {} needs `pairs` (a folder made by `beeline pairs`)", method.name()));
         }
-        if self.method == Method::Distill && self.time_distribution()? != (TimeDist::Fixed { t: 0.0 }) {
+        if method == Method::Distill && self.time_distribution()? != (TimeDist::Fixed { t: 0.0 }) {
             return bad(format!("distill trains at t = 0 (time_dist = \"0\"), not {:?}", self.time_dist));
         }
-        let is_caf = matches!(self.method, Method::CafVelocity | Method::CafAcceleration);
-        if !(self.caf_h.is_finite() && (0.0..=100.0).contains(&self.caf_h)) {
-            return bad(format!("`caf_h` must be in [0, 100], got {}", self.caf_h));
-        }
-        if !is_caf && self.caf_h != default_caf_h() {
-            return bad("`caf_h` is for the caf-* methods".into());
-        }
-        match (self.method == Method::CafAcceleration, &self.initial_velocity) {
-            (false, Some(_)) => return bad("`initial_velocity` is for method caf-acceleration".into()),
-            (true, None) => return bad("method caf-acceleration needs `initial_velocity` (the model file of stage caf-velocity)".into()),
-            _ => {}
-        }
-        let is_perflow = self.method == Method::Perflow;
-        if !(self.anneal.is_finite() && (0.0..=1.0).contains(&self.anneal)) || (self.anneal > 0.0 && self.method != Method::Reflow) {
-            return bad(format!("`anneal` is the fraction of training that SlimFlow's annealing reflow takes, in [0, 1] (method reflow only), got {}", self.anneal));
-        }
-        match (is_perflow || self.method == Method::Distill, &self.teacher) {
-            (false, Some(_)) => return bad("`teacher` is for methods perflow and distill (flow-guided distillation)".into()),
-            (true, None) if is_perflow => return bad("method perflow needs a `teacher` table (model, solver, steps, guidance)".into()),
-            (true, Some(t)) => {
-                if t.steps == 0 || t.steps > 1000 {
-                    return bad(format!("teacher.steps must be in 1..=1000, got {}", t.steps));
-                }
-                if !(t.guidance.is_finite() && t.guidance >= 0.0) {
-                    return bad(format!("teacher.guidance must be finite and ≥ 0, got {}", t.guidance));
-                }
-                if matches!(t.solver, Solver::Caf | Solver::Perflow | Solver::RfppNew) {
-                    return bad(format!("teacher.solver {:?} cannot solve inside a window; use euler, midpoint, heun, rk4 or fireflow", t.solver));
-                }
+        let is_caf = matches!(method, Method::CafVelocity | Method::CafAcceleration);
+        match &self.method {
+            MethodConfig::CafVelocity { caf_h, .. } | MethodConfig::CafAcceleration { caf_h, .. } if !(caf_h.is_finite() && (0.0..=100.0).contains(caf_h)) => {
+                return bad(format!("`caf_h` must be in [0, 100], got {caf_h}"));
+            }
+            MethodConfig::CafAcceleration { initial_velocity: None, .. } => return bad("method caf-acceleration needs `initial_velocity` (the model file of stage caf-velocity)".into()),
+            MethodConfig::Reflow { anneal, .. } if !(anneal.is_finite() && (0.0..=1.0).contains(anneal)) => {
+                return bad(format!("`anneal` is the fraction of training that SlimFlow's annealing reflow takes, in [0, 1], got {anneal}"));
+            }
+            MethodConfig::Perflow { teacher: None, .. } => return bad("method perflow needs a `teacher` table (model, solver, steps, guidance)".into()),
+            MethodConfig::Perflow { windows, .. } if !(1..=100).contains(windows) => return bad(format!("`windows` is PeRFlow's window count, in 1..=100, got {windows}")),
+            MethodConfig::Perflow { windows, .. } if (self.sample_steps as usize) < *windows => {
+                return bad(format!("PeRFlow samples with at least one step per window: sample_steps {} < windows {windows}", self.sample_steps));
             }
             _ => {}
         }
-        if !(1..=100).contains(&self.windows) || (!is_perflow && self.windows != default_windows()) {
-            return bad(format!("`windows` is PeRFlow's window count, in 1..=100 (method perflow only), got {}", self.windows));
-        }
-        if is_perflow && (self.sample_steps as usize) < self.windows {
-            return bad(format!("PeRFlow samples with at least one step per window: sample_steps {} < windows {}", self.sample_steps, self.windows));
+        if let Some(t) = self.method.teacher() {
+            if t.steps == 0 || t.steps > 1000 {
+                return bad(format!("teacher.steps must be in 1..=1000, got {}", t.steps));
+            }
+            if !(t.guidance.is_finite() && t.guidance >= 0.0) {
+                return bad(format!("teacher.guidance must be finite and ≥ 0, got {}", t.guidance));
+            }
+            if matches!(t.solver, Solver::Caf | Solver::Perflow | Solver::RfppNew) {
+                return bad(format!("teacher.solver {:?} cannot solve inside a window; use euler, midpoint, heun, rk4 or fireflow", t.solver));
+            }
         }
         if is_caf && self.hflip {
             return bad("`hflip` with CAF: v̂0 is computed once per pair, not per flip".into());
         }
-        let want_cond = if self.method == Method::CafAcceleration { self.arch.sample_shape().iter().product() } else { 0 };
+        let want_cond = if method == Method::CafAcceleration { self.arch.sample_shape().iter().product() } else { 0 };
         if self.arch.cond_numel() != want_cond {
             return bad(if want_cond > 0 {
                 format!("arch: CAF's acceleration network takes concat[x_t, v̂0]; cond_dim / cond_channels must match the sample ({want_cond} scalars)")
@@ -573,6 +694,23 @@ fn to_table(c: &TrainConfig) -> Result<toml::Table> {
         Ok(toml::Value::Table(t)) => Ok(t),
         Ok(_) => Err(Error::InvalidInput("config is not a table".into())),
         Err(e) => Err(Error::InvalidInput(format!("config to TOML: {e}"))),
+    }
+}
+
+/// Removes the [`LEGACY_DEFAULTS`] keys at their old default values from a merged config whose
+/// method does not take them (configs written when every method carried every key).
+fn drop_legacy_keys(table: &mut toml::Table) {
+    let method = table.get("method").and_then(|m| m.as_str()).and_then(|m| Method::parse(m).ok()).unwrap_or_default();
+    let takes = |key: &str| match key {
+        "caf_h" => matches!(method, Method::CafVelocity | Method::CafAcceleration),
+        "windows" => method == Method::Perflow,
+        _ => method == Method::Reflow,
+    };
+    for (key, old) in LEGACY_DEFAULTS {
+        let at_default = table.get(key).and_then(|v| v.as_float().or_else(|| v.as_integer().map(|i| i as f64))) == Some(old);
+        if at_default && !takes(key) {
+            table.remove(key);
+        }
     }
 }
 
@@ -644,6 +782,58 @@ mod tests {
         assert!(err("data = 'mnist'\nhflip = true").contains("hflip"));
         assert!(err("data = 'mnist'\n[arch]\nnum_classes = 3").contains("10 classes"));
         assert!(TrainConfig::parse_toml("steps = = 3", "x.toml").unwrap_err().to_string().contains("x.toml"));
+    }
+
+    /// Each method carries its own keys, round-trips through TOML with only them, and refuses
+    /// another method's; a config from before (every key at its old default) still reads.
+    #[test]
+    fn methods_carry_their_own_parameters() {
+        let teacher = "[teacher]\nmodel = 't.safetensors'\n";
+        let cases = [
+            ("method = 'reflow'\npairs = 'p'\nanneal = 0.5\n", MethodConfig::Reflow { pairs: Some("p".into()), anneal: 0.5 }),
+            ("method = 'caf-velocity'\npairs = 'p'\ncaf_h = 2.0\n", MethodConfig::CafVelocity { pairs: Some("p".into()), caf_h: 2.0 }),
+            ("method = 'caf-acceleration'\npairs = 'p'\ninitial_velocity = 'v'\n[arch]\ncond_dim = 2\n", MethodConfig::CafAcceleration { pairs: Some("p".into()), caf_h: 1.5, initial_velocity: Some("v".into()) }),
+            (&format!("method = 'perflow'\nwindows = 3\n{teacher}"), MethodConfig::Perflow { teacher: Some(TeacherConfig { model: "t.safetensors".into(), solver: Solver::Midpoint, steps: 2, guidance: 1.0 }), windows: 3 }),
+        ];
+        for (text, want) in cases {
+            let c = TrainConfig::resolve(None, &[t(text)]).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(c.method, want, "{text}");
+            let again = TrainConfig::resolve(None, &[t(&c.to_toml().unwrap())]).unwrap();
+            assert_eq!(again, c, "{text} round trip");
+        }
+        let rf = TrainConfig::resolve(None, &[]).unwrap().to_toml().unwrap();
+        for key in ["caf_h", "windows", "anneal", "pairs", "teacher"] {
+            assert!(!rf.contains(key), "rectified flow writes no `{key}`:\n{rf}");
+        }
+        let err = |s: &str| TrainConfig::resolve(None, &[t(s)]).unwrap_err().to_string();
+        assert!(err("windows = 3").contains("`windows` does not apply to method rectified-flow"), "{}", err("windows = 3"));
+        assert!(err("method = 'reflow'\npairs = 'p'\ncaf_h = 2.0").contains("`caf_h` does not apply to method reflow"));
+        assert!(err("pairs = 'p'").contains("`pairs` does not apply"));
+        assert!(err(&format!("method = 'reflow'\npairs = 'p'\n{teacher}")).contains("`teacher` does not apply to method reflow"));
+        assert!(err("method = 'caf-acceleration'\npairs = 'p'\n[arch]\ncond_dim = 2").contains("initial_velocity"));
+        assert!(err("method = 'perflow'").contains("teacher"));
+        assert!(err("method = 'reflow'").contains("needs `pairs`"));
+        assert!(err("method = 'reflow'\npairs = 'p'\nanneal = 2.0").contains("anneal"));
+        assert!(err("method = 'caf-velocity'\npairs = 'p'\ncaf_h = -1.0").contains("caf_h"));
+        // The flat layout every method shared before: old defaults where they do not apply.
+        let old = "method = 'rectified-flow'\ncaf_h = 1.5\nwindows = 4\nanneal = 0.0\ndata = 'moons'\n";
+        assert_eq!(TrainConfig::resolve(None, &[t(old)]).unwrap().method, MethodConfig::RectifiedFlow);
+        let old_reflow = "method = 'reflow'\npairs = 'p'\ncaf_h = 1.5\nwindows = 4\nanneal = 0.25\n";
+        assert_eq!(TrainConfig::resolve(None, &[t(old_reflow)]).unwrap().method, MethodConfig::Reflow { pairs: Some("p".into()), anneal: 0.25 });
+    }
+
+    /// The committed MNIST teacher (written before methods carried their own keys) still reads:
+    /// its config.toml and its checkpoint's config, which a `--resume` starts from.
+    #[test]
+    fn the_committed_teacher_checkpoint_reads() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../checkpoints/mnist-teacher-c16");
+        let text = std::fs::read_to_string(dir.join("config.toml")).unwrap();
+        let c = TrainConfig::resolve(None, &[t(&text)]).unwrap();
+        assert_eq!((c.method.clone(), c.data.as_str()), (MethodConfig::RectifiedFlow, "mnist"));
+        let meta = super::super::checkpoint::read_meta(&dir).unwrap().expect("a checkpoint");
+        assert_eq!(meta.config, c);
+        let resumed = TrainConfig::resolve(Some(&meta.config), &[t("steps = 30000")]).unwrap();
+        assert_eq!(resumed.steps, 30000);
     }
 
     #[test]

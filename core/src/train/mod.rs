@@ -40,7 +40,7 @@ mod trainer_tests;
 
 pub use burn;
 pub use toml;
-pub use config::{Loss, Method, TrainConfig};
+pub use config::{Loss, Method, MethodConfig, TrainConfig};
 pub use trainer::{run, Event, TrainOptions, TrainSummary, Trainer};
 pub use device::{select_device, Backend, DeviceChoice, DeviceError, SelectedDevice};
 pub use export::export;

@@ -47,7 +47,7 @@
 //! raw weights with `export_raw`). Every file is replaced atomically.
 
 use super::checkpoint::{Checkpoint, CheckpointMeta, ParamMeta, CHECKPOINT_VERSION};
-use super::config::{DataKind, Loss, Method, TrainConfig};
+use super::config::{DataKind, Loss, Method, MethodConfig, TrainConfig};
 use super::device::{select_device, DeviceChoice, SelectedDevice};
 use super::metrics::{MetricsLog, MetricsRecord};
 use super::frozen::{velocity_weights, Frozen};
@@ -126,7 +126,7 @@ impl Data {
     /// Loads what `config` names (image sets from `config.data_dir()`, pairs from
     /// `config.pairs`), checking that pairs fit the config's data and network.
     pub fn load(config: &TrainConfig) -> Result<Data> {
-        if let Some(dir) = &config.pairs {
+        if let Some(dir) = config.method.pairs() {
             let set = PairSet::load(dir)?;
             let s = &set.spec;
             let bad = |m: String| Err(Error::InvalidInput(format!("{}: {m}", dir.display())));
@@ -334,7 +334,7 @@ impl Trainer {
             .with_weight_decay(config.weight_decay as f32)
             .build();
         let infos = param_infos(&model);
-        let caf = match (&config.initial_velocity, &data) {
+        let caf = match (config.method.initial_velocity(), &data) {
             (Some(path), Data::Pairs(set)) => {
                 let (_, mut net) = Frozen::velocity_of(path, "initial_velocity", &device.clone().inner())?;
                 if net.arch() != config.arch.with_cond(false) {
@@ -349,7 +349,7 @@ impl Trainer {
             (Some(_), _) => return Err(Error::InvalidInput("caf-acceleration trains on pairs".into())),
             (None, _) => None,
         };
-        let teacher = match &config.teacher {
+        let teacher = match config.method.teacher() {
             Some(tc) => Some(load_teacher(&tc.model, &config, &device.clone().inner())?),
             None => None,
         };
@@ -425,7 +425,7 @@ impl Trainer {
                     a.chunks_mut(shape[shape.len() - 1]).for_each(|r| r.reverse());
                 }
                 // … and anneal the noise: √(1 − β²)·z0 + β·ε, β falling from 1 to 0.
-                let beta = anneal_beta(self.config.anneal, self.config.steps, step);
+                let beta = anneal_beta(self.config.method.anneal(), self.config.steps, step);
                 if beta > 0.0 {
                     let eps = gaussian_batch(seed_for(seed, purpose::ANNEAL, 0), step * b as u64, b, n);
                     let keep = (1.0 - beta * beta).sqrt() as f32;
@@ -464,17 +464,17 @@ impl Trainer {
         } else {
             None
         };
-        if self.config.method == Method::Perflow {
+        if self.config.method.kind() == Method::Perflow {
             return self.perflow_batch(x0, x1, t, labels);
         }
         let mut xt = vec![0.0f32; b * n];
         let mut target = vec![0.0f32; b * n];
-        let h = self.config.caf_h as f32;
+        let h = self.config.method.caf_h().unwrap_or(1.0) as f32;
         for k in 0..b {
             let t = t[k];
             for e in k * n..(k + 1) * n {
                 let d = x1[e] - x0[e];
-                (xt[e], target[e]) = match (self.config.method, &cond) {
+                (xt[e], target[e]) = match (self.config.method.kind(), &cond) {
                     (Method::CafVelocity, _) => {
                         let v0 = h * d;
                         ((1.0 - t * t) * x0[e] + t * t * x1[e] + v0 * (t - t * t), v0)
@@ -497,8 +497,8 @@ impl Trainer {
     /// dropped ones, so a guided teacher gives the unconditional branch there), and
     /// `x_t = z_s + (t − t_s)/(t_e − t_s)·(z_e − z_s)`, target `(z_e − z_s)/(t_e − t_s)`.
     fn perflow_batch(&mut self, x0: Vec<f32>, x1: Vec<f32>, t: Vec<f32>, labels: Option<Vec<u32>>) -> Result<Batch> {
-        let (b, n, k_windows) = (self.config.batch, self.numel(), self.config.windows);
-        let tc = self.config.teacher.clone().ok_or_else(|| Error::InvalidInput("perflow needs a teacher".into()))?;
+        let (b, n, k_windows) = (self.config.batch, self.numel(), self.config.method.windows().unwrap_or(1));
+        let tc = self.config.method.teacher().cloned().ok_or_else(|| Error::InvalidInput("perflow needs a teacher".into()))?;
         let teacher = self.teacher.as_mut().ok_or_else(|| Error::InvalidInput("perflow: the teacher is not loaded".into()))?;
         let window = |t: f32| ((t as f64 * k_windows as f64).floor() as usize).min(k_windows - 1);
         let bounds = |w: usize| (w as f64 / k_windows as f64, (w + 1) as f64 / k_windows as f64);
@@ -560,7 +560,7 @@ impl Trainer {
         };
         let diff = self.model.forward_flat(x, cond, features, labels.clone()) - target;
         let mut loss = loss_of(diff, c.loss, c.loss_normalization);
-        if c.method == Method::Distill && c.teacher.is_some() {
+        if c.method.kind() == Method::Distill && c.method.teacher().is_some() {
             let batch_labels = batch.labels.clone().unwrap_or_else(|| vec![NULL_LABEL; b]);
             loss = loss + self.two_step_regulariser(s, batch_labels, labels)?;
         }
@@ -585,7 +585,7 @@ impl Trainer {
     /// one t' per step (one teacher evaluation per step, frozen on the training device).
     fn two_step_regulariser(&mut self, s: u64, host_labels: Vec<u32>, labels: Option<Tensor<1, Int>>) -> Result<Tensor<1>> {
         let (b, n, seed) = (self.config.batch, self.numel(), self.config.seed);
-        let tc = self.config.teacher.clone().ok_or_else(|| Error::InvalidInput("flow-guided distillation needs a teacher".into()))?;
+        let tc = self.config.method.teacher().cloned().ok_or_else(|| Error::InvalidInput("flow-guided distillation needs a teacher".into()))?;
         let dev = &self.device;
         let eps = gaussian_batch(seed_for(seed, purpose::FGD_NOISE, 0), s * b as u64, b, n);
         let tp = 0.2 + 0.6 * Stream::new(seed_for(seed, purpose::FGD_TIME, 0), s).uniform(0);
@@ -630,22 +630,21 @@ impl Trainer {
         };
         let mut config: ModelConfig = presets::velocity_model(c.arch.clone(), data, classes, presets::euler(c.sample_steps));
         let mut notes = std::collections::BTreeMap::new();
-        let method = match c.method {
-            Method::RectifiedFlow => "1-rectified flow (beeline train)".to_string(),
-            Method::Reflow => "reflow: rectified flow on a teacher's couplings (beeline reflow)".to_string(),
-            Method::Distill => "one-step distillation at t = 0 on a teacher's couplings (beeline distill)".to_string(),
-            Method::CafVelocity => format!(
-                "Constant Acceleration Flow stage 1 (beeline caf): the initial-velocity network, predicting h·(x1 − x0) with h = {}; not a sampler on its own, see the stage-2 model",
-                c.caf_h
+        let method = match &c.method {
+            MethodConfig::RectifiedFlow => "1-rectified flow (beeline train)".to_string(),
+            MethodConfig::Reflow { .. } => "reflow: rectified flow on a teacher's couplings (beeline reflow)".to_string(),
+            MethodConfig::Distill { .. } => "one-step distillation at t = 0 on a teacher's couplings (beeline distill)".to_string(),
+            MethodConfig::CafVelocity { caf_h, .. } => format!(
+                "Constant Acceleration Flow stage 1 (beeline caf): the initial-velocity network, predicting h·(x1 − x0) with h = {caf_h}; not a sampler on its own, see the stage-2 model"
             ),
-            Method::CafAcceleration => format!("Constant Acceleration Flow (beeline caf), h = {}: initial-velocity and acceleration networks", c.caf_h),
-            Method::Perflow => format!("PeRFlow (beeline perflow): {} windows straightened piecewise on real data noised to each window's start", c.windows),
+            MethodConfig::CafAcceleration { caf_h, .. } => format!("Constant Acceleration Flow (beeline caf), h = {caf_h}: initial-velocity and acceleration networks"),
+            MethodConfig::Perflow { windows, .. } => format!("PeRFlow (beeline perflow): {windows} windows straightened piecewise on real data noised to each window's start"),
         };
-        if let Some(tc) = &c.teacher {
+        if let Some(tc) = c.method.teacher() {
             notes.insert("teacher".into(), format!("{} ({:?}, {} steps per window, guidance {})", tc.model.display(), tc.solver, tc.steps, tc.guidance));
         }
         notes.insert("method".into(), method);
-        if let Some(path) = &c.initial_velocity {
+        if let Some(path) = c.method.initial_velocity() {
             notes.insert("initial_velocity".into(), path.display().to_string());
         }
         if let Some(p) = &c.init {
@@ -677,13 +676,13 @@ impl Trainer {
                 let velocity = config.networks.remove(&NetRole::Velocity).expect("velocity_model has one network");
                 config.networks.insert(NetRole::InitialVelocity, v.arch());
                 config.networks.insert(NetRole::Acceleration, velocity);
-                config.parameterization = Parameterization::Caf { h: c.caf_h as f32 };
+                config.parameterization = Parameterization::Caf { h: c.method.caf_h().unwrap_or(1.0) as f32 };
                 config.sampler = SamplerDefaults { solver: Solver::Caf, steps: c.sample_steps, guidance: 1.0, time_grid: TimeGrid::Uniform };
                 super::export(&[(NetRole::InitialVelocity, v), (NetRole::Acceleration, net)], config)
             }
             None => {
-                if c.method == Method::Perflow {
-                    config.parameterization = Parameterization::Perflow { windows: c.windows };
+                if let Some(windows) = c.method.windows() {
+                    config.parameterization = Parameterization::Perflow { windows };
                     config.sampler = SamplerDefaults { solver: Solver::Perflow, steps: c.sample_steps, guidance: 1.0, time_grid: TimeGrid::Uniform };
                 }
                 super::export(&[(NetRole::Velocity, net)], config)

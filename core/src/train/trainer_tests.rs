@@ -491,7 +491,7 @@ fn perflow_batches_are_teacher_solves_inside_windows() {
     )
     .unwrap();
     let c = TrainConfig::resolve(None, &[t]).unwrap();
-    assert_eq!((c.windows, c.sample_steps), (4, 4));
+    assert_eq!((c.method.windows(), c.sample_steps), (Some(4), 4));
     let mut tr = Trainer::new(c.clone(), Data::Toy(Toy::Moons), Device::flex().autodiff()).unwrap();
     let step = 2;
     let b = tr.batch(step).unwrap();
