@@ -139,6 +139,36 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     result.map_err(|e| io(path, e))
 }
 
+/// Whether `name` is one of [`write_atomic`]'s temporary names, `.NAME.tmp-<16 hex digits>`.
+fn is_temp_name(name: &str) -> bool {
+    name.starts_with('.') && name.len() > 22 && name.is_char_boundary(name.len() - 21) && {
+        let (head, tag) = name.split_at(name.len() - 21);
+        head.len() > 1 && tag.starts_with(".tmp-") && tag[5..].bytes().all(|b| b.is_ascii_hexdigit())
+    }
+}
+
+/// Removes the temporary files that writers killed mid-write (SIGKILL, power loss) left in
+/// `dir`: regular files named like [`write_atomic`]'s temporaries. Symbolic links and anything
+/// else are left alone. For the start of a run that owns `dir` (training, pairs); returns how
+/// many were removed. A missing folder removes nothing.
+pub fn remove_stale_temps(dir: &Path) -> Result<usize> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(io(dir, e)),
+    };
+    let mut removed = 0;
+    for entry in entries {
+        let entry = entry.map_err(|e| io(dir, e))?;
+        let regular = entry.file_type().is_ok_and(|t| t.is_file());
+        if regular && entry.file_name().to_str().is_some_and(is_temp_name) {
+            std::fs::remove_file(entry.path()).map_err(|e| io(&entry.path(), e))?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
 /// Opens the regular file `path` for appending (created if missing), refusing a non-regular target.
 pub fn open_append(path: &Path) -> Result<std::fs::File> {
     check_target(path)?;
@@ -154,6 +184,30 @@ mod tests {
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d).unwrap();
         d
+    }
+
+    /// A killed writer's temporaries are removed at the next start; other files, look-alikes
+    /// and symbolic links are not.
+    #[test]
+    fn stale_temporaries_are_removed_and_nothing_else() {
+        let d = dir("stale");
+        let keep = ["checkpoint.safetensors", ".checkpoint.safetensors.tmp-xyz", ".tmp-0123456789abcdef", "a.tmp-0123456789abcdef", ".x.tmp-0123456789abcdeg"];
+        for name in keep.iter().chain(&[".checkpoint.safetensors.tmp-0123456789abcdef", ".shard-00003.safetensors.tmp-fedcba9876543210"]) {
+            std::fs::write(d.join(name), b"x").unwrap();
+        }
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(d.join("checkpoint.safetensors"), d.join(".model.safetensors.tmp-00000000000000ff")).unwrap();
+        assert_eq!(remove_stale_temps(&d).unwrap(), 2);
+        let mut left: Vec<String> = std::fs::read_dir(&d).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        left.sort();
+        let mut want: Vec<String> = keep.iter().map(|s| s.to_string()).collect();
+        if cfg!(unix) {
+            want.push(".model.safetensors.tmp-00000000000000ff".into());
+        }
+        want.sort();
+        assert_eq!(left, want);
+        assert_eq!(remove_stale_temps(&d.join("missing")).unwrap(), 0);
+        let _ = std::fs::remove_dir_all(&d);
     }
 
     #[test]

@@ -358,6 +358,7 @@ pub fn make_pairs(dir: &Path, spec: &PairsSpec, data: Option<PairData<'_>>, batc
         }
     }
     std::fs::create_dir_all(dir).map_err(|e| Error::Io(format!("{}: {e}", dir.display())))?;
+    crate::files::remove_stale_temps(dir)?;
     let manifest = serde_json::to_string_pretty(spec).map_err(|e| Error::InvalidInput(e.to_string()))?;
     write_atomic(&dir.join(MANIFEST), manifest.as_bytes())?;
 

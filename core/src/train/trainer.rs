@@ -820,18 +820,6 @@ fn io(path: &Path, e: impl std::fmt::Display) -> Error {
     Error::Io(format!("{}: {e}", path.display()))
 }
 
-/// Removes temporary files a killed process left behind (`.<name>.tmp-<pid>`).
-fn remove_stale_temps(dir: &Path) {
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if name.starts_with('.') && name.contains(".tmp-") {
-                let _ = std::fs::remove_file(e.path());
-            }
-        }
-    }
-}
-
 /// Trains `config` into `opts.out_dir` (see the module docs), resuming from its checkpoint
 /// with `opts.resume`.
 pub fn run(config: TrainConfig, opts: &TrainOptions, on_event: &mut dyn FnMut(Event<'_>)) -> Result<TrainSummary> {
@@ -845,7 +833,7 @@ pub fn run(config: TrainConfig, opts: &TrainOptions, on_event: &mut dyn FnMut(Ev
             dir.display()
         )));
     }
-    remove_stale_temps(dir);
+    crate::files::remove_stale_temps(dir)?;
     let SelectedDevice { device, description, .. } = select_device(opts.device).map_err(|e| Error::GpuUnavailable(e.to_string()))?;
     let device = device.autodiff();
     let data = Data::load(&config)?;

@@ -113,6 +113,103 @@ mod with_train {
         let _ = std::fs::remove_dir_all(&d);
     }
 
+    /// Runs `args` + `--out straight` to its end, and `args` + `--out killed` until the
+    /// checkpoint of `killed/<stage>` passes step `at`, SIGKILLs it, then runs it again with
+    /// `--resume`. Every stage's final checkpoint (weights, EMA, AdamW state) and the exported
+    /// model must equal the uninterrupted run's bit for bit, and no temporary file may be left.
+    fn kill_and_resume(d: &Path, what: &str, args: &[String], stages: &[&str], kill_stage: &str, at: u64) {
+        let (straight, killed) = (d.join(format!("{what}-straight")), d.join(format!("{what}-killed")));
+        let with_out = |out: &Path| -> Vec<String> { args.iter().cloned().chain(["--out".to_string(), out.to_str().unwrap().to_string()]).collect() };
+        let o = crate::common::command().args(with_out(&straight)).output().unwrap();
+        assert!(o.status.success(), "{what}: {}", stderr(&o));
+        let mut child = crate::common::command().args(with_out(&killed)).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let stage_dir = if kill_stage.is_empty() { killed.clone() } else { killed.join(kill_stage) };
+        while checkpoint::read_meta(&stage_dir).ok().flatten().is_none_or(|m| m.step < at) {
+            assert!(Instant::now() < deadline, "{what}: no checkpoint appeared");
+            assert!(child.try_wait().unwrap().is_none(), "{what}: the run ended before the test could kill it");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let was = checkpoint::read_meta(&stage_dir).unwrap().unwrap();
+        assert!(was.step < was.config.steps, "{what}: the stage finished before it was killed; the test proves nothing");
+        let mut resume = with_out(&killed);
+        resume.push("--resume".into());
+        let o = crate::common::command().args(&resume).output().unwrap();
+        assert!(o.status.success(), "{what} --resume: {}", stderr(&o));
+        for stage in stages {
+            let (a, b) = (Checkpoint::read(&straight.join(stage)).unwrap().unwrap(), Checkpoint::read(&killed.join(stage)).unwrap().unwrap());
+            assert_eq!(a.meta.step, b.meta.step, "{what}/{stage}");
+            assert!(a.model == b.model && a.ema == b.ema && a.moments == b.moments, "{what}/{stage}: the killed and resumed run differs");
+            let names: Vec<String> = std::fs::read_dir(killed.join(stage)).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+            assert!(names.iter().all(|n| !n.contains(".tmp-")), "{what}/{stage}: {names:?}");
+        }
+        let (ma, mb) = (ModelFile::read(straight.join("model.safetensors")).unwrap(), ModelFile::read(killed.join("model.safetensors")).unwrap());
+        assert!(ma.weights == mb.weights, "{what}: exported models differ");
+        println!("{what}: killed in {kill_stage:?} after step {}, resumed, equal", was.step);
+    }
+
+    /// Every training command, and `pairs`, survives SIGKILL: reflow, distill, CAF (killed in
+    /// stage 2), PeRFlow and SlimFlow (killed in its distillation stage), each resumed to the
+    /// uninterrupted run's result bit for bit; `pairs` killed after some shards, rerun, gives
+    /// the same shards byte for byte.
+    #[test]
+    fn every_method_and_pairs_survive_sigkill() {
+        let d = scratch("kill-methods");
+        let cfg = tiny_config(&d);
+        let p = |x: &Path| x.to_str().unwrap().to_string();
+        let run = |args: &[&str]| {
+            let o = beeline(args);
+            assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        };
+        let (rf1, pairs) = (d.join("1rf"), d.join("pairs"));
+        run(&["train", "--config", &p(&cfg), "--steps", "30", "--device", "flex", "--quiet", "--out", &p(&rf1)]);
+        let teacher = p(&rf1.join("model.safetensors"));
+        run(&["pairs", "--model", &teacher, "--num-pairs", "256", "--steps", "4", "--backend", "cpu", "--out", &p(&pairs)]);
+        let common = |cmd: &str, extra: &[&str]| -> Vec<String> {
+            let mut v: Vec<String> = [cmd, "--steps", "1000", "--checkpoint-every", "10", "--batch", "32", "--seed", "3", "--device", "flex", "--quiet"].iter().map(|s| s.to_string()).collect();
+            v.extend(extra.iter().map(|s| s.to_string()));
+            v
+        };
+        let on_pairs = ["--pairs", &p(&pairs), "--init", &teacher];
+        kill_and_resume(&d, "reflow", &common("reflow", &on_pairs), &[""], "", 200);
+        kill_and_resume(&d, "distill", &common("distill", &on_pairs), &[""], "", 200);
+        kill_and_resume(&d, "caf", &common("caf", &[&on_pairs[..], &["--acceleration-steps", "1000"]].concat()), &["initial-velocity", "acceleration"], "acceleration", 200);
+        kill_and_resume(&d, "perflow", &common("perflow", &["--teacher", &teacher, "--windows", "2", "--teacher-steps", "1"]), &[""], "", 200);
+        kill_and_resume(&d, "slimflow", &common("slimflow", &["--pairs", &p(&pairs), "--config", &p(&cfg), "--anneal", "0.5", "--distill-steps", "1000"]), &["reflow", "distill"], "distill", 200);
+
+        // pairs: killed once a few shards exist, then the same command again.
+        let pairs_args = |out: &Path| -> Vec<String> {
+            ["pairs", "--model", &teacher, "--num-pairs", "20000", "--shard-size", "500", "--steps", "100", "--backend", "cpu", "--out", &p(out)].iter().map(|s| s.to_string()).collect()
+        };
+        let (straight, killed) = (d.join("pairs-straight"), d.join("pairs-killed"));
+        let o = crate::common::command().args(pairs_args(&straight)).output().unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        let mut child = crate::common::command().args(pairs_args(&killed)).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while !killed.join("shard-00003.safetensors").exists() {
+            assert!(Instant::now() < deadline, "no shard appeared");
+            assert!(child.try_wait().unwrap().is_none(), "pairs ended before the test could kill it");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(!killed.join("shard-00039.safetensors").exists(), "pairs finished before it was killed; the test proves nothing");
+        let o = crate::common::command().args(pairs_args(&killed)).output().unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        let names = |dir: &Path| -> Vec<String> {
+            let mut v: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+            v.sort();
+            v
+        };
+        assert_eq!(names(&straight), names(&killed), "a temporary file or a shard is missing or left over");
+        for n in names(&straight) {
+            assert!(std::fs::read(straight.join(&n)).unwrap() == std::fs::read(killed.join(&n)).unwrap(), "{n} differs after kill and rerun");
+        }
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
     /// Train a little, then sample the result with `beeline generate`.
     #[test]
     fn trained_model_generates() {
