@@ -58,6 +58,14 @@ pub trait ConditionalField<T: Real> {
     /// Scalars per sample.
     fn sample_numel(&self) -> usize;
 
+    /// The host memory, in bytes, one evaluation of `batch` samples holds beyond its inputs and
+    /// outputs (a network's activations: [`nn::activation_bytes`](crate::nn::activation_bytes));
+    /// 0 for fields that hold nothing to speak of.
+    fn activation_bytes(&self, batch: usize) -> u64 {
+        let _ = batch;
+        0
+    }
+
     /// Like [`VelocityField::eval`], with one label per sample (`labels.len()` = batch);
     /// [`NULL_LABEL`] selects the unconditional field.
     fn eval_labels(
@@ -74,6 +82,9 @@ pub trait ConditionalField<T: Real> {
 impl<T: Real, F: ConditionalField<T> + ?Sized> ConditionalField<T> for &mut F {
     fn sample_numel(&self) -> usize {
         (**self).sample_numel()
+    }
+    fn activation_bytes(&self, batch: usize) -> u64 {
+        (**self).activation_bytes(batch)
     }
     fn eval_labels(
         &mut self,

@@ -48,6 +48,11 @@ impl ConditionalField<f32> for Model {
         self.config.data.numel()
     }
 
+    /// Every network's activations (one workspace serves them all, so their pools add up).
+    fn activation_bytes(&self, batch: usize) -> u64 {
+        self.nets.values().map(|n| crate::nn::activation_bytes(n.arch(), batch)).fold(0, u64::saturating_add)
+    }
+
     fn eval_labels(
         &mut self,
         net: NetRole,

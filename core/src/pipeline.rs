@@ -192,6 +192,12 @@ pub(crate) trait Transport {
     /// Checks `req` and `plan` against the backend and readies it for batches of up to
     /// `batch` samples; returns the batch size it takes (`batch` or fewer: a device's memory).
     fn prepare(&mut self, req: &GenerateRequest, plan: &Plan, batch: usize) -> Result<usize>;
+    /// Host memory, in bytes, one evaluation of `batch` samples holds (activations); 0 for a
+    /// backend whose activations live elsewhere (a GPU's memory).
+    fn activation_bytes(&self, batch: usize) -> u64 {
+        let _ = batch;
+        0
+    }
     /// Runs `plan` on one batch ([`BatchJob`]); `on_step(k)` after step `k` where the backend
     /// can tell.
     async fn run_batch(&mut self, req: &GenerateRequest, plan: &Plan, job: BatchJob<'_>, on_step: &mut dyn FnMut(usize)) -> Result<Batch>;
@@ -228,6 +234,10 @@ impl<F: ConditionalField<f32>> Transport for Cpu<'_, F> {
 
     fn prepare(&mut self, _req: &GenerateRequest, _plan: &Plan, batch: usize) -> Result<usize> {
         Ok(batch)
+    }
+
+    fn activation_bytes(&self, batch: usize) -> u64 {
+        self.field.activation_bytes(batch)
     }
 
     async fn run_batch(&mut self, req: &GenerateRequest, plan: &Plan, job: BatchJob<'_>, on_step: &mut dyn FnMut(usize)) -> Result<Batch> {
@@ -268,8 +278,9 @@ pub(crate) async fn transport_on<B: Transport>(
     if given_v0.is_some_and(|v| v.len() != start.len()) {
         return Err(Error::InvalidInput(format!("a given v̂0 must match the {} start values", start.len())));
     }
-    let batch = backend.prepare(req, plan, req.batch.clamp(1, n.max(1)))?.max(1);
     let (steps, record) = (plan.steps(), req.record_trajectories);
+    let batch = backend.prepare(req, plan, req.batch.clamp(1, n.max(1)))?.max(1);
+    let batch = fit_batch(backend, batch, request_bytes(n, numel, steps, record, keep_v0), req.guidance)?;
     let mut samples = Vec::with_capacity(start.len());
     let mut kept: Option<Vec<f32>> = keep_v0.then(|| Vec::with_capacity(start.len()));
     let mut trajectories: Vec<Vec<f32>> = if record { vec![Vec::with_capacity(start.len()); steps + 1] } else { Vec::new() };
@@ -294,6 +305,30 @@ pub(crate) async fn transport_on<B: Transport>(
     progress(Progress { samples_done: n, samples_total: n, step: steps, steps });
     let kept = kept.filter(|k| k.len() == start.len());
     Ok((Generated { samples, start, labels, nfe: plan.nfe(), trajectories }, kept))
+}
+
+/// The largest batch up to `batch` whose activations fit the [`memory_budget`] beside the
+/// request's own buffers (`held` bytes): the batch is halved until they do, so a large network
+/// streams its samples in smaller batches instead of exhausting memory. Guidance other than 0
+/// and 1 evaluates a doubled batch. Refuses (before allocating) when one sample does not fit.
+fn fit_batch<B: Transport>(backend: &B, mut batch: usize, held: u64, guidance: f32) -> Result<usize> {
+    let per_eval = |b: usize| if guidance == 0.0 || guidance == 1.0 { b } else { 2 * b };
+    let budget = memory_budget();
+    while batch > 1 && held.saturating_add(backend.activation_bytes(per_eval(batch))) > budget {
+        batch = batch.div_ceil(2);
+    }
+    let need = held.saturating_add(backend.activation_bytes(per_eval(batch)));
+    if need > budget {
+        let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
+        return Err(Error::InvalidInput(format!(
+            "this network's activations for a single sample need about {:.2} GiB (with the request's {:.2} GiB), over the memory budget of {:.2} GiB; \
+             raise the budget (--memory-budget GIB) if the machine has the memory",
+            gib(backend.activation_bytes(per_eval(1))),
+            gib(held),
+            gib(budget)
+        )));
+    }
+    Ok(batch)
 }
 
 /// The round trip of [`reconstruct`] on any backend.

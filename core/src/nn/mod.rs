@@ -199,6 +199,54 @@ impl<'a> Loader<'a> {
     }
 }
 
+/// An upper bound on the host memory, in bytes, that the CPU reference's workspace holds for one
+/// forward pass of `batch` samples of `arch` (f32 activations; weights not included). It adds,
+/// for every layer of the plan ([`UnetConfig::layers`]), the buffers that layer takes at once
+/// (inputs, normalised copies, outputs, a skip concatenation, attention's `qkv` and its `L × L`
+/// score matrix per parallel task), plus every skip activation kept for the decoder, and ⅛ for
+/// the workspace's size classes. The pool keeps freed buffers for reuse, so summing over layers
+/// rather than taking the largest is what the pool can come to hold. For refusing or shrinking a
+/// batch before it is allocated ([`pipeline`](crate::pipeline)'s memory budget).
+pub fn activation_bytes(arch: &ArchConfig, batch: usize) -> u64 {
+    let b = batch as u64;
+    let floats: u64 = match arch {
+        ArchConfig::Mlp(m) => b * (2 * (m.dim + m.cond_dim) as u64 + 4 * m.hidden as u64 + 3 * m.time_embed_dim as u64),
+        ArchConfig::Unet(u) => {
+            let (hw0, td) = ((u.height * u.width) as u64, u.temb_dim() as u64);
+            let mut total = b * 3 * td;
+            let mut skips = 0u64;
+            for layer in u.layers() {
+                total = total.saturating_add(match layer {
+                    UnetLayer::ConvIn { cin, cout } => {
+                        skips += b * hw0 * cout as u64;
+                        b * hw0 * (cin + cout) as u64
+                    }
+                    UnetLayer::Res { spec, h, w, push_skip, .. } => {
+                        let n = b * (h * w) as u64;
+                        if push_skip {
+                            skips += n * spec.cout as u64;
+                        }
+                        n * (3 * spec.cin + 3 * spec.cout) as u64
+                    }
+                    UnetLayer::Down { ch, h, w, .. } => {
+                        let out = b * (h.div_ceil(2) * w.div_ceil(2) * ch) as u64;
+                        skips += out;
+                        b * (h * w * ch) as u64 + out
+                    }
+                    UnetLayer::Up { ch, h, w, .. } => b * (5 * h * w * ch) as u64,
+                    UnetLayer::Attn { ch, h, w } => {
+                        let (l, tasks) = ((h * w) as u64, b.min(par::threads() as u64));
+                        b * l * 7 * ch as u64 + tasks * (l.saturating_mul(l) + 2 * l * ch as u64)
+                    }
+                    UnetLayer::Out { cin, cout, h, w } => b * (h * w * (2 * cin + cout)) as u64,
+                });
+            }
+            total.saturating_add(skips)
+        }
+    };
+    floats.saturating_mul(4).saturating_add(floats / 2)
+}
+
 /// Floating-point operations of one forward pass per sample: 2 × the multiply-adds of every
 /// convolution, linear layer and attention matrix product (`q·kᵀ` and `P·v`). Normalisation,
 /// activations, softmax and embeddings are not counted. For benchmarks (GFLOP/s).

@@ -203,6 +203,36 @@ fn sample_counts_beyond_the_memory_budget_are_refused() {
     assert!(!d.join("x.png").exists());
 }
 
+/// A small file whose config asks for 1024×1024 images (about 1.4 GiB of activations per
+/// sample): over a 1 GiB budget `generate` refuses at once (exit 4) instead of allocating until
+/// the machine aborts (under the default 4 GiB it would stream one or two samples at a time);
+/// under a small budget the bundled model streams in smaller batches, to the same image.
+#[test]
+fn activations_beyond_the_memory_budget_are_refused_or_streamed() {
+    use beeline::config::ArchConfig;
+    use beeline::modelfile::ModelFile;
+    let d = scratch("hostile-activations");
+    let arch = ArchConfig::Unet(beeline::presets::unet(1, 1024, 8, &[1, 2], 1, false, 0));
+    let config = beeline::presets::velocity_model(arch.clone(), beeline::presets::images("huge", 1, 1024), Vec::new(), beeline::presets::euler(2));
+    let path = d.join("huge.safetensors");
+    ModelFile::new(config, beeline::nn::init::random_weights(&arch, "velocity", 7)).unwrap().write(&path, None).unwrap();
+    assert!(std::fs::metadata(&path).unwrap().len() < 400_000);
+    let out = d.join("huge.png");
+    let start = Instant::now();
+    let o = bounded(&["generate".into(), "--model".into(), path.display().to_string(), "--backend".into(), "cpu".into(), "--num-samples".into(), "1".into(), "--memory-budget".into(), "1".into(), "--out".into(), out.display().to_string()], 60);
+    assert_refused(&o, 4, "activations for a single sample", "1024×1024");
+    assert!(start.elapsed() < Duration::from_secs(20), "took {:?}", start.elapsed());
+    assert!(!out.exists());
+    // 40 MNIST samples at batch 64 under a 12 MiB budget: batches shrink, the result stands.
+    let small = d.join("small.png");
+    let o = beeline(&["generate", "--model", "mnist-2rf", "--backend", "cpu", "--steps", "2", "--batch", "64", "--memory-budget", "0.012", "--out", small.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let full = d.join("full.png");
+    let o = beeline(&["generate", "--model", "mnist-2rf", "--backend", "cpu", "--steps", "2", "--batch", "64", "--out", full.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(std::fs::read(&small).unwrap() == std::fs::read(&full).unwrap(), "streaming in smaller batches changed the image");
+}
+
 /// A model whose weights are blown up makes a flat, saturated image: `generate` still writes it
 /// (exit 0) but says so on stderr; a healthy model gets no warning.
 #[test]
