@@ -98,11 +98,11 @@ step "the packed tarball installed in a scratch folder: node --test (CPU path)"
 step "browser tests in headless Chromium (demo page, WebGPU vs CPU, CPU path, abort, bad models, offline; GPU parity via wasm-bindgen-test)"
 ./scripts/browser-test.sh
 
-step "fuzz the model-file loader for 30 s (cargo fuzz, libFuzzer)"
+step "fuzz the model-file loader and generation for 120 s (cargo fuzz, libFuzzer)"
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --version 0.13.2 --locked
 mkdir -p core/fuzz/corpus
 # RUSTC_BOOTSTRAP lets the stable toolchain accept the sanitizer flags cargo-fuzz passes.
-(cd core && RUSTC_BOOTSTRAP=1 cargo fuzz run load_model fuzz/corpus fuzz/seeds -- -max_total_time=30 -rss_limit_mb=1024)
+(cd core && RUSTC_BOOTSTRAP=1 cargo fuzz run load_model fuzz/corpus fuzz/seeds -- -max_total_time=120 -rss_limit_mb=1024)
 
 step "all tests passed"
 du -sh "${CARGO_TARGET_DIR:-target}" 2>/dev/null || true

@@ -364,6 +364,21 @@ fn write_fuzz_seeds() {
     let m = valid_model();
     std::fs::write(dir.join("mlp-f32.safetensors"), m.to_bytes(Some(StoredDtype::F32)).unwrap()).unwrap();
     std::fs::write(dir.join("mlp-f16.safetensors"), m.to_bytes(Some(StoredDtype::F16)).unwrap()).unwrap();
+    // A tiny class-conditional UNet (8×8, guided sampling) and a tiny CAF pair, so that the
+    // fuzzer's generation path starts from every network family and a two-network plan.
+    let unet = ArchConfig::Unet(presets::unet(1, 8, 4, &[1, 2], 1, false, 2));
+    let mut config = presets::velocity_model(unet.clone(), presets::images("tiny", 1, 8), presets::digit_classes(2), presets::euler(2));
+    config.sampler.guidance = 2.0;
+    let file = ModelFile::new(config, beeline::nn::init::random_weights(&unet, "velocity", 5)).unwrap();
+    std::fs::write(dir.join("unet-f16.safetensors"), file.to_bytes(Some(StoredDtype::F16)).unwrap()).unwrap();
+    let (v0, acc) = (ArchConfig::Mlp(presets::mlp(2, 8, 1, 0)), ArchConfig::Mlp(beeline::config::MlpConfig { cond_dim: 2, ..presets::mlp(2, 8, 1, 0) }));
+    let mut config = presets::velocity_model(v0.clone(), presets::points2d("gmm3", 4.0), vec![], presets::euler(1));
+    config.parameterization = Parameterization::Caf { h: 1.5 };
+    config.networks = [(NetRole::InitialVelocity, v0.clone()), (NetRole::Acceleration, acc.clone())].into_iter().collect();
+    config.sampler.solver = beeline::config::Solver::Caf;
+    let mut weights = beeline::nn::init::random_weights(&v0, "initial_velocity", 6);
+    weights.tensors.extend(beeline::nn::init::random_weights(&acc, "acceleration", 7).tensors);
+    std::fs::write(dir.join("caf-mlp-f32.safetensors"), ModelFile::new(config, weights).unwrap().to_bytes(Some(StoredDtype::F32)).unwrap()).unwrap();
 }
 
 /// A sampler section that cannot sample the model is refused at load, not at the first
