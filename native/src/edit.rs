@@ -68,7 +68,7 @@ pub struct Args {
     #[arg(long)]
     pub classifier: Option<PathBuf>,
     /// Largest batch evaluated at once.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 64, value_parser = crate::batch_size)]
     pub batch: usize,
     /// Output PNG: rows original, reconstruction, edit (`-`: standard output).
     #[arg(long, default_value = "beeline-edit.png")]

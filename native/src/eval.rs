@@ -64,7 +64,7 @@ pub struct Args {
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
     pub seeds: Option<Vec<u64>>,
     /// Largest batch evaluated at once.
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = 256, value_parser = crate::batch_size)]
     pub batch: usize,
     /// Where the networks run: auto, gpu or cpu.
     #[arg(long, default_value = "auto", value_parser = ["auto", "gpu", "cpu"])]

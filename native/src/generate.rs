@@ -56,7 +56,7 @@ pub struct Sampling {
     #[arg(long)]
     pub num_samples: Option<usize>,
     /// Largest batch evaluated at once.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 64, value_parser = crate::batch_size)]
     pub batch: usize,
     /// Class label (index or class name), or `cycle` for one class per grid column (default for
     /// conditional models), or `none` for the null class.

@@ -72,7 +72,7 @@ pub struct Args {
     #[arg(long, conflicts_with_all = ["solver", "fresh_initial_velocity"])]
     pub compare: bool,
     /// Largest batch evaluated at once.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 64, value_parser = crate::batch_size)]
     pub batch: usize,
     /// Output PNG: rows of originals, each followed by rows of reconstructions (`-`: standard output).
     #[arg(long, default_value = "beeline-invert.png")]

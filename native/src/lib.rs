@@ -122,6 +122,16 @@ fn not_in_this_build(args: &[String]) -> anyhow::Error {
     }
 }
 
+/// clap's parser for `--batch`: a whole number of samples, at least 1 (0 is refused rather than
+/// quietly read as 1).
+pub fn batch_size(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("the batch must be at least 1 sample".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 /// Runs a parsed command line in this process: what `beeline ARGS` does, but returning the
 /// error (its exit status is [`exit::code_for`]) instead of exiting.
 pub fn dispatch(cli: Cli) -> anyhow::Result<()> {

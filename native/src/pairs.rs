@@ -45,7 +45,7 @@ pub struct Args {
     #[arg(long, default_value_t = 2048)]
     pub shard_size: usize,
     /// Largest batch integrated at once.
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = 256, value_parser = crate::batch_size)]
     pub batch: usize,
     /// Where the teacher runs: `auto`, `gpu` or `cpu` (as for `generate`).
     #[arg(long, default_value = "auto", value_parser = ["auto", "gpu", "cpu"])]

@@ -825,7 +825,6 @@ fn io(path: &Path, e: impl std::fmt::Display) -> Error {
 pub fn run(config: TrainConfig, opts: &TrainOptions, on_event: &mut dyn FnMut(Event<'_>)) -> Result<TrainSummary> {
     config.validate()?;
     let dir = &opts.out_dir;
-    std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
     let existing = Checkpoint::read(dir)?;
     if existing.is_some() && !opts.resume {
         return Err(Error::InvalidInput(format!(
@@ -833,14 +832,21 @@ pub fn run(config: TrainConfig, opts: &TrainOptions, on_event: &mut dyn FnMut(Ev
             dir.display()
         )));
     }
-    crate::files::remove_stale_temps(dir)?;
     let SelectedDevice { device, description, .. } = select_device(opts.device).map_err(|e| Error::GpuUnavailable(e.to_string()))?;
     let device = device.autodiff();
     let data = Data::load(&config)?;
     let data_text = data.describe();
-    let (mut trainer, mut elapsed_before, mut log) = match &existing {
-        Some(ckpt) => (Trainer::resume(ckpt, config, data, device)?, ckpt.meta.elapsed_s, MetricsLog::resume(dir, ckpt.meta.step)?),
-        None => (Trainer::new(config, data, device)?, 0.0, MetricsLog::create(dir)?),
+    let (mut trainer, mut elapsed_before) = match &existing {
+        Some(ckpt) => (Trainer::resume(ckpt, config, data, device)?, ckpt.meta.elapsed_s),
+        None => (Trainer::new(config, data, device)?, 0.0),
+    };
+    // The output folder only once everything the run reads has been read: a refused run
+    // leaves nothing behind.
+    std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+    crate::files::remove_stale_temps(dir)?;
+    let mut log = match &existing {
+        Some(ckpt) => MetricsLog::resume(dir, ckpt.meta.step)?,
+        None => MetricsLog::create(dir)?,
     };
     crate::files::write_atomic(&dir.join(CONFIG_FILE), trainer.config().to_toml()?.as_bytes())?;
     let total = trainer.config().steps;

@@ -272,3 +272,143 @@ fn no_session_means_no_wayland_noise() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(!stderr(&o).contains("XDG_RUNTIME_DIR"), "{}", stderr(&o));
 }
+
+/// A table of bad command lines, each run in a folder holding a garbage "model", an empty one, a
+/// FIFO and a folder: every one gets its documented status (docs/cli.md: 2 usage, 3 invalid
+/// model file, 4 input that does not fit, 5 unreadable or unwritable file), one `error:` line
+/// first, no panic, no raw control character, no hang, and nothing written where it runs.
+#[test]
+fn bad_command_lines_get_their_documented_status() {
+    let d = scratch("hostile-table");
+    std::fs::write(d.join("junk.safetensors"), b"garbage").unwrap();
+    std::fs::write(d.join("empty.safetensors"), b"").unwrap();
+    std::fs::create_dir(d.join("adir")).unwrap();
+    #[cfg(unix)]
+    assert!(std::process::Command::new("mkfifo").arg(d.join("fifo")).status().unwrap().success());
+    let esc = "bad\u{1b}[2Jname\n.safetensors";
+    let mut cases: Vec<(Vec<&str>, i32)> = vec![
+        (vec!["generate", "--steps", "0"], 4),
+        (vec!["generate", "--steps", "-1"], 2),
+        (vec!["generate", "--steps", "1000000000"], 4),
+        (vec!["generate", "--steps", "nan"], 2),
+        (vec!["generate", "--steps", "99999999999999999999999"], 2),
+        (vec!["generate", "--guidance", "nan"], 4),
+        (vec!["generate", "--guidance", "inf"], 4),
+        (vec!["generate", "--guidance", "-1"], 2),
+        (vec!["generate", "--guidance", "1e40"], 4),
+        (vec!["generate", "--guidance", "x"], 2),
+        (vec!["generate", "--num-samples", "0"], 4),
+        (vec!["generate", "--num-samples", "-5"], 2),
+        (vec!["generate", "--num-samples", "1.5"], 2),
+        (vec!["generate", "--batch", "0"], 2),
+        (vec!["generate", "--batch", "-3"], 2),
+        (vec!["generate", "--seed", "-1"], 2),
+        (vec!["generate", "--seed", "99999999999999999999999"], 2),
+        (vec!["generate", "--solver", "dpm"], 4),
+        (vec!["generate", "--solver", ""], 4),
+        (vec!["generate", "--solver", "caf"], 4),
+        (vec!["generate", "--solver", "perflow"], 4),
+        (vec!["generate", "--time-grid", "bogus"], 4),
+        (vec!["generate", "--time-grid", "0,0.5"], 4),
+        (vec!["generate", "--time-grid", "shift=-1"], 4),
+        (vec!["generate", "--time-grid", "0,0.7,0.3,1"], 4),
+        (vec!["generate", "--label", "11"], 4),
+        (vec!["generate", "--label", "-1"], 2),
+        (vec!["generate", "--label", "bird"], 4),
+        (vec!["generate", "--label", ""], 4),
+        (vec!["generate", "--model", ""], 2),
+        (vec!["generate", "--model", "/nonexistent.safetensors"], 5),
+        (vec!["generate", "--model", "adir"], 5),
+        (vec!["generate", "--model", "fifo"], 5),
+        (vec!["generate", "--model", "junk.safetensors"], 3),
+        (vec!["generate", "--model", "empty.safetensors"], 3),
+        (vec!["generate", "--model", "no such model"], 5),
+        (vec!["generate", "--model", esc], 5),
+        (vec!["generate", "--backend", "tpu"], 2),
+        (vec!["generate", "--out", "adir"], 5),
+        (vec!["generate", "--out", "fifo"], 5),
+        (vec!["generate", "--out", "/nonexistent/dir/x.png"], 5),
+        (vec!["generate", "--out", ""], 2),
+        (vec!["generate", "--memory-budget", "0"], 2),
+        (vec!["generate", "--memory-budget", "nan"], 2),
+        (vec!["generate", "--memory-budget", "inf"], 2),
+        (vec!["generate", "--memory-budget", "many"], 2),
+        (vec!["generate", "--model", "rf-toy-1rf", "--label", "0"], 4),
+        (vec!["generate", "--model", "rf-toy-1rf", "--guidance", "2"], 4),
+        (vec!["info"], 2),
+        (vec!["info", ""], 2),
+        (vec!["info", "adir"], 5),
+        (vec!["info", "fifo"], 5),
+        (vec!["info", "junk.safetensors"], 3),
+        (vec!["info", "empty.safetensors"], 3),
+        (vec!["info", "/dev/zero"], 5),
+        (vec!["info", "--json", "junk.safetensors"], 3),
+        (vec!["info", esc], 5),
+        (vec!["invert"], 2),
+        (vec!["invert", "--model", "junk.safetensors"], 3),
+        (vec!["invert", "--model", "mnist-2rf", "--steps", "0"], 4),
+        (vec!["invert", "--model", "mnist-2rf", "--batch", "0"], 2),
+        (vec!["edit"], 2),
+        (vec!["eval", "--model", "mnist-2rf", "--num-samples", "0"], 4),
+        (vec!["eval", "--model", "mnist-2rf", "--classifier", "junk.safetensors", "--num-samples", "4"], 4),
+        (vec!["eval", "--model", "mnist-2rf", "--classifier", "adir", "--num-samples", "4"], 5),
+        (vec!["eval", "--model", "mnist-2rf", "--classifier", "fifo", "--num-samples", "4"], 5),
+        (vec!["eval", "--model", "mnist-2rf", "--reference-steps", "-3"], 2),
+        (vec!["eval", "--model", "mnist-2rf", "--batch", "0"], 2),
+        (vec!["eval", "--model", "junk.safetensors"], 3),
+        (vec!["convert"], 2),
+        (vec!["convert", "--dtype", "f8", "mnist-2rf", "x.safetensors"], 2),
+        (vec!["pairs", "--model", "mnist-2rf", "--num-pairs", "0", "--out", "p"], 4),
+        (vec!["pairs", "--model", "mnist-2rf", "--num-pairs", "10", "--direction", "sideways", "--out", "p"], 4),
+        (vec!["pairs", "--model", "mnist-2rf", "--num-pairs", "10", "--shard-size", "0", "--out", "p"], 4),
+        (vec!["pairs", "--model", "mnist-2rf", "--num-pairs", "10", "--batch", "0", "--out", "p"], 2),
+        (vec!["pairs", "--model", "junk.safetensors", "--num-pairs", "10", "--out", "p"], 3),
+        (vec!["pairs", "--model", "adir", "--num-pairs", "10", "--out", "p"], 5),
+        (vec!["bench", "--bogus"], 2),
+        (vec!["frobnicate"], 2),
+        (vec!["--version-of-nothing"], 2),
+    ];
+    if cfg!(feature = "train") {
+        cases.extend([
+            (vec!["train", "--steps", "0", "--out", "t"], 2),
+            (vec!["train", "--batch", "0", "--out", "t"], 2),
+            (vec!["train", "--lr", "-1", "--out", "t"], 2),
+            (vec!["train", "--lr", "nan", "--out", "t"], 2),
+            (vec!["train", "--data", "/etc/passwd", "--out", "t"], 2),
+            (vec!["train", "--config", "/dev/zero", "--out", "t"], 5),
+            (vec!["train", "--config", "fifo", "--out", "t"], 5),
+            (vec!["train", "--config", "adir", "--out", "t"], 5),
+            (vec!["train", "--config", "junk.safetensors", "--out", "t"], 2),
+            (vec!["train", "--device", "tpu", "--out", "t"], 2),
+            (vec!["train", "--ema-decay", "2", "--out", "t"], 2),
+            (vec!["train", "--label-dropout", "7", "--out", "t"], 2),
+            (vec!["train", "--warmup", "-1", "--out", "t"], 2),
+            (vec!["train", "--time-dist", "u-shaped:nan", "--out", "t"], 2),
+            (vec!["reflow", "--pairs", "/nonexistent", "--out", "r"], 5),
+            (vec!["reflow", "--pairs", "adir", "--out", "r"], 5),
+            (vec!["distill", "--pairs", "adir", "--out", "d"], 5),
+            (vec!["perflow", "--teacher", "junk.safetensors", "--out", "pf"], 3),
+            (vec!["caf", "--pairs", "adir", "--h", "-3", "--out", "c"], 2),
+        ]);
+    }
+    let before = std::fs::read_dir(&d).unwrap().count();
+    // Eight at a time: each is a process start and a refusal, so the table runs in seconds.
+    for chunk in cases.chunks(8) {
+        let children: Vec<_> = chunk.iter().map(|(args, _)| command().args(args).current_dir(&d).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()).collect();
+        let start = Instant::now();
+        for ((args, code), mut child) in chunk.iter().zip(children) {
+            while child.try_wait().unwrap().is_none() {
+                assert!(start.elapsed() < Duration::from_secs(60), "beeline {args:?} still running after 60 s");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            let o = child.wait_with_output().unwrap();
+            let err = stderr(&o);
+            assert_eq!(o.status.code(), Some(*code), "beeline {args:?}: {err}");
+            assert!(err.starts_with("error: ") && !err.contains("panicked"), "beeline {args:?}: {err}");
+            assert!(!err.contains('\u{1b}'), "beeline {args:?} printed a raw escape: {err:?}");
+        }
+    }
+    let names: Vec<String> = std::fs::read_dir(&d).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert_eq!(names.len(), before, "a refused command wrote into its folder: {names:?}");
+    println!("{} bad command lines, each refused with its status", cases.len());
+}
