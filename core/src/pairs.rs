@@ -250,6 +250,21 @@ impl PairSet {
     /// finish the set.
     pub fn load(dir: &Path) -> Result<PairSet> {
         let spec = read_manifest(dir)?.ok_or_else(|| Error::Io(format!("{} has no {MANIFEST}; make pairs with `beeline pairs --out {}`", dir.display(), dir.display())))?;
+        // All pairs are held in memory (x0, x1 in f32 and a label each): checked against the
+        // memory budget from the manifest, before any shard is read.
+        let need = (spec.num_pairs as u64).saturating_mul((spec.numel() as u64).saturating_mul(8).saturating_add(4));
+        let budget = crate::pipeline::memory_budget();
+        if need > budget {
+            let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
+            return Err(Error::InvalidInput(format!(
+                "{}: {} pairs of {} values need about {:.2} GiB in memory, over the memory budget of {:.2} GiB; raise it (--memory-budget GIB) or use fewer pairs",
+                dir.display(),
+                spec.num_pairs,
+                spec.numel(),
+                gib(need),
+                gib(budget)
+            )));
+        }
         let mut pairs = Pairs { numel: spec.numel(), ..Pairs::default() };
         for i in 0..spec.num_shards() {
             let path = dir.join(shard_name(i));
