@@ -291,7 +291,7 @@ mod with_train {
         assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
         assert!(stderr(&o).contains("needs `pairs`"), "{}", stderr(&o));
         // Pairs are held in memory: checked against the budget before a shard is read.
-        let o = beeline(&["reflow", "--pairs", &p(&pairs), "--memory-budget", "0.00001", "--device", "flex", "--out", &p(&d.join("z"))]);
+        let o = beeline(&["reflow", "--pairs", &p(&pairs), "--memory-budget", "0.000001", "--device", "flex", "--out", &p(&d.join("z"))]);
         assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
         assert!(stderr(&o).contains("memory budget") && !d.join("z").exists(), "{}", stderr(&o));
         let o = beeline(&["distill", "--pairs", &p(&pairs), "--time-dist", "uniform", "--device", "flex", "--out", &p(&d.join("y"))]);
