@@ -95,8 +95,10 @@ fn fireflow_reconstruction_error_falls_with_steps() {
 }
 
 /// The FireFlow paper's ordering holds on the bundled 2-RF: at equal NFE (N + 1 each way)
-/// FireFlow reconstructs better than Euler (measured MSE 0.11 vs 0.26 at N = 2, 0.024 vs 0.18
-/// at N = 4). Midpoint is listed with ⌈(N + 1)/2⌉ steps.
+/// FireFlow reconstructs better than Euler (measured MSE 0.032 vs 0.043 at N = 2, 0.025 vs 0.035
+/// at N = 4 on the stop-24 2-RF; the older, less straight one gave 0.11 vs 0.26 and 0.024 vs
+/// 0.18: the straighter the flow, the less a second-order step has to correct). Midpoint is
+/// listed with ⌈(N + 1)/2⌉ steps.
 #[test]
 fn fireflow_beats_euler_at_equal_nfe() {
     let d = scratch("compare");
@@ -110,7 +112,7 @@ fn fireflow_beats_euler_at_equal_nfe() {
         assert_eq!(euler["nfe_invert"], fireflow["nfe_invert"], "equal NFE");
         let n: u64 = n.parse().unwrap();
         assert_eq!(runs[1]["steps"].as_u64(), Some((n + 1).div_ceil(2)));
-        assert!(f(&fireflow["mse"]) < 0.7 * f(&euler["mse"]), "N = {n}: FireFlow {} vs Euler {}", fireflow["mse"], euler["mse"]);
+        assert!(f(&fireflow["mse"]) < 0.85 * f(&euler["mse"]), "N = {n}: FireFlow {} vs Euler {}", fireflow["mse"], euler["mse"]);
     }
     // Rows: originals, then the three reconstructions.
     assert_eq!(png_size(&out), (8 * 30 + 2, 4 * 30 + 2));
