@@ -312,7 +312,8 @@ pub(crate) async fn transport_on<B: Transport>(
 /// streams its samples in smaller batches instead of exhausting memory. Guidance other than 0
 /// and 1 evaluates a doubled batch. Refuses (before allocating) when one sample does not fit.
 fn fit_batch<B: Transport>(backend: &B, mut batch: usize, held: u64, guidance: f32) -> Result<usize> {
-    let per_eval = |b: usize| if guidance == 0.0 || guidance == 1.0 { b } else { 2 * b };
+    let factor = crate::sampling::GuidanceMode::of(guidance)?.batch_factor();
+    let per_eval = |b: usize| factor * b;
     let budget = memory_budget();
     while batch > 1 && held.saturating_add(backend.activation_bytes(per_eval(batch))) > budget {
         batch = batch.div_ceil(2);
@@ -371,8 +372,10 @@ fn now<T>(f: impl std::future::Future<Output = T>) -> T {
     }
 }
 
-/// The memory a request may hold on the host by default: 4 GiB.
-pub const DEFAULT_MEMORY_BUDGET: u64 = 4 << 30;
+/// The memory a request may hold on the host by default: 4 GiB natively, 1 GiB on wasm32,
+/// whose whole address space is 4 GiB and whose heap browsers often cap lower (a failed
+/// allocation there aborts the module instead of returning an error).
+pub const DEFAULT_MEMORY_BUDGET: u64 = if cfg!(target_arch = "wasm32") { 1 << 30 } else { 4 << 30 };
 
 static MEMORY_BUDGET: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(DEFAULT_MEMORY_BUDGET);
 

@@ -52,6 +52,13 @@ pub struct Args {
     /// Linear learning-rate warmup, in steps.
     #[arg(long)]
     pub warmup: Option<u64>,
+    /// Decay the learning rate along a half cosine from this step to the last (to --lr-min);
+    /// a resumed run may set it while the decay has not begun.
+    #[arg(long, value_name = "STEP")]
+    pub lr_decay_from: Option<u64>,
+    /// The learning rate at the end of the decay (default 0).
+    #[arg(long, value_name = "LR")]
+    pub lr_min: Option<f64>,
     /// Clip the global gradient norm to this (0 = off; default 1).
     #[arg(long)]
     pub grad_clip: Option<f64>,
@@ -173,6 +180,8 @@ fn flag_table(a: &Args) -> Result<toml::Table> {
     put("batch", int(a.batch.map(|b| b as u64))?);
     put("lr", a.lr.map(toml::Value::Float));
     put("warmup", int(a.warmup)?);
+    put("lr_decay_from", int(a.lr_decay_from)?);
+    put("lr_min", a.lr_min.map(toml::Value::Float));
     put("grad_clip", a.grad_clip.map(toml::Value::Float));
     put("ema_decay", a.ema_decay.map(toml::Value::Float));
     put("time_dist", a.time_dist.clone().map(toml::Value::String));

@@ -20,6 +20,39 @@ pub fn cfg_combine<T: Real>(uncond: &[T], cond: &[T], scale: f32, out: &mut [T])
     }
 }
 
+/// How guidance at a scale evaluates a network: the one reading of the three cases, used by the
+/// host sampler ([`Guided`]), the training device's frozen networks and the memory planner.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GuidanceMode {
+    /// `scale == 1`: one evaluation under the labels.
+    Conditional,
+    /// `scale == 0`: one evaluation under [`NULL_LABEL`] everywhere.
+    Unconditional,
+    /// Any other finite scale: one evaluation of the doubled batch, combined by [`cfg_combine`].
+    Doubled,
+}
+
+impl GuidanceMode {
+    /// The mode of `scale`; a non-finite scale is refused.
+    pub fn of(scale: f32) -> Result<Self> {
+        if !scale.is_finite() {
+            return Err(Error::InvalidInput(format!("guidance scale must be finite, got {scale}")));
+        }
+        Ok(if scale == 1.0 {
+            GuidanceMode::Conditional
+        } else if scale == 0.0 {
+            GuidanceMode::Unconditional
+        } else {
+            GuidanceMode::Doubled
+        })
+    }
+
+    /// Samples a network sees per sample of the request: 2 when the batch is doubled, else 1.
+    pub fn batch_factor(self) -> usize {
+        if self == GuidanceMode::Doubled { 2 } else { 1 }
+    }
+}
+
 /// A [`ConditionalField`] with one label per sample and a guidance scale, as a
 /// [`VelocityField`] over scalars `T`.
 ///
@@ -33,6 +66,7 @@ pub struct Guided<F, T: Real = f32> {
     field: F,
     labels: Vec<u32>,
     scale: f32,
+    mode: GuidanceMode,
     doubled_labels: Vec<u32>,
     x2: Vec<T>,
     cond2: Vec<T>,
@@ -43,15 +77,14 @@ impl<F, T: Real> Guided<F, T> {
     /// Wraps `field` with one label per sample of the batches it will see and a guidance scale
     /// (finite; 1 = no guidance).
     pub fn new(field: F, labels: Vec<u32>, scale: f32) -> Result<Self> {
-        if !scale.is_finite() {
-            return Err(Error::InvalidInput(format!("guidance scale must be finite, got {scale}")));
-        }
+        let mode = GuidanceMode::of(scale)?;
         let mut doubled_labels = labels.clone();
         doubled_labels.extend(std::iter::repeat_n(NULL_LABEL, labels.len()));
         Ok(Guided {
             field,
             labels,
             scale,
+            mode,
             doubled_labels,
             x2: Vec::new(),
             cond2: Vec::new(),
@@ -101,12 +134,10 @@ impl<T: Real, F: ConditionalField<T>> VelocityField<T> for Guided<F, T> {
                 x.len()
             )));
         }
-        if self.scale == 1.0 {
-            return self.field.eval_labels(net, x, cond, t, &self.labels, out);
-        }
-        if self.scale == 0.0 {
-            let nulls = &self.doubled_labels[batch..];
-            return self.field.eval_labels(net, x, cond, t, nulls, out);
+        match self.mode {
+            GuidanceMode::Conditional => return self.field.eval_labels(net, x, cond, t, &self.labels, out),
+            GuidanceMode::Unconditional => return self.field.eval_labels(net, x, cond, t, &self.doubled_labels[batch..], out),
+            GuidanceMode::Doubled => {}
         }
         doubled(&mut self.x2, x);
         if let Some(c) = cond {

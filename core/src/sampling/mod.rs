@@ -37,7 +37,7 @@ mod spec;
 
 pub use analytic::AffineFlow;
 pub use grid::{MAX_STEPS, check_grid, perflow_grid, perflow_split, time_grid};
-pub use guidance::{Guided, cfg_combine};
+pub use guidance::{GuidanceMode, Guided, cfg_combine};
 pub use overrides::Overrides;
 pub use plan::{MAX_LINCOMB_TERMS, Op, Plan, Slot};
 #[cfg(feature = "gpu")]

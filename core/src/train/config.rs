@@ -338,6 +338,14 @@ pub struct TrainConfig {
     pub lr: f64,
     /// Linear warmup of the learning rate over this many steps ([`warmup_lr`](crate::recipe::schedule::warmup_lr)).
     pub warmup: u64,
+    /// Start of a cosine decay of the learning rate, in steps: from `lr` at this step to
+    /// `lr_min` at `steps` ([`lr_at`](crate::recipe::schedule::lr_at)); unset = constant after
+    /// warmup. A resumed run may set or move it while the decay has not begun at its checkpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lr_decay_from: Option<u64>,
+    /// The learning rate the cosine decay ends at (default 0).
+    #[serde(default)]
+    pub lr_min: f64,
     /// AdamW's decoupled weight decay (the rectified-flow paper trains with 0).
     pub weight_decay: f64,
     /// AdamW β1.
@@ -391,8 +399,9 @@ fn default_windows() -> usize {
 }
 
 /// Keys that may differ from the checkpoint's config when a run is resumed: they do not change
-/// the weights a step produces.
-pub const RESUMABLE_KEYS: &[&str] = &["steps", "checkpoint_every", "log_every", "export_at_checkpoints", "export_raw", "snapshot_every", "sample_steps", "data_dir"];
+/// the weights of the steps already taken (the learning-rate decay only while it has not begun
+/// at the checkpoint: [`TrainConfig::check_resumable_schedule`]).
+pub const RESUMABLE_KEYS: &[&str] = &["lr_decay_from", "lr_min", "steps", "checkpoint_every", "log_every", "export_at_checkpoints", "export_raw", "snapshot_every", "sample_steps", "data_dir"];
 
 /// The data a config names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -430,6 +439,8 @@ impl TrainConfig {
             batch,
             lr,
             warmup,
+            lr_decay_from: None,
+            lr_min: 0.0,
             weight_decay: 0.0,
             beta1: 0.9,
             beta2: 0.999,
@@ -548,6 +559,26 @@ impl TrainConfig {
         Ok(config)
     }
 
+    /// The learning rate of optimiser step `step` (0-based): warmup, then the cosine decay if
+    /// one is set ([`lr_at`](crate::recipe::schedule::lr_at)).
+    pub fn lr_at(&self, step: u64) -> f64 {
+        crate::recipe::schedule::lr_at(self.lr, self.warmup, self.lr_decay_from.map(|f| (f, self.lr_min)), self.steps, step)
+    }
+
+    /// Refuses a resumed config whose learning-rate schedule differs from `was`'s at a step
+    /// before `step` (the steps the checkpoint has taken): the decay may be set, moved or
+    /// changed only while it has not begun.
+    pub fn check_resumable_schedule(&self, was: &TrainConfig, step: u64) -> Result<()> {
+        let same = self.lr_decay_from == was.lr_decay_from && self.lr_min == was.lr_min && (self.steps == was.steps || self.lr_decay_from.is_none_or(|f| f >= step));
+        let not_begun = |c: &TrainConfig| c.lr_decay_from.is_none_or(|f| f >= step);
+        if same || (not_begun(self) && not_begun(was)) {
+            return Ok(());
+        }
+        Err(Error::InvalidInput(format!(
+            "the learning-rate decay differs from the checkpoint's at steps it has already taken (it is at step {step}); `lr_decay_from` may be set or moved only to step {step} or later, and a begun decay keeps its `lr_min` and `steps`"
+        )))
+    }
+
     /// Parses a TOML document into a table (for [`resolve`](Self::resolve)).
     pub fn parse_toml(text: &str, what: &str) -> Result<toml::Table> {
         text.parse::<toml::Table>().map_err(|e| Error::InvalidInput(format!("{what}: {}", e.to_string().trim())))
@@ -596,6 +627,14 @@ impl TrainConfig {
         }
         if !(self.lr.is_finite() && self.lr > 0.0) {
             return bad(format!("`lr` must be positive, got {}", self.lr));
+        }
+        if !(self.lr_min.is_finite() && self.lr_min >= 0.0 && self.lr_min <= self.lr) {
+            return bad(format!("`lr_min` must be between 0 and `lr` ({}), got {}", self.lr, self.lr_min));
+        }
+        if let Some(from) = self.lr_decay_from
+            && from >= self.steps
+        {
+            return bad(format!("`lr_decay_from` ({from}) must be before the last step (`steps` = {})", self.steps));
         }
         for (name, v) in [("weight_decay", self.weight_decay), ("grad_clip", self.grad_clip)] {
             if !(v.is_finite() && v >= 0.0) {
@@ -782,6 +821,33 @@ mod tests {
         assert!(err("data = 'mnist'\nhflip = true").contains("hflip"));
         assert!(err("data = 'mnist'\n[arch]\nnum_classes = 3").contains("10 classes"));
         assert!(TrainConfig::parse_toml("steps = = 3", "x.toml").unwrap_err().to_string().contains("x.toml"));
+    }
+
+    /// The cosine decay reads from TOML and flags' keys, is validated, and may be set on a
+    /// resumed run only while it has not begun at the checkpoint's step.
+    #[test]
+    fn the_learning_rate_decay_may_change_only_before_it_begins() {
+        let layer = |t: &str| TrainConfig::parse_toml(t, "test").unwrap();
+        let base = TrainConfig::resolve(None, &[layer("data = 'moons'\nsteps = 1000\nlr = 1e-3\nwarmup = 10")]).unwrap();
+        assert_eq!(base.lr_at(500), 1e-3);
+        let decayed = TrainConfig::resolve(Some(&base), &[layer("steps = 2000\nlr_decay_from = 1500\nlr_min = 1e-5")]).unwrap();
+        assert_eq!((decayed.lr_at(1499), decayed.lr_at(1500)), (1e-3, 1e-3));
+        assert!((decayed.lr_at(2000) - 1e-5).abs() < 1e-18);
+        // Set after 1000 steps, beginning at 1500: nothing taken changes.
+        decayed.check_resumable_schedule(&base, 1000).unwrap();
+        // Begun at the checkpoint: neither its start, its end rate nor `steps` may change.
+        let moved = TrainConfig::resolve(Some(&decayed), &[layer("lr_decay_from = 1800")]).unwrap();
+        assert!(moved.check_resumable_schedule(&decayed, 1600).unwrap_err().to_string().contains("lr_decay_from"));
+        let longer = TrainConfig::resolve(Some(&decayed), &[layer("steps = 3000")]).unwrap();
+        assert!(longer.check_resumable_schedule(&decayed, 1600).is_err());
+        longer.check_resumable_schedule(&decayed, 1500).unwrap();
+        decayed.check_resumable_schedule(&decayed, 1999).unwrap();
+        // Validation.
+        let err = |t: &str| TrainConfig::resolve(None, &[layer(t)]).unwrap_err().to_string();
+        assert!(err("data = 'moons'\nsteps = 100\nlr_decay_from = 100").contains("lr_decay_from"));
+        assert!(err("data = 'moons'\nlr = 1e-3\nlr_min = 1e-2").contains("lr_min"));
+        assert!(err("data = 'moons'\nlr_min = -1.0").contains("lr_min"));
+        assert!(TrainConfig::resolve(None, &[layer("data = 'moons'\nlr_min = 0.0")]).is_ok(), "an explicit 0 is a known key");
     }
 
     /// Each method carries its own keys, round-trips through TOML with only them, and refuses

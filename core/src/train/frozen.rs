@@ -21,6 +21,7 @@ use crate::config::{ArchConfig, ModelConfig, NetRole};
 use crate::error::{Error, Result};
 use crate::field::{ConditionalField, NULL_LABEL};
 use crate::modelfile::ModelFile;
+use crate::sampling::GuidanceMode;
 use crate::weights::Weights;
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
@@ -75,15 +76,12 @@ impl Frozen {
     /// `[B, numel]` (the three cases of `scale` are in the module docs).
     pub fn guided(&self, x: Tensor<2>, cond: Option<Tensor<2>>, t: f32, labels: &[u32], scale: f32) -> Result<Tensor<2>> {
         let b = x.dims()[0];
-        if !scale.is_finite() {
-            return Err(Error::InvalidInput(format!("guidance scale must be finite, got {scale}")));
-        }
         let nulls = vec![NULL_LABEL; b];
-        if scale == 1.0 || self.classes == 0 {
-            return self.forward(x, cond, &vec![t; b], labels);
-        }
-        if scale == 0.0 {
-            return self.forward(x, cond, &vec![t; b], &nulls);
+        match GuidanceMode::of(scale)? {
+            _ if self.classes == 0 => return self.forward(x, cond, &vec![t; b], labels),
+            GuidanceMode::Conditional => return self.forward(x, cond, &vec![t; b], labels),
+            GuidanceMode::Unconditional => return self.forward(x, cond, &vec![t; b], &nulls),
+            GuidanceMode::Doubled => {}
         }
         let doubled: Vec<u32> = labels.iter().copied().chain(nulls).collect();
         let cond2 = cond.map(|c| Tensor::cat(vec![c.clone(), c], 0));

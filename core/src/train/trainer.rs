@@ -22,7 +22,7 @@
 //!    c ≈ 0.423 for MNIST, `d` = 2 and c = 0.00108 for points), then the batch mean.
 //! 8. Backward; the global gradient norm `‖g‖` over all parameters; with `grad_clip` > 0 every
 //!    gradient is multiplied by `min(1, grad_clip/(‖g‖ + 1e-6))`.
-//! 9. AdamW (burn's, [`optim`](super::optim)) with `lr = warmup_lr(lr, warmup, s)`.
+//! 9. AdamW (burn's, [`optim`](super::optim)) with `lr = config.lr_at(s)` (warmup, then an optional cosine decay).
 //! 10. EMA: `ema ← d·ema + (1 − d)·θ` with `d = ema_decay(ema_decay, s)` (the RF code's
 //!     `min(decay, (1 + s)/(10 + s))`); the EMA starts at the initial weights.
 //!
@@ -64,7 +64,7 @@ use crate::sampling::{run as run_plan, Guided, SamplerSpec};
 use crate::weights::Weights;
 use crate::noise::{gaussian_batch, mix, permutation, Stream};
 use crate::presets;
-use crate::recipe::schedule::{ema_decay, warmup_lr};
+use crate::recipe::schedule::ema_decay;
 use crate::recipe::time_dist::{pseudo_huber_c, TimeDist};
 use burn::optim::{AdamW, AdamWConfig, GradientsParams};
 use burn::tensor::{Device, Int, Tensor, TensorData};
@@ -303,6 +303,7 @@ impl Trainer {
         config.validate()?;
         // Refuses a config that differs from the checkpoint's beyond the resumable keys.
         TrainConfig::resolve(Some(&ckpt.meta.config), &[toml_of(&config)?])?;
+        config.check_resumable_schedule(&ckpt.meta.config, ckpt.meta.step)?;
         let inner = device.clone().inner();
         let model = Net::new(&config.arch, config.dropout, &device)?;
         let infos = param_infos(&model);
@@ -569,7 +570,7 @@ impl Trainer {
         let mut grads = GradientsParams::from_grads(loss.backward(), &self.model);
         let norm = global_grad_norm(&self.model, &grads).ok_or_else(|| Error::InvalidInput("no parameter received a gradient".into()))?;
         let scale = (c.grad_clip > 0.0).then(|| norm.clone().add_scalar(1e-6).recip().mul_scalar(c.grad_clip).clamp_max(1.0));
-        let lr = warmup_lr(c.lr, c.warmup, s);
+        let lr = c.lr_at(s);
         let decay = ema_decay(c.ema_decay, s);
         let model = adamw_step(&self.adam, self.model.clone(), lr, &mut grads, scale, &mut self.moments);
         self.model = model;
