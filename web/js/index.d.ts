@@ -169,8 +169,8 @@ export interface GenerateOptions extends CallOptions {
 export interface RgbaImage {
   width: number;
   height: number;
-  /** `width · height · 4` bytes. */
-  data: Uint8ClampedArray;
+  /** `width · height · 4` bytes, over a plain ArrayBuffer (what `new ImageData` takes; TypeScript ≥ 5.7 names it). */
+  data: Uint8ClampedArray<ArrayBuffer>;
 }
 
 export interface GenerateResult {
@@ -260,6 +260,7 @@ export declare class Beeline {
   private constructor();
   /** Whether the work runs in a Web Worker. */
   readonly worker: boolean;
+  /** What the runtime behind this instance sees; `worker` is whether it runs in a Web Worker. */
   capabilities(): Promise<Capabilities>;
   /** Loads a bundled model by name, a URL, or model-file bytes (replacing any loaded model). */
   load(source: BundledModel | string | URL | ArrayBuffer | Uint8Array, options?: LoadOptions): Promise<LoadResult>;
@@ -273,7 +274,7 @@ export declare class Beeline {
   /** Frees the model and its GPU buffers. */
   unload(): Promise<void>;
   purgeCache(): Promise<boolean>;
-  /** Stops the worker; the instance cannot be used afterwards. */
+  /** Stops the worker (or, on this thread, the runtime): calls in flight and every later call reject with `worker_failed`. */
   terminate(): void;
 }
 

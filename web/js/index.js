@@ -79,24 +79,50 @@ class WorkerClient {
 
   terminate() {
     this.#worker.terminate();
-    this.#dead ??= new BeelineError('worker_failed', 'this Beeline instance was terminated');
+    this.#dead ??= terminated();
+    for (const p of this.#pending.values()) {
+      p.cleanup();
+      p.reject(this.#dead);
+    }
+    this.#pending.clear();
   }
 }
+
+const terminated = () => new BeelineError('worker_failed', 'this Beeline instance was terminated');
 
 /** Runs the runtime on this thread (Node, or `worker: false`). */
 class LocalClient {
   #runtime;
+  #dead = null;
+  /** The calls in flight: each one's abort and its rejection by terminate(). */
+  #inflight = new Set();
   constructor(runtime) {
     this.#runtime = runtime;
   }
   async call(op, args, options) {
+    if (this.#dead) throw this.#dead;
+    const stop = new AbortController();
+    const signal = options?.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
+    const entry = { stop, reject: null };
+    const killed = new Promise((_, reject) => (entry.reject = reject));
+    this.#inflight.add(entry);
     try {
-      return await this.#runtime[op](...args, options ?? {});
+      return await Promise.race([this.#runtime[op](...args, { ...(options ?? {}), signal }), killed]);
     } catch (e) {
       throw toBeelineError(e);
+    } finally {
+      this.#inflight.delete(entry);
     }
   }
-  terminate() {}
+  /** Rejects the calls in flight (stopping them at their next chunk) and every later one. */
+  terminate() {
+    this.#dead ??= terminated();
+    for (const e of this.#inflight) {
+      e.stop.abort();
+      e.reject(this.#dead);
+    }
+    this.#inflight.clear();
+  }
 }
 
 /** One model at a time, on WebGPU or the CPU; see index.d.ts. */
@@ -110,8 +136,9 @@ export class Beeline {
     this.worker = worker;
   }
 
-  capabilities() {
-    return this.#client.call('capabilities', [], {});
+  /** What this instance runs on; `worker` says whether it runs in a Web Worker. */
+  async capabilities() {
+    return { ...(await this.#client.call('capabilities', [], {})), worker: this.worker };
   }
   load(source, options) {
     return this.#client.call('load', [source], options);
@@ -135,7 +162,7 @@ export class Beeline {
   purgeCache() {
     return this.#client.call('purgeCache', [], {});
   }
-  /** Stops the worker; this instance cannot be used afterwards. */
+  /** Stops the worker; calls in flight and every later call reject with `worker_failed`. */
   terminate() {
     this.#client.terminate();
   }

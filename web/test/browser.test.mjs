@@ -25,6 +25,8 @@ before(async () => {
   for (let i = 100; i < 140; i++) corrupt[i] ^= 0x5a; // garble the JSON header
   await writeFile(join(fixtures, 'corrupt.safetensors'), corrupt);
   await writeFile(join(fixtures, 'truncated.safetensors'), good.subarray(0, good.length / 2));
+  await writeFile(join(fixtures, 'good.safetensors'), good);
+  await writeFile(join(fixtures, 'hostile-models.mjs'), await readFile(join(root, 'web/test/hostile-models.mjs')));
   server = spawn(process.execPath, [join(root, 'www/serve.mjs'), '--port', '0', '--mount', `/fixtures/=${fixtures}`], { stdio: ['ignore', 'pipe', 'inherit'] });
   base = await new Promise((resolve, reject) => {
     server.stdout.on('data', (d) => {
@@ -190,6 +192,30 @@ test('a corrupt model file and an unreachable URL give clear errors and leave th
   await page.click('#grid-run');
   const ok = await settle(page, 'grid-status');
   assert.equal(ok.state, 'done', ok.text);
+  assert.deepEqual(errors, []);
+});
+
+test('hostile model files in the worker: a typed error each, none left pending, and the worker keeps serving', async () => {
+  const { page, errors } = await open(await browser({ webgpu: false }), 'batch=2&backend=cpu');
+  const lines = await page.evaluate(async () => {
+    const { createBeeline, BeelineError } = await import('beeline-web');
+    const { runHostile } = await import('/fixtures/hostile-models.mjs');
+    const good = new Uint8Array(await (await fetch('/fixtures/good.safetensors')).arrayBuffer());
+    const bee = await createBeeline();
+    if (!bee.worker) throw new Error('the page did not get a worker');
+    if ((await bee.capabilities()).worker !== true) throw new Error('capabilities() inside the worker must say worker: true');
+    try {
+      return await runHostile(bee, good, { BeelineError });
+    } finally {
+      // terminate() rejects a call in flight at once, and every later one.
+      const run = bee.generate({ batch: 50, maxBatch: 1 }).then(() => 'resolved', (e) => e.code);
+      bee.terminate();
+      const [inFlight, after] = await Promise.all([run, bee.info().then(() => 'resolved', (e) => e.code)]);
+      if (inFlight !== 'worker_failed' || after !== 'worker_failed') throw new Error(`after terminate(): ${inFlight}, ${after}`);
+    }
+  });
+  assert.ok(lines.length >= 45, `${lines.length} cases`);
+  console.log(lines.join('\n'));
   assert.deepEqual(errors, []);
 });
 

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { test } from 'node:test';
+import { runHostile } from './hostile-models.mjs';
 import { BUNDLED_MODELS, BUNDLED_MODEL_LIST, DEFAULT_MODEL, BeelineError, capabilities, createBeeline, purgeCache } from 'beeline-web';
 
 const modelPath = (name) => createRequire(import.meta.url).resolve(`beeline-web/models/${name}.safetensors`);
@@ -29,6 +30,17 @@ function pixelStats(images) {
   }
   return { bright: bright / n, mean: sum / n };
 }
+
+test('the declarations name exactly the values the package exports', async () => {
+  const pkg = await import('beeline-web');
+  const dts = await readFile(new URL('./index.d.ts', `file://${createRequire(import.meta.url).resolve('beeline-web/package.json')}`), 'utf8');
+  const declared = [...dts.matchAll(/^export declare (?:const|function|class) (\w+)/gm)].map((m) => m[1]).sort();
+  assert.deepEqual(declared, Object.keys(pkg).sort());
+  for (const name of ['load', 'info', 'generate', 'invert', 'edit', 'unload', 'purgeCache', 'terminate', 'capabilities']) {
+    assert.match(dts, new RegExp(`^  ${name}\\(`, 'm'), `Beeline.${name} is declared`);
+    assert.equal(typeof pkg.Beeline.prototype[name], 'function', `Beeline.${name} exists`);
+  }
+});
 
 test('capabilities in Node: no WebGPU, with the reason', async () => {
   const c = await capabilities();
@@ -154,6 +166,31 @@ test('bad input gives typed errors and leaves the runtime usable', async () => {
   const ok = await bee.generate({ seed: 1, batch: 2 });
   assert.equal(ok.images.length, 2);
   assert.equal(await purgeCache(), false, 'no Cache API in Node');
+});
+
+test('hostile model files: a typed error each, none left pending, and the runtime keeps serving', async () => {
+  const bee = await createBeeline();
+  const good = new Uint8Array(await readFile(modelPath('mnist-onestep')));
+  const lines = await runHostile(bee, good, { BeelineError });
+  assert.ok(lines.length >= 45, `${lines.length} cases`);
+  console.log(lines.join('\n'));
+});
+
+test('terminate() rejects the call in flight and every later one; capabilities() says where the runtime runs', async () => {
+  const bee = await createBeeline();
+  assert.equal((await bee.capabilities()).worker, false);
+  await bee.load('mnist-onestep');
+  let chunks = 0;
+  const run = bee.generate({ batch: 40, maxBatch: 2, onProgress: () => ++chunks === 2 && bee.terminate() });
+  await rejects(run, 'worker_failed');
+  const seen = chunks;
+  await rejects(bee.generate({ batch: 1 }), 'worker_failed');
+  await rejects(bee.load('mnist-onestep'), 'worker_failed');
+  await new Promise((r) => setTimeout(r, 200));
+  assert.ok(chunks <= seen + 1, `the terminated run stopped (${chunks} chunks after ${seen})`);
+  const fresh = await createBeeline();
+  await fresh.load('mnist-onestep');
+  assert.equal((await fresh.generate({ batch: 1 })).images.length, 1, 'another instance is unaffected');
 });
 
 test('abort: before the call and between chunks', async () => {
