@@ -69,6 +69,9 @@ export interface Capabilities {
   secureContext: boolean;
 }
 
+/** The `fraction` of a progress event of one call (what `onProgress` receives already has it). */
+export declare function progressFraction(op: 'load' | 'generate' | 'invert' | 'edit', p: Omit<Progress, 'fraction'>): number;
+
 /** What this environment offers (asks navigator.gpu; loads no wasm). */
 export declare function capabilities(): Promise<Capabilities>;
 
@@ -84,6 +87,8 @@ export interface Progress {
   total?: number | null;
   /** Samples finished (running). */
   done?: number;
+  /** How much of the whole call is done, 0–1, rising to 1: loading is 90 % fetching and 10 % building; invert() two halves; edit() three thirds. */
+  fraction: number;
 }
 
 export interface CallOptions {

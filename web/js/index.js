@@ -125,6 +125,33 @@ class LocalClient {
   }
 }
 
+/**
+ * The share of a whole call (0–1) that a progress event of `op` stands for: loading is 90 %
+ * fetching (download or cache, by bytes) and 10 % building the pipeline; inversion is two
+ * halves (invert, reconstruct); editing three thirds (invert, reconstruct, edit by samples);
+ * generation goes by samples.
+ */
+export function progressFraction(op, p) {
+  const part = p.total ? Math.min(1, (p.done ?? p.loaded ?? 0) / p.total) : 0;
+  switch (op) {
+    case 'load':
+      return p.phase === 'ready' ? 1 : p.phase === 'pipeline' ? 0.9 : 0.9 * part;
+    case 'invert':
+      return p.phase === 'invert' ? 0.5 : 1;
+    case 'edit':
+      return p.phase === 'invert' ? 1 / 3 : p.phase === 'reconstruct' ? 2 / 3 : 2 / 3 + part / 3;
+    default:
+      return part;
+  }
+}
+
+/** `options` with its onProgress given `fraction` (the one place progress events are finished). */
+function withFraction(op, options) {
+  const cb = options?.onProgress;
+  if (typeof cb !== 'function') return options;
+  return { ...options, onProgress: (p) => cb({ ...p, fraction: progressFraction(op, p) }) };
+}
+
 /** One model at a time, on WebGPU or the CPU; see index.d.ts. */
 export class Beeline {
   #client;
@@ -141,19 +168,19 @@ export class Beeline {
     return { ...(await this.#client.call('capabilities', [], {})), worker: this.worker };
   }
   load(source, options) {
-    return this.#client.call('load', [source], options);
+    return this.#client.call('load', [source], withFraction('load', options));
   }
   info() {
     return this.#client.call('info', [], {});
   }
   generate(options) {
-    return this.#client.call('generate', [], options);
+    return this.#client.call('generate', [], withFraction('generate', options));
   }
   invert(image, options) {
-    return this.#client.call('invert', [image], options);
+    return this.#client.call('invert', [image], withFraction('invert', options));
   }
   edit(image, options) {
-    return this.#client.call('edit', [image], options);
+    return this.#client.call('edit', [image], withFraction('edit', options));
   }
   unload() {
     return this.#client.call('unload', [], {});

@@ -11,6 +11,7 @@ import {
   ERROR_CODES,
   capabilities,
   createBeeline,
+  progressFraction,
   purgeCache,
   type Beeline,
   type BundledModel,
@@ -36,7 +37,7 @@ export async function everyCall(canvas: HTMLCanvasElement): Promise<string[]> {
   seen.push(`${names.length} models, ${codes.length} error codes, cache ${CACHE_NAME}`);
 
   const bee: Beeline = await createBeeline({ worker: 'auto' });
-  const onProgress = (p: Progress) => seen.push(`${p.phase} ${p.done ?? p.loaded ?? ''}/${p.total ?? ''}`);
+  const onProgress = (p: Progress) => seen.push(`${p.phase} ${p.done ?? p.loaded ?? ''}/${p.total ?? ''} (${Math.round(100 * p.fraction)} %, ${progressFraction('load', { phase: p.phase })})`);
   const ac = new AbortController();
   const loaded: LoadResult = await bee.load(DEFAULT_MODEL, { backend: 'auto', cache: 'auto', onProgress, signal: ac.signal });
   seen.push(`${loaded.backend}: ${loaded.backendReason}, ${loaded.bytes} bytes, cache ${loaded.cache}, ${loaded.timing.totalMs} ms`);

@@ -193,6 +193,24 @@ test('terminate() rejects the call in flight and every later one; capabilities()
   assert.equal((await fresh.generate({ batch: 1 })).images.length, 1, 'another instance is unaffected');
 });
 
+test('progress: named phases and a fraction of the whole call that rises to 1', async () => {
+  const bee = await createBeeline();
+  const seen = { load: [], generate: [], invert: [], edit: [] };
+  const track = (op) => ({ onProgress: (p) => seen[op].push([p.phase, p.fraction]) });
+  await bee.load('mnist-onestep', track('load'));
+  const g = await bee.generate({ batch: 6, maxBatch: 2, ...track('generate') });
+  await bee.invert(g.images[0], { steps: 2, label: 0, ...track('invert') });
+  await bee.edit(g.images[0], { from: 0, to: 1, steps: 2, ...track('edit') });
+  for (const [op, events] of Object.entries(seen)) {
+    assert.ok(events.length > 0, op);
+    const f = events.map(([, x]) => x);
+    assert.ok(f.every((x, i) => x >= 0 && x <= 1 && (i === 0 || x >= f[i - 1])), `${op}: ${JSON.stringify(events)}`);
+    assert.equal(f.at(-1), 1, `${op} ends at 1: ${JSON.stringify(events)}`);
+  }
+  assert.deepEqual(seen.generate.map(([p]) => p), ['generate', 'generate', 'generate']);
+  assert.deepEqual([...new Set(seen.edit.map(([p]) => p))], ['invert', 'reconstruct', 'edit']);
+});
+
 test('abort: before the call and between chunks', async () => {
   const bee = await createBeeline();
   await bee.load('mnist-onestep');
