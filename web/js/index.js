@@ -38,14 +38,7 @@ class WorkerClient {
       if (m.ok) p.resolve(m.result);
       else p.reject(new BeelineError(m.error.code, m.error.message));
     };
-    const die = (why) => {
-      this.#dead = new BeelineError('worker_failed', why);
-      for (const p of this.#pending.values()) {
-        p.cleanup();
-        p.reject(this.#dead);
-      }
-      this.#pending.clear();
-    };
+    const die = (why) => this.#fail(new BeelineError('worker_failed', why));
     this.#worker.onerror = (e) => {
       e.preventDefault?.();
       die(`the Beeline worker failed: ${e.message || 'it could not load (check that worker.js and the wasm are served)'}`);
@@ -79,10 +72,15 @@ class WorkerClient {
 
   terminate() {
     this.#worker.terminate();
-    this.#dead ??= terminated();
+    this.#fail(this.#dead ?? terminated());
+  }
+
+  /** Marks the worker dead with `err` and rejects every call still pending with it. */
+  #fail(err) {
+    this.#dead = err;
     for (const p of this.#pending.values()) {
       p.cleanup();
-      p.reject(this.#dead);
+      p.reject(err);
     }
     this.#pending.clear();
   }

@@ -569,7 +569,7 @@ impl TrainConfig {
     /// before `step` (the steps the checkpoint has taken): the decay may be set, moved or
     /// changed only while it has not begun.
     pub fn check_resumable_schedule(&self, was: &TrainConfig, step: u64) -> Result<()> {
-        let same = self.lr_decay_from == was.lr_decay_from && self.lr_min == was.lr_min && (self.steps == was.steps || self.lr_decay_from.is_none_or(|f| f >= step));
+        let same = self.lr_decay_from == was.lr_decay_from && self.lr_min == was.lr_min && self.steps == was.steps;
         let not_begun = |c: &TrainConfig| c.lr_decay_from.is_none_or(|f| f >= step);
         if same || (not_begun(self) && not_begun(was)) {
             return Ok(());

@@ -76,12 +76,13 @@ impl Frozen {
     /// `[B, numel]` (the three cases of `scale` are in the module docs).
     pub fn guided(&self, x: Tensor<2>, cond: Option<Tensor<2>>, t: f32, labels: &[u32], scale: f32) -> Result<Tensor<2>> {
         let b = x.dims()[0];
+        let mode = GuidanceMode::of(scale)?;
+        if self.classes == 0 || mode == GuidanceMode::Conditional {
+            return self.forward(x, cond, &vec![t; b], labels);
+        }
         let nulls = vec![NULL_LABEL; b];
-        match GuidanceMode::of(scale)? {
-            _ if self.classes == 0 => return self.forward(x, cond, &vec![t; b], labels),
-            GuidanceMode::Conditional => return self.forward(x, cond, &vec![t; b], labels),
-            GuidanceMode::Unconditional => return self.forward(x, cond, &vec![t; b], &nulls),
-            GuidanceMode::Doubled => {}
+        if mode == GuidanceMode::Unconditional {
+            return self.forward(x, cond, &vec![t; b], &nulls);
         }
         let doubled: Vec<u32> = labels.iter().copied().chain(nulls).collect();
         let cond2 = cond.map(|c| Tensor::cat(vec![c.clone(), c], 0));
