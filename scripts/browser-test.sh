@@ -3,7 +3,8 @@
 #   1. web/test/browser.test.mjs (node --test + playwright-core): the demo page loads and
 #      generates in its worker with sane pixels; WebGPU (SwiftShader via --enable-unsafe-webgpu)
 #      matches the CPU path; the CPU path without an adapter; Cancel; a corrupt / truncated /
-#      missing model and an unreachable URL; inversion and editing; offline after one visit.
+#      missing model and an unreachable URL; inversion and editing; a corrupted and a full
+#      Cache; the WebGPU device destroyed mid-generation; offline after one visit.
 #   2. web/tests/gpu_parity.rs (wasm-bindgen-test via chromedriver, web/webdriver.json): the GPU
 #      runtime on WebGPU against the CPU reference; fails when no adapter is found.
 # Needs the npm package (scripts/build-npm.sh; built here when missing).

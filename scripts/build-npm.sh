@@ -50,6 +50,14 @@ export const BUNDLED_MODELS = Object.freeze(${JSON.stringify(about, null, 2)});
 export const BUNDLED_MODEL_LIST = Object.freeze(${JSON.stringify(list, null, 2)}.map(Object.freeze));
 /** The model the CLI's \`generate\` uses without --model. */
 export const DEFAULT_MODEL = ${JSON.stringify(m.default)};
+/**
+ * Each bundled model's URL, one static \`new URL('./models/…', import.meta.url)\` per file: the
+ * form bundlers (Vite, webpack, Parcel) follow to emit the file as an asset, so an app needs no
+ * path configured by hand.
+ */
+export const BUNDLED_URLS = Object.freeze({
+${list.map((b) => `  ${JSON.stringify(b.name)}: () => new URL(${JSON.stringify(`./models/${b.name}.safetensors`)}, import.meta.url).href,`).join('\n')}
+});
 `);
 const dts = `${pkg}/index.d.ts`;
 const marker = /^export type BundledModel = string;.*$/m;
@@ -74,9 +82,10 @@ const pkg = {
     './beeline_web_bg.wasm': './beeline_web_bg.wasm',
     './models/*': './models/*',
     './bundled.json': './bundled.json',
+    './assets.json': './assets.json',
     './package.json': './package.json',
   },
-  files: ['*.js', '*.d.ts', 'bundled.json', 'beeline_web_bg.wasm', 'models/*.safetensors', 'README.md'],
+  files: ['*.js', '*.d.ts', 'bundled.json', 'assets.json', 'beeline_web_bg.wasm', 'models/*.safetensors', 'README.md'],
   sideEffects: ['./node.js'],
   engines: { node: '>=18' },
 };
@@ -96,6 +105,11 @@ if ((wasm_gz > BUDGET)); then
   echo "error: the wasm runtime is $wasm_gz B gzipped, over the $BUDGET B budget" >&2
   exit 1
 fi
+
+# assets.json: every file the runtime may fetch (JS modules, the wasm, the models), for a page
+# that precaches the package for offline use (the demo's service worker) without its own list.
+(cd "$PKG" && touch assets.json && find . -type f \( -name '*.js' -o -name '*.wasm' -o -name '*.json' -o -name '*.safetensors' \) ! -name package.json | sed 's|^\./||' | sort |
+  node -e 'let s="";process.stdin.on("data",(d)=>(s+=d)).on("end",()=>process.stdout.write(JSON.stringify({files:s.trim().split("\n")},null,2)+"\n"))' > assets.json)
 
 echo "== npm pack"
 rm -f "$OUT"/beeline-web-*.tgz

@@ -95,8 +95,11 @@ step "npm package beeline-web: scripts/build-npm.sh (wasm32 → wasm-bindgen →
 ./scripts/build-npm.sh
 step "the packed tarball installed in a scratch folder: node --test (CPU path)"
 ./scripts/npm-test.sh
-step "browser tests in headless Chromium (demo page, WebGPU vs CPU, CPU path, abort, bad models, offline; GPU parity via wasm-bindgen-test)"
+step "browser tests in headless Chromium (demo page, WebGPU vs CPU, live preview, CPU path, abort, bad models, storage and device faults, offline; GPU parity via wasm-bindgen-test)"
 ./scripts/browser-test.sh
+
+step "the package through Vite and webpack: a minimal app built from the tarball, run in headless Chromium"
+./scripts/bundler-test.sh
 
 step "fuzz the model-file loader and generation for 120 s (cargo fuzz, libFuzzer)"
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --version 0.13.2 --locked

@@ -1,6 +1,6 @@
 // The demo page: a digit grid, the 2D playground and the inversion/editing panel, each on its
 // own beeline-web runtime (module Web Workers), so the page stays responsive.
-import { BUNDLED_MODEL_LIST, BeelineError, capabilities, createBeeline } from 'beeline-web';
+import { BUNDLED_MODEL_LIST, BeelineError, capabilities, createBeeline, drawImages } from 'beeline-web';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -18,20 +18,6 @@ function status(el, state, text) {
 const describeError = (e) => (e instanceof BeelineError ? `${e.code}: ${e.message}` : String(e?.message ?? e));
 const fmt = (ms) => (ms >= 100 ? ms.toFixed(0) : ms.toFixed(1));
 
-/** Draws RGBA images as a grid of `cols` columns, each pixel `scale`×`scale`. */
-function drawImages(canvas, images, cols, scale) {
-  const { width: w, height: h } = images[0];
-  const rows = Math.ceil(images.length / cols);
-  canvas.width = cols * w * scale;
-  canvas.height = rows * h * scale;
-  const ctx = canvas.getContext('2d');
-  ctx.imageSmoothingEnabled = false;
-  const tile = new OffscreenCanvas(w, h);
-  images.forEach((im, k) => {
-    tile.getContext('2d').putImageData(new ImageData(new Uint8ClampedArray(im.data), w, h), 0, 0);
-    ctx.drawImage(tile, (k % cols) * w * scale, Math.floor(k / cols) * h * scale, w * scale, h * scale);
-  });
-}
 
 // --- capabilities ---------------------------------------------------------------------------
 capabilities().then((c) => {
@@ -43,8 +29,8 @@ capabilities().then((c) => {
 // --- the digit grid -------------------------------------------------------------------------
 const grid = demo.grid;
 for (let c = 0; c < 10; c++) $('grid-label').append(new Option(String(c), String(c)));
-// ?backend=…&model=…&batch=…&steps=…&solver=… preset the first grid (links, tests, benchmarks).
-for (const k of ['backend', 'model', 'batch', 'steps', 'solver', 'seed']) if (params.has(k)) $(`grid-${k}`).value = params.get(k);
+// ?backend=…&model=…&samples=…&steps=…&solver=… preset the first grid (links, tests, benchmarks).
+for (const k of ['backend', 'model', 'samples', 'steps', 'solver', 'seed']) if (params.has(k)) $(`grid-${k}`).value = params.get(k);
 $('grid-steps-out').value = $('grid-steps').value;
 $('grid-steps').oninput = () => ($('grid-steps-out').value = $('grid-steps').value);
 
@@ -72,20 +58,30 @@ async function gridRun() {
   try {
     const info = await gridLoad();
     const label = $('grid-label').value;
-    const batch = Math.max(1, Math.min(100, Number($('grid-batch').value) || 1));
+    const numSamples = Math.max(1, Math.min(100, Number($('grid-samples').value) || 1));
+    const grid2 = { columns: label === 'cycle' ? 10 : Math.min(10, numSamples), scale: 2 };
     status(st, 'running', 'generating…');
+    grid.previews = 0;
     const r = await grid.bee.generate({
       seed: Number($('grid-seed').value) || 0,
       steps: Number($('grid-steps').value),
       solver: $('grid-solver').value,
-      batch,
+      numSamples,
       label: label === 'cycle' ? 'cycle' : Number(label),
       signal: ac.signal,
-      onProgress: (p) => status(st, 'running', `generating… ${p.done}/${p.total}`),
+      onProgress: (p) => status(st, 'running', `generating… ${Math.round(100 * p.fraction)} %`),
+      // The live preview: each chunk's x_t drawn in place after every sampler step.
+      onStep: $('grid-preview').checked
+        ? (s) => {
+            grid.previews++;
+            drawImages($('grid-canvas'), s.images, { ...grid2, first: s.first, total: s.total });
+            status(st, 'running', `generating… samples ${s.first + 1}–${s.first + s.count}: step ${s.step}/${s.steps}`);
+          }
+        : undefined,
     });
     grid.last = r;
-    drawImages($('grid-canvas'), r.images, label === 'cycle' ? 10 : Math.min(10, batch), 2);
-    status(st, 'done', `${batch} images, ${r.nfe} NFE each, in ${fmt(r.timing.totalMs)} ms: ${fmt(r.timing.msPerImage)} ms per image · backend ${r.backend} (${r.backendReason}) · ${info.params.toLocaleString()} parameters`);
+    drawImages($('grid-canvas'), r.images, grid2);
+    status(st, 'done', `${numSamples} images, ${r.nfe} NFE each, in ${fmt(r.timing.totalMs)} ms: ${fmt(r.timing.msPerImage)} ms per image · backend ${r.backend} (${r.backendReason}) · ${info.params.toLocaleString()} parameters`);
   } catch (e) {
     grid.error = e;
     status(st, e?.code === 'cancelled' ? 'cancelled' : 'error', describeError(e));
@@ -145,7 +141,7 @@ async function toyRun() {
       TOYS.map(async ([key, model, solver]) => {
         toy[key] ??= { bee: await createBeeline() };
         toy[key].info ??= await toy[key].bee.load(model);
-        const r = await toy[key].bee.generate({ seed, batch: 600, steps, solver, trajectories: true });
+        const r = await toy[key].bee.generate({ seed, numSamples: 600, steps, solver, trajectories: true });
         drawToy($(`toy-${key}`), r, toy[key].info.range, 80);
         toy[key].last = r;
         return `${key}: ${r.nfe} NFE, ${fmt(r.timing.totalMs)} ms`;
@@ -216,7 +212,7 @@ function drawing28() {
 }
 
 function showImage(canvas, im) {
-  drawImages(canvas, [im], 1, canvas.width / im.width);
+  drawImages(canvas, [im], { scale: canvas.width / im.width });
 }
 
 /** Noise N(0, 1) shown as grey: ±3σ → black…white. */
@@ -238,7 +234,7 @@ async function editRuntime() {
 $('draw-sample').onclick = async () => {
   try {
     const bee = await editRuntime();
-    const r = await bee.generate({ seed: Date.now() % 100000, batch: 1, label: 3, steps: 8 });
+    const r = await bee.generate({ seed: Date.now() % 100000, numSamples: 1, label: 3, steps: 8 });
     const tile = new OffscreenCanvas(28, 28);
     tile.getContext('2d').putImageData(new ImageData(r.images[0].data, 28, 28), 0, 0);
     dctx.imageSmoothingEnabled = false;

@@ -1,24 +1,19 @@
-// The demo's service worker: keeps the page, the beeline-web package and the bundled models
-// in a cache so the page works offline once loaded. Network first (so a rebuilt package is
+// The demo's service worker: keeps the page and every file of the beeline-web package (its
+// assets.json: modules, wasm, bundled models) in a cache so the page works offline once loaded. Network first (so a rebuilt package is
 // picked up), storing each answer; the cached copy when the network fails.
-const VERSION = 'beeline-demo-v2';
-const SHELL = [
-  './', './index.html', './app.js', './style.css',
-  './beeline-web/index.js', './beeline-web/engine.js', './beeline-web/errors.js', './beeline-web/models.js',
-  './beeline-web/capabilities.js', './beeline-web/worker.js', './beeline-web/beeline_web.js', './beeline-web/beeline_web_bg.wasm',
-  './beeline-web/bundled.js', './beeline-web/bundled.json',
-];
+const VERSION = 'beeline-demo-v3';
+const SHELL = ['./', './index.html', './app.js', './style.css'];
 
-// The bundled models' files, from the package's copy of models/bundled.json.
-async function modelFiles() {
-  const list = await (await fetch('./beeline-web/bundled.json')).json();
-  return list.models.map((m) => `./beeline-web/models/${m.name}.safetensors`);
+// Every file of the package (JS, wasm, models), from its own list (assets.json).
+async function packageFiles() {
+  const { files } = await (await fetch('./beeline-web/assets.json')).json();
+  return files.map((f) => `./beeline-web/${f}`);
 }
 
 self.addEventListener('install', (e) => {
   e.waitUntil(
-    Promise.all([caches.open(VERSION), modelFiles()])
-      .then(([c, models]) => c.addAll([...SHELL, ...models]))
+    Promise.all([caches.open(VERSION), packageFiles()])
+      .then(([c, files]) => c.addAll([...SHELL, ...files]))
       .then(() => self.skipWaiting()),
   );
 });

@@ -3,7 +3,8 @@
 //! A [`Generator`] is a model file on the CPU reference ([`Model`]) or on the GPU runtime
 //! ([`GpuModel`]), or an analytic field (a Gaussian mixture's exact velocity). Every operation is
 //! the pipeline's, on any of them: [`generate`](Generator::generate) from seeded noise,
-//! [`transport_from`](Generator::transport_from) given start states (inversion),
+//! [`transport_from`](Generator::transport_from) given start states (inversion), or
+//! [`transport_watched`](Generator::transport_watched) with every step's states for a live preview,
 //! [`reconstruct`](Generator::reconstruct) (inversion and regeneration, CAF's v̂0 reused).
 //! Editing is a reconstruction's inversion regenerated with other labels. The operations are
 //! `async` because the GPU's are (a browser cannot block); on the CPU they complete at once,
@@ -17,7 +18,7 @@ use crate::gmm::GaussianMixture;
 use crate::gpu::GpuModel;
 use crate::model::Model;
 use crate::modelfile::ModelFile;
-use crate::pipeline::{self, GenerateRequest, Generated, Progress, Reconstruction};
+use crate::pipeline::{self, GenerateRequest, Generated, Progress, Reconstruction, StepStates};
 
 /// A velocity field ready to sample.
 pub enum Generator {
@@ -84,6 +85,18 @@ impl Generator {
             #[cfg(feature = "gpu")]
             Generator::Gpu(m) => m.transport_from(req, x, progress).await,
             Generator::Analytic(g) => pipeline::transport_from(g, 0, req, x, progress),
+        }
+    }
+
+    /// [`pipeline::transport_watched`] on this backend: `watch` gets each batch's states after
+    /// every step (on the GPU, one readback per step).
+    pub async fn transport_watched(&mut self, req: &GenerateRequest, x: Vec<f32>, progress: &mut dyn FnMut(Progress), watch: &mut dyn FnMut(StepStates<'_>)) -> Result<Generated> {
+        let classes = self.num_classes();
+        match self {
+            Generator::Cpu(m) => pipeline::transport_watched(m.as_mut(), classes, req, x, progress, watch),
+            #[cfg(feature = "gpu")]
+            Generator::Gpu(m) => m.transport_watched(req, x, progress, watch).await,
+            Generator::Analytic(g) => pipeline::transport_watched(g, 0, req, x, progress, watch),
         }
     }
 

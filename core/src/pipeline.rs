@@ -99,6 +99,21 @@ pub struct Progress {
     pub steps: usize,
 }
 
+/// The states of one batch right after a sampler step, for live previews
+/// ([`transport_watched`]): samples `[first, first + x.len() / numel)` of the request, after
+/// step `step` of `steps` (1-based; the start states are the caller's own).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StepStates<'a> {
+    /// The batch's first sample within the request.
+    pub first: usize,
+    /// Steps taken, `1..=steps`.
+    pub step: usize,
+    /// Steps per batch.
+    pub steps: usize,
+    /// `[batch, sample_numel]` states in the data's space.
+    pub x: &'a [f32],
+}
+
 /// The result of a generation or inversion.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Generated {
@@ -123,7 +138,7 @@ pub fn generate<F: ConditionalField<f32>>(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Generated> {
     let (noise, labels) = generation_inputs(req, field.sample_numel(), num_classes)?;
-    Ok(now(transport_on(&mut Cpu { field, num_classes }, req, &req.sampler.plan()?, noise, labels, None, false, progress))?.0)
+    Ok(now(transport_on(&mut Cpu { field, num_classes }, req, &req.sampler.plan()?, noise, labels, None, false, progress, None))?.0)
 }
 
 /// Integrates `req.sampler` (usually an inversion) from given start states `x`
@@ -136,7 +151,21 @@ pub fn transport_from<F: ConditionalField<f32>>(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Generated> {
     let labels = transport_labels(req, &x, field.sample_numel(), num_classes)?;
-    Ok(now(transport_on(&mut Cpu { field, num_classes }, req, &req.sampler.plan()?, x, labels, None, false, progress))?.0)
+    Ok(now(transport_on(&mut Cpu { field, num_classes }, req, &req.sampler.plan()?, x, labels, None, false, progress, None))?.0)
+}
+
+/// [`transport_from`], also handing `watch` every batch's states after each sampler step
+/// ([`StepStates`]): a live preview. On the GPU runtime each step then costs a readback.
+pub fn transport_watched<F: ConditionalField<f32>>(
+    field: &mut F,
+    num_classes: usize,
+    req: &GenerateRequest,
+    x: Vec<f32>,
+    progress: &mut dyn FnMut(Progress),
+    watch: &mut dyn FnMut(StepStates<'_>),
+) -> Result<Generated> {
+    let labels = transport_labels(req, &x, field.sample_numel(), num_classes)?;
+    Ok(now(transport_on(&mut Cpu { field, num_classes }, req, &req.sampler.plan()?, x, labels, None, false, progress, Some(watch)))?.0)
 }
 
 /// An inversion and the regeneration from the noise it found.
@@ -198,20 +227,21 @@ pub(crate) trait Transport {
         let _ = batch;
         0
     }
-    /// Runs `plan` on one batch ([`BatchJob`]); `on_step(k)` after step `k` where the backend
-    /// can tell.
-    async fn run_batch(&mut self, req: &GenerateRequest, plan: &Plan, job: BatchJob<'_>, on_step: &mut dyn FnMut(usize)) -> Result<Batch>;
+    /// Runs `plan` on one batch ([`BatchJob`]); `on_step(k, x)` after step `k` where the
+    /// backend can tell, always with the batch's states `x` when the job is watched.
+    async fn run_batch(&mut self, req: &GenerateRequest, plan: &Plan, job: BatchJob<'_>, on_step: &mut dyn FnMut(usize, Option<&[f32]>)) -> Result<Batch>;
 }
 
 /// One batch for [`Transport::run_batch`]: the start states `x0` (`[b, numel]`), their
-/// `labels` (`b`), the plan's given slots, the slot to read back after the run, and whether
-/// to keep the `steps + 1` states.
+/// `labels` (`b`), the plan's given slots, the slot to read back after the run, whether
+/// to keep the `steps + 1` states, and whether to hand each step's states to `on_step`.
 pub(crate) struct BatchJob<'a> {
     pub x0: &'a [f32],
     pub labels: &'a [u32],
     pub given: &'a [(Slot, &'a [f32])],
     pub keep: Option<Slot>,
     pub record: bool,
+    pub watch: bool,
 }
 
 /// One batch's results ([`Transport::run_batch`]).
@@ -240,8 +270,8 @@ impl<F: ConditionalField<f32>> Transport for Cpu<'_, F> {
         self.field.activation_bytes(batch)
     }
 
-    async fn run_batch(&mut self, req: &GenerateRequest, plan: &Plan, job: BatchJob<'_>, on_step: &mut dyn FnMut(usize)) -> Result<Batch> {
-        let BatchJob { x0, labels, given, keep, record } = job;
+    async fn run_batch(&mut self, req: &GenerateRequest, plan: &Plan, job: BatchJob<'_>, on_step: &mut dyn FnMut(usize, Option<&[f32]>)) -> Result<Batch> {
+        let BatchJob { x0, labels, given, keep, record, watch } = job;
         let mut guided = Guided::new(&mut *self.field, labels.to_vec(), req.guidance)?;
         let mut trajectory = Vec::new();
         let mut observe = |e: StepEvent<'_, f32>| {
@@ -250,7 +280,7 @@ impl<F: ConditionalField<f32>> Transport for Cpu<'_, F> {
             }
             // Step 0 (the start state) is reported by `transport_on` for every backend.
             if e.step > 0 {
-                on_step(e.step);
+                on_step(e.step, watch.then_some(e.x));
             }
         };
         let (x, kept) = run_keeping(plan, &mut guided, x0, given, keep, Some(&mut observe))?;
@@ -261,7 +291,8 @@ impl<F: ConditionalField<f32>> Transport for Cpu<'_, F> {
 /// Runs `plan` (built from `req.sampler`, possibly with given slots) from `start` with
 /// `labels` on `backend`, in batches of `req.batch` (or fewer, as the backend takes).
 /// `given_v0` (`[n, numel]`, like `start`) fills [`Slot::V0`] of a plan that takes it
-/// ([`Plan::with_given`]); `keep_v0` also returns that slot's final contents.
+/// ([`Plan::with_given`]); `keep_v0` also returns that slot's final contents. `watch`, if
+/// given, receives each batch's states after every step ([`StepStates`]).
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn transport_on<B: Transport>(
     backend: &mut B,
@@ -272,6 +303,7 @@ pub(crate) async fn transport_on<B: Transport>(
     given_v0: Option<&[f32]>,
     keep_v0: bool,
     progress: &mut dyn FnMut(Progress),
+    mut watch: Option<&mut dyn FnMut(StepStates<'_>)>,
 ) -> Result<(Generated, Option<Vec<f32>>)> {
     let (numel, _) = backend.shape();
     let n = start.len() / numel.max(1);
@@ -284,14 +316,20 @@ pub(crate) async fn transport_on<B: Transport>(
     let mut samples = Vec::with_capacity(start.len());
     let mut kept: Option<Vec<f32>> = keep_v0.then(|| Vec::with_capacity(start.len()));
     let mut trajectories: Vec<Vec<f32>> = if record { vec![Vec::with_capacity(start.len()); steps + 1] } else { Vec::new() };
+    let watching = watch.is_some();
     let mut done = 0;
     while done < n {
         let b = batch.min(n - done);
         let rows = done * numel..(done + b) * numel;
         let given: Vec<(Slot, &[f32])> = given_v0.map(|v| (Slot::V0, &v[rows.clone()])).into_iter().collect();
         progress(Progress { samples_done: done, samples_total: n, step: 0, steps });
-        let mut on_step = |step: usize| progress(Progress { samples_done: done, samples_total: n, step, steps });
-        let job = BatchJob { x0: &start[rows], labels: &labels[done..done + b], given: &given, keep: keep_v0.then_some(Slot::V0), record };
+        let mut on_step = |step: usize, x: Option<&[f32]>| {
+            progress(Progress { samples_done: done, samples_total: n, step, steps });
+            if let (Some(w), Some(x)) = (watch.as_deref_mut(), x) {
+                w(StepStates { first: done, step, steps, x });
+            }
+        };
+        let job = BatchJob { x0: &start[rows], labels: &labels[done..done + b], given: &given, keep: keep_v0.then_some(Slot::V0), record, watch: watching };
         let out = backend.run_batch(req, plan, job, &mut on_step).await?;
         samples.extend_from_slice(&out.x);
         for (all, part) in trajectories.iter_mut().zip(&out.trajectory) {
@@ -351,7 +389,7 @@ pub(crate) async fn reconstruct_on<B: Transport>(
     let inv_req = GenerateRequest { sampler: req.sampler.clone().with_direction(Direction::Invert), ..req.clone() };
     let gen_req = GenerateRequest { sampler: req.sampler.clone().with_direction(Direction::Generate), ..req.clone() };
     let (inv_plan, mut gen_plan) = (inv_req.sampler.plan()?, gen_req.sampler.plan()?);
-    let (inverted, v0) = transport_on(backend, &inv_req, &inv_plan, images, labels.clone(), None, reuse_initial_velocity, progress).await?;
+    let (inverted, v0) = transport_on(backend, &inv_req, &inv_plan, images, labels.clone(), None, reuse_initial_velocity, progress, None).await?;
     if reuse_initial_velocity {
         gen_plan = gen_plan.with_given(Slot::V0)?;
     }
@@ -359,7 +397,7 @@ pub(crate) async fn reconstruct_on<B: Transport>(
     if reuse_initial_velocity && v0.is_none() {
         return Err(Error::InvalidInput("internal: the CAF inversion kept no initial velocity".into()));
     }
-    let (regenerated, _) = transport_on(backend, &gen_req, &gen_plan, inverted.samples.clone(), labels, v0.as_deref(), false, progress).await?;
+    let (regenerated, _) = transport_on(backend, &gen_req, &gen_plan, inverted.samples.clone(), labels, v0.as_deref(), false, progress, None).await?;
     Ok(Reconstruction { inverted, regenerated })
 }
 
@@ -553,6 +591,34 @@ mod tests {
         let mut want: Vec<(usize, usize)> = [0, 2, 4].iter().flat_map(|&d| (0..=3).map(move |s| (d, s))).collect();
         want.push((5, 3));
         assert_eq!(seen, want);
+    }
+
+    /// A watched transport hands every batch its states after each step: the trajectory's,
+    /// with the progress unchanged.
+    #[test]
+    fn watching_hands_each_batch_its_states_after_every_step() {
+        let mut field = NoisySideV0 { flow: AffineFlow::new(vec![0.5, 1.8], vec![1.0, -2.0], 1.0).unwrap(), bias: 0.0 };
+        let req = GenerateRequest { num_samples: 5, record_trajectories: true, ..request(Solver::Fireflow, 3, 2) };
+        let all = generate(&mut field, 0, &req, &mut |_| {}).unwrap();
+        let quiet = GenerateRequest { record_trajectories: false, ..req.clone() };
+        let (mut seen, mut steps) = (Vec::new(), Vec::new());
+        let got = transport_watched(&mut field, 0, &quiet, all.start.clone(), &mut |p| steps.push((p.samples_done, p.step)), &mut |s| {
+            seen.push((s.first, s.step, s.steps, s.x.to_vec()))
+        })
+        .unwrap();
+        assert_eq!(got.samples, all.samples);
+        assert!(got.trajectories.is_empty());
+        let order: Vec<(usize, usize)> = seen.iter().map(|s| (s.0, s.1)).collect();
+        assert_eq!(order, [0, 2, 4].iter().flat_map(|&f| (1..=3).map(move |k| (f, k))).collect::<Vec<_>>());
+        for (first, step, of, x) in &seen {
+            assert_eq!(*of, 3);
+            let n = x.len() / 2;
+            assert_eq!(n, if *first == 4 { 1 } else { 2 });
+            assert_eq!(x, &all.trajectories[*step][first * 2..(first + n) * 2]);
+        }
+        let mut plain = Vec::new();
+        transport_from(&mut field, 0, &quiet, all.start.clone(), &mut |p| plain.push((p.samples_done, p.step))).unwrap();
+        assert_eq!(steps, plain, "watching leaves the progress as it is");
     }
 
     /// Without reuse, a round trip is two transports; reuse needs CAF.

@@ -3,7 +3,7 @@
 
 import init, { Engine, inspect } from './beeline_web.js';
 import { adapterName, capabilities } from './capabilities.js';
-import { BeelineError, throwIfAborted, toBeelineError } from './errors.js';
+import { BeelineError, callQuietly, throwIfAborted, toBeelineError } from './errors.js';
 import { fetchModel, purgeModelCache } from './models.js';
 
 let wasmReady = null;
@@ -54,6 +54,37 @@ function labelOf(v) {
   throw new BeelineError('invalid_input', `label must be a class index, a class name, "cycle", "none" or an array, got ${JSON.stringify(v)}`);
 }
 
+/** Each deprecation warning once per thread (console), and in every affected result. */
+const warned = new Set();
+function deprecated(warnings, message) {
+  warnings.push(message);
+  if (!warned.has(message)) {
+    warned.add(message);
+    console.warn(`beeline-web: ${message}`);
+  }
+}
+
+/**
+ * The sample count and chunk size of a generate() call, in the CLI's words: `numSamples`
+ * (`--num-samples`) and `batch` (`--batch`, samples per wasm call). The 0.1 names are taken
+ * for this version with a warning: `batch` without `numSamples` as the count, `maxBatch` as the
+ * chunk size.
+ */
+function sizes(opts, fallbackTotal, warnings) {
+  let total = positiveInt('numSamples', opts.numSamples, undefined);
+  let chunk = positiveInt('batch', opts.batch, undefined);
+  if (total === undefined && chunk !== undefined) {
+    deprecated(warnings, '`batch` as the number of samples is deprecated: pass `numSamples`; `batch` becomes the samples per chunk (as the CLI\'s --batch) in the next version');
+    [total, chunk] = [chunk, undefined];
+  }
+  if (opts.maxBatch !== undefined && opts.maxBatch !== null) {
+    deprecated(warnings, '`maxBatch` is deprecated: pass `batch` (samples per chunk, as the CLI\'s --batch)');
+    if (chunk !== undefined) throw new BeelineError('invalid_input', 'give `batch` or the deprecated `maxBatch`, not both');
+    chunk = positiveInt('maxBatch', opts.maxBatch, undefined);
+  }
+  return { total: total ?? fallbackTotal, chunk };
+}
+
 /** PSNR as the CLI defines it: pixels mapped from the data range to [0, 1], 10·log10(1/MSE). */
 function distance(a, b, range) {
   let s = 0;
@@ -67,7 +98,8 @@ export class LocalRuntime {
   #engine = null;
   #info = null;
   #bytes = null;
-  #load = null; // the load options, for a CPU rebuild after device loss
+  #load = null; // the load options (backend, deviceLoss), for rebuilds after a device loss
+  #armedLosses = 0; // simulateDeviceLoss: devices still to destroy after a rebuild
   #queue = Promise.resolve();
 
   /** Runs `fn` after every earlier call finished (calls never overlap on one engine). */
@@ -95,6 +127,10 @@ export class LocalRuntime {
       if (!['auto', 'webgpu', 'cpu'].includes(backend)) {
         throw new BeelineError('invalid_input', `backend ${JSON.stringify(backend)}: use 'auto', 'webgpu' or 'cpu'`);
       }
+      const deviceLoss = opts.deviceLoss ?? (backend === 'webgpu' ? 'fail' : 'cpu');
+      if (!['cpu', 'fail'].includes(deviceLoss)) {
+        throw new BeelineError('invalid_input', `deviceLoss ${JSON.stringify(deviceLoss)}: use 'cpu' or 'fail'`);
+      }
       const t0 = now();
       await ensureWasm();
       const tWasm = now();
@@ -113,7 +149,7 @@ export class LocalRuntime {
       this.#engine?.free();
       this.#engine = engine;
       this.#bytes = got.bytes;
-      this.#load = { backend };
+      this.#load = { backend, deviceLoss };
       const info = JSON.parse(engine.info());
       this.#info = { ...info, reason };
       onProgress?.({ phase: 'ready', loaded: 1, total: 1 });
@@ -186,30 +222,64 @@ export class LocalRuntime {
    * to the CPU once and resolves to `LOST` (the caller runs again), else rethrows as a
    * BeelineError.
    */
-  async #onDevice(call) {
+  async #onDevice(call, lost) {
     try {
       return await call();
     } catch (e) {
       const err = toBeelineError(e);
-      if (err.code === 'device_lost' && this.#load?.backend === 'auto' && this.#info.backend === 'webgpu') {
-        this.#engine.free();
+      if (err.code !== 'device_lost' || this.#info.backend !== 'webgpu') throw err;
+      lost.count++;
+      this.#engine.free();
+      this.#engine = null;
+      // First loss in this call: a new device, the model rebuilt on it, the call run again.
+      if (lost.count === 1) {
+        try {
+          this.#engine = await Engine.load(this.#bytes.slice(), 'webgpu');
+          this.#info = { ...JSON.parse(this.#engine.info()), reason: `webgpu: rebuilt on a new device after the WebGPU device was lost (${err.message})` };
+          if (this.#armedLosses > 0) {
+            this.#armedLosses--;
+            this.#engine.loseDevice();
+          }
+          return LOST;
+        } catch (rebuild) {
+          this.#engine?.free();
+          this.#engine = null;
+          err.message += `; rebuilding on WebGPU failed: ${toBeelineError(rebuild).message}`;
+        }
+      }
+      // Lost again (or not rebuilt): the CPU path, or the error, as the load asked.
+      const how = `the WebGPU device was lost ${lost.count > 1 ? 'again after a rebuild' : 'and could not be rebuilt'} (${err.message})`;
+      if (this.#load.deviceLoss === 'cpu') {
         this.#engine = await Engine.load(this.#bytes.slice(), 'cpu');
-        this.#info = { ...JSON.parse(this.#engine.info()), reason: `cpu: the WebGPU device was lost (${err.message})` };
+        this.#info = { ...JSON.parse(this.#engine.info()), reason: `cpu: ${how}` };
         return LOST;
       }
-      throw err;
+      this.#info = null; // nothing loaded: the next call says not_loaded until load()
+      throw new BeelineError('device_lost', `${how}; load the model again (or load with deviceLoss: 'cpu' to fall back to the CPU)`, { cause: err });
     }
+  }
+
+  /**
+   * Destroys the WebGPU device under the loaded model now, even mid-run, as a driver reset
+   * would; `times` > 1 also destroys the devices rebuilt after it. For testing recovery.
+   * Resolves to whether there was a device (false on the CPU).
+   */
+  simulateDeviceLoss({ times = 1 } = {}) {
+    positiveInt('times', times, 1);
+    if (!this.#engine || this.#info?.backend !== 'webgpu') return Promise.resolve(false);
+    this.#armedLosses = times - 1;
+    return Promise.resolve(this.#engine.loseDevice());
   }
 
   /**
    * Inverts the single sample `x` and regenerates it with the core's round trip (CAF's initial
    * velocity reused unless `fresh`), as `beeline invert` does; progress in two phases.
    */
-  async #roundTrip(req, x, fresh, { signal, onProgress }) {
+  async #roundTrip(req, x, fresh, { signal, onProgress, lost = { count: 0 } }) {
     throwIfAborted(signal);
     const reuse = req.solver === 'caf' && !fresh;
-    const r = await this.#onDevice(() => this.#engine.reconstruct(JSON.stringify(req), x, reuse));
-    if (r === LOST) return this.#roundTrip(req, x, fresh, { signal, onProgress });
+    const r = await this.#onDevice(() => this.#engine.reconstruct(JSON.stringify(req), x, reuse), lost);
+    if (r === LOST) return this.#roundTrip(req, x, fresh, { signal, onProgress, lost });
     onProgress?.({ phase: 'invert', done: 1, total: 1 });
     onProgress?.({ phase: 'reconstruct', done: 1, total: 1 });
     await yieldToEventLoop();
@@ -221,7 +291,7 @@ export class LocalRuntime {
    * reporting progress between chunks; falls back to the CPU once if the GPU device is lost
    * under backend 'auto'.
    */
-  async #transport(req, start, { signal, onProgress, chunk, phase }) {
+  async #transport(req, start, { signal, onProgress, onStep, chunk, phase, lost = { count: 0 } }) {
     const numel = this.#info.config.data.shape.reduce((a, b) => a * b, 1);
     const total = req.total;
     const json = JSON.stringify(req);
@@ -230,8 +300,9 @@ export class LocalRuntime {
       throwIfAborted(signal);
       const count = Math.min(chunk, total - first);
       const x = start ? start.subarray(first * numel, (first + count) * numel) : undefined;
-      const r = await this.#onDevice(() => this.#engine.transport(json, x, first, count));
-      if (r === LOST) return this.#transport(req, start, { signal, onProgress, chunk, phase });
+      const watch = this.#watcher(onStep, { phase, first, count, total });
+      const r = await this.#onDevice(() => this.#engine.transport(json, x, first, count, watch), lost);
+      if (r === LOST) return this.#transport(req, start, { signal, onProgress, onStep, chunk, phase, lost });
       parts.push(r);
       first += count;
       onProgress?.({ phase, done: first, total });
@@ -263,6 +334,18 @@ export class LocalRuntime {
     return { samples: cat('samples', Float32Array), start: cat('start', Float32Array), labels: cat('labels', Uint32Array), nfe: parts[0].nfe, trajectories };
   }
 
+  /**
+   * The wasm's per-step callback for a live preview: hands `onStep` the chunk's states after
+   * each step (and their pixels, for image models). A throwing callback is reported once on the
+   * console and never fails the call.
+   */
+  #watcher(onStep, where) {
+    if (typeof onStep !== 'function') return undefined;
+    const images = this.#info.kind === 'images';
+    return (step, steps, samples) =>
+      callQuietly(onStep, { ...where, step, steps, samples, ...(images ? { images: this.#images(samples) } : {}) }, 'the onStep callback');
+  }
+
   #images(samples) {
     const [, h, w] = this.#info.config.data.shape;
     const rgba = new Uint8ClampedArray(this.#engine.toRgba(samples).buffer);
@@ -272,18 +355,19 @@ export class LocalRuntime {
     return images;
   }
 
-  /** Samples per wasm call: the abort and progress granularity (default 16 on WebGPU, 4 on the CPU). */
-  #chunk(opts, total) {
-    return Math.min(total, positiveInt('maxBatch', opts.maxBatch, this.#info.backend === 'webgpu' ? 16 : 4));
+  /** Samples per wasm call (`chunk`, else 16 on WebGPU and 4 on the CPU): the abort and progress granularity. */
+  #chunk(chunk, total) {
+    return Math.min(total, chunk ?? (this.#info.backend === 'webgpu' ? 16 : 4));
   }
 
   /** See `Beeline.generate` in index.d.ts. */
   generate(opts = {}) {
     return this.#serial(async () => {
       this.#need();
-      const { signal, onProgress } = opts;
+      const { signal, onProgress, onStep } = opts;
       const images = this.#info.kind === 'images';
-      const total = positiveInt('batch', opts.batch, images ? 1 : 1000);
+      const warnings = [];
+      const { total, chunk } = sizes(opts, images ? 1 : 1000, warnings);
       const req = {
         seed: seedOf(opts.seed),
         total,
@@ -295,7 +379,7 @@ export class LocalRuntime {
         trajectories: Boolean(opts.trajectories),
       };
       const t0 = now();
-      const r = await this.#transport(req, null, { signal, onProgress, chunk: this.#chunk(opts, total), phase: 'generate' });
+      const r = await this.#transport(req, null, { signal, onProgress, onStep, chunk: this.#chunk(chunk, total), phase: 'generate' });
       const totalMs = now() - t0;
       return {
         ...(images ? { images: this.#images(r.samples) } : {}),
@@ -308,6 +392,7 @@ export class LocalRuntime {
         timing: { totalMs, msPerImage: totalMs / total },
         backend: this.#info.backend,
         backendReason: this.#info.reason,
+        warnings,
       };
     });
   }
@@ -376,7 +461,7 @@ export class LocalRuntime {
       const base = { seed: 0, total: 1, ...spec, trajectories: false };
       const t0 = now();
       const { inv, rec } = await this.#roundTrip({ ...base, labels: labelOf(opts.from), guidance: 1 }, x, opts.freshInitialVelocity === true, { signal, onProgress });
-      const ed = await this.#transport({ ...base, labels: labelOf(opts.to), guidance, direction: 'generate' }, inv.samples, { signal, onProgress, chunk: 1, phase: 'edit' });
+      const ed = await this.#transport({ ...base, labels: labelOf(opts.to), guidance, direction: 'generate' }, inv.samples, { signal, onProgress, onStep: opts.onStep, chunk: 1, phase: 'edit' });
       const totalMs = now() - t0;
       return {
         noise: inv.samples,

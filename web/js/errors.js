@@ -48,3 +48,12 @@ export function toBeelineError(e) {
 export function throwIfAborted(signal) {
   if (signal?.aborted) throw new BeelineError('cancelled', 'cancelled', { cause: signal.reason });
 }
+
+/** Calls a user's callback with `value`; what it throws is logged, never fatal to the call. */
+export function callQuietly(fn, value, what = 'a callback') {
+  try {
+    fn?.(value);
+  } catch (e) {
+    console.error(`beeline-web: ${what} threw`, e);
+  }
+}

@@ -113,6 +113,13 @@ export interface LoadOptions extends CallOptions {
   cache?: 'auto' | 'persistent' | 'none';
   /** Subresource-integrity hash(es) of the file, e.g. `sha256-…`; checked on download and on every cache read. */
   integrity?: string;
+  /**
+   * What a lost WebGPU device mid-call leads to, after the model was rebuilt on a new device and
+   * the call run again once, and the device was lost again (or could not be rebuilt): `cpu` (the
+   * default under `backend: 'auto'`) runs the call on the CPU path, saying why in
+   * `backendReason`; `fail` (the default under `backend: 'webgpu'`) rejects with `device_lost`.
+   */
+  deviceLoss?: 'cpu' | 'fail';
 }
 
 export interface ModelInfo {
@@ -152,19 +159,51 @@ export type Solver = 'euler' | 'midpoint' | 'heun' | 'rk4' | 'fireflow' | 'rfpp_
 /** A class index, a class name, `'cycle'` (sample k gets class k mod classes), `'none'` (the null class), or one per sample. */
 export type Label = number | string | number[];
 
-export interface GenerateOptions extends CallOptions {
+/** The states of one chunk after a sampler step, for a live preview (`onStep`). */
+export interface StepPreview {
+  /** `generate`, or `edit` for the edit's regeneration. */
+  phase: 'generate' | 'edit';
+  /** Steps taken, 1 to `steps`. */
+  step: number;
+  steps: number;
+  /** The chunk's first sample within the call, its samples, and the call's samples. */
+  first: number;
+  count: number;
+  total: number;
+  /** `[count, ...shape]` states x_t in the data range (x_t at the step's time). */
+  samples: Float32Array;
+  /** Image models: the states as RGBA images, ready for {@link drawImages}. */
+  images?: RgbaImage[];
+}
+
+export interface PreviewOptions {
+  /**
+   * Called after every sampler step with the chunk's states: a live preview. On WebGPU each
+   * step then costs a readback. What the callback throws is logged, never fatal.
+   */
+  onStep?: (s: StepPreview) => void;
+}
+
+export interface GenerateOptions extends CallOptions, PreviewOptions {
   /** Noise seed (default 0): the same seed gives the same samples on every backend and batch split. */
   seed?: number;
   /** Sampler steps (default: the model's). */
   steps?: number;
   solver?: Solver | 'rfpp-new';
-  /** Number of samples (default 1 image, or 1000 points). */
+  /** Number of samples (default 1 image, or 1000 points), as the CLI's `--num-samples`. */
+  numSamples?: number;
+  /**
+   * Samples per wasm call, as the CLI's `--batch`: the abort, progress and preview granularity
+   * (default 16 on WebGPU, 4 on the CPU); the samples do not depend on it.
+   * @deprecated without `numSamples`, `batch` is still read as the number of samples (0.1's
+   * meaning), with a warning; pass `numSamples`.
+   */
   batch?: number;
   /** Default: `'cycle'` for class-conditional models, else none. */
   label?: Label;
   /** Classifier-free guidance scale (default: the model's; 1 = none). */
   guidance?: number;
-  /** Samples per wasm call, the abort/progress granularity (default 16 on WebGPU, 4 on the CPU). */
+  /** @deprecated the samples per wasm call: pass `batch` (read, with a warning, for this version). */
   maxBatch?: number;
   /** Also return every step's states. */
   trajectories?: boolean;
@@ -196,6 +235,8 @@ export interface GenerateResult {
   timing: { totalMs: number; msPerImage: number };
   backend: Backend;
   backendReason: string;
+  /** Deprecated options this call used, in words (each is also logged once on the console). */
+  warnings: string[];
 }
 
 /** An image to invert or edit: RGBA of the model's size (e.g. a canvas's ImageData), or one sample in the data range. */
@@ -234,7 +275,7 @@ export interface InvertResult {
   backendReason: string;
 }
 
-export interface EditOptions extends CallOptions {
+export interface EditOptions extends CallOptions, PreviewOptions {
   /** The image's class. */
   from: number | string;
   /** The class to turn it into. */
@@ -260,6 +301,23 @@ export interface EditResult {
   backendReason: string;
 }
 
+/** An RGBA image as an ImageData sharing its bytes (browsers and workers; `invalid_input` elsewhere). */
+export declare function toImageData(image: RgbaImage): ImageData;
+/** An RGBA image as an ImageBitmap (browsers and workers). */
+export declare function toImageBitmap(image: RgbaImage): Promise<ImageBitmap>;
+export interface DrawOptions {
+  /** Columns of the grid (default: min(cells, 10)). */
+  columns?: number;
+  /** Canvas pixels per image pixel, nearest neighbour (default 1). */
+  scale?: number;
+  /** The cell of the first image (default 0; a preview passes `first` of its StepPreview). */
+  first?: number;
+  /** Cells the canvas is sized for when `first` is 0 (default: these images; a preview passes `total`). */
+  total?: number;
+}
+/** Draws images as a grid onto a canvas (sized for the grid when `first` is 0) and returns it. */
+export declare function drawImages<C extends HTMLCanvasElement | OffscreenCanvas>(canvas: C, images: RgbaImage[], options?: DrawOptions): C;
+
 /** One model at a time on WebGPU or the CPU. Calls run one after another. */
 export declare class Beeline {
   private constructor();
@@ -279,6 +337,13 @@ export declare class Beeline {
   /** Frees the model and its GPU buffers. */
   unload(): Promise<void>;
   purgeCache(): Promise<boolean>;
+  /**
+   * Destroys the WebGPU device under the loaded model now, even while a call runs, as a driver
+   * reset or a crashed GPU process would, so that an app can test its handling of device loss;
+   * `times` > 1 also destroys the devices rebuilt after it. Resolves to whether there was a
+   * device (false on the CPU path).
+   */
+  simulateDeviceLoss(options?: { times?: number }): Promise<boolean>;
   /** Stops the worker (or, on this thread, the runtime): calls in flight and every later call reject with `worker_failed`. */
   terminate(): void;
 }

@@ -2,10 +2,11 @@
 // Node (CPU). Entry point for browsers and bundlers; Node gets node.js, which re-exports this.
 
 import { capabilities } from './capabilities.js';
-import { BeelineError, ERROR_CODES, throwIfAborted, toBeelineError } from './errors.js';
+import { BeelineError, ERROR_CODES, callQuietly, throwIfAborted, toBeelineError } from './errors.js';
+import { drawImages, toImageBitmap, toImageData } from './canvas.js';
 import { BUNDLED_MODELS, BUNDLED_MODEL_LIST, DEFAULT_MODEL, CACHE_NAME, purgeModelCache } from './models.js';
 
-export { BeelineError, ERROR_CODES, BUNDLED_MODELS, BUNDLED_MODEL_LIST, DEFAULT_MODEL, CACHE_NAME, capabilities };
+export { BeelineError, ERROR_CODES, BUNDLED_MODELS, BUNDLED_MODEL_LIST, DEFAULT_MODEL, CACHE_NAME, capabilities, drawImages, toImageBitmap, toImageData };
 
 /** Deletes every model file this package cached (Cache API and memory). */
 export function purgeCache() {
@@ -14,10 +15,14 @@ export function purgeCache() {
 
 const canUseWorker = () => typeof Worker === 'function' && typeof window !== 'undefined';
 
-/** Splits the functions and the signal off options: they cannot cross to a worker. */
+/**
+ * Splits the functions and the signal off options: they cannot cross to a worker. An `onStep`
+ * callback stays here and asks the worker (`watch`) to post each step's states.
+ */
 function split(options = {}) {
-  const { signal, onProgress, ...rest } = options ?? {};
-  return { signal, onProgress, rest };
+  const { signal, onProgress, onStep, ...rest } = options ?? {};
+  if (typeof onStep === 'function') rest.watch = true;
+  return { signal, onProgress, onStep, rest };
 }
 
 /** Talks to worker.js. */
@@ -33,6 +38,7 @@ class WorkerClient {
       const p = this.#pending.get(m.id);
       if (!p) return;
       if ('progress' in m) return p.onProgress?.(m.progress);
+      if ('step' in m) return callQuietly(p.onStep, m.step, 'the onStep callback');
       this.#pending.delete(m.id);
       p.cleanup();
       if (m.ok) p.resolve(m.result);
@@ -48,7 +54,7 @@ class WorkerClient {
 
   call(op, args, options) {
     if (this.#dead) return Promise.reject(this.#dead);
-    const { signal, onProgress, rest } = split(options);
+    const { signal, onProgress, onStep, rest } = split(options);
     try {
       throwIfAborted(signal);
     } catch (e) {
@@ -59,7 +65,7 @@ class WorkerClient {
       const onAbort = () => this.#worker.postMessage({ op: 'abort', id });
       signal?.addEventListener('abort', onAbort, { once: true });
       const cleanup = () => signal?.removeEventListener('abort', onAbort);
-      this.#pending.set(id, { resolve, reject, onProgress, cleanup });
+      this.#pending.set(id, { resolve, reject, onProgress, onStep, cleanup });
       try {
         this.#worker.postMessage({ id, op, args, options: rest });
       } catch (e) {
@@ -186,6 +192,10 @@ export class Beeline {
   /** Deletes the cached model files (those the worker keeps in memory too). */
   purgeCache() {
     return this.#client.call('purgeCache', [], {});
+  }
+  /** Destroys the WebGPU device under the model now, even mid-run, as a driver reset would (for testing recovery); see index.d.ts. */
+  simulateDeviceLoss(options) {
+    return this.#client.call('simulateDeviceLoss', [options ?? {}], {});
   }
   /** Stops the worker; calls in flight and every later call reject with `worker_failed`. */
   terminate() {

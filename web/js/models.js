@@ -7,7 +7,7 @@ import { BeelineError, throwIfAborted } from './errors.js';
 
 // The bundled models: bundled.js is written into the package by scripts/build-npm.sh from
 // models/bundled.json, the one list of them.
-import { BUNDLED_MODELS } from './bundled.js';
+import { BUNDLED_MODELS, BUNDLED_URLS } from './bundled.js';
 export { BUNDLED_MODELS, BUNDLED_MODEL_LIST, DEFAULT_MODEL } from './bundled.js';
 
 export const CACHE_NAME = 'beeline-models-v1';
@@ -24,7 +24,7 @@ export function setLocalReader(fn) {
 
 /** Where a model name or URL string points. */
 export function resolveModelUrl(source) {
-  if (Object.hasOwn(BUNDLED_MODELS, source)) return new URL(`./models/${source}.safetensors`, import.meta.url).href;
+  if (Object.hasOwn(BUNDLED_MODELS, source)) return BUNDLED_URLS[source]();
   try {
     return new URL(source, globalThis.location?.href).href;
   } catch {
@@ -143,6 +143,7 @@ export async function fetchModel(source, { signal, onProgress, cache = 'auto', i
   const url = resolveModelUrl(source);
 
   // 1. A cached copy, checked against the hash stored with it (and `integrity`).
+  let recovered = null;
   let store = { cache: null, reason: cache === 'none' ? 'caching is off' : null };
   if (cache !== 'none') {
     const mem = cache === 'auto' ? memory.get(url) : undefined;
@@ -163,7 +164,7 @@ export async function fetchModel(source, { signal, onProgress, cache = 'auto', i
     if (store.cache) {
       const hit = await store.cache.match(url).catch(() => undefined);
       if (hit) {
-        const bytes = new Uint8Array(await hit.arrayBuffer());
+        const bytes = await hit.arrayBuffer().then((b) => new Uint8Array(b), () => new Uint8Array(0));
         const want = hit.headers.get(HASH_HEADER);
         let ok = want !== null && want === (await digest('SHA-256', bytes));
         if (ok) {
@@ -179,9 +180,11 @@ export async function fetchModel(source, { signal, onProgress, cache = 'auto', i
           return { bytes, url, cache: 'hit', cacheReason: `Cache API (${CACHE_NAME})` };
         }
         await store.cache.delete(url).catch(() => {}); // corrupt or stale: fetch it again
+        recovered = 'the cached copy was corrupt (its SHA-256, integrity or format did not check out), so it was dropped and downloaded again';
       }
     }
   }
+  const said = (reason) => (recovered ? `${reason}; ${recovered}` : reason);
 
   // 2. Download, check, then cache.
   const bytes = await download(url, { signal, onProgress });
@@ -194,7 +197,7 @@ export async function fetchModel(source, { signal, onProgress, cache = 'auto', i
       const hash = (await digest('SHA-256', bytes)) ?? '';
       const headers = { 'content-type': 'application/octet-stream', 'content-length': String(bytes.length), [HASH_HEADER]: hash };
       await store.cache.put(url, new Response(bytes, { headers }));
-      return { bytes, url, cache: 'stored', cacheReason: `Cache API (${CACHE_NAME})` };
+      return { bytes, url, cache: 'stored', cacheReason: said(`Cache API (${CACHE_NAME})`) };
     } catch (e) {
       store.reason = `the browser refused to store the model (${e?.name ?? 'error'}: ${e?.message ?? e})`;
       if (cache === 'persistent') {
@@ -203,7 +206,7 @@ export async function fetchModel(source, { signal, onProgress, cache = 'auto', i
     }
   }
   memory.set(url, bytes);
-  return { bytes, url, cache: 'memory', cacheReason: `kept in memory: ${store.reason}` };
+  return { bytes, url, cache: 'memory', cacheReason: said(`kept in memory: ${store.reason}`) };
 }
 
 /** Deletes every cached model file (Cache API and memory). Resolves to whether a cache existed. */

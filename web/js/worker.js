@@ -1,14 +1,15 @@
 // The module Web Worker behind `createBeeline()` (the default): runs a LocalRuntime off the
 // page's thread. Protocol: the page posts {id, op, args, options}; the worker answers
-// {id, progress} any number of times, then {id, ok: true, result} or {id, ok: false, error:
-// {code, message}}; {op: 'abort', id} fires that call's AbortSignal.
+// {id, progress} any number of times (and, when the options ask to `watch`, {id, step} after
+// each sampler step), then {id, ok: true, result} or {id, ok: false, error: {code, message}};
+// {op: 'abort', id} fires that call's AbortSignal.
 
 import { LocalRuntime } from './engine.js';
 import { toBeelineError } from './errors.js';
 
 const runtime = new LocalRuntime();
 const aborts = new Map();
-const OPS = new Set(['capabilities', 'load', 'info', 'generate', 'invert', 'edit', 'unload', 'purgeCache']);
+const OPS = new Set(['capabilities', 'load', 'info', 'generate', 'invert', 'edit', 'unload', 'purgeCache', 'simulateDeviceLoss']);
 
 /** The ArrayBuffers of a result's typed arrays, moved rather than copied to the page. */
 function transferables(value, out = new Set()) {
@@ -27,7 +28,9 @@ self.onmessage = async ({ data: m }) => {
   aborts.set(m.id, ac);
   try {
     if (!OPS.has(m.op)) throw new Error(`unknown operation ${m.op}`);
-    const options = { ...(m.options ?? {}), signal: ac.signal, onProgress: (p) => self.postMessage({ id: m.id, progress: p }) };
+    const { watch, ...rest } = m.options ?? {};
+    const options = { ...rest, signal: ac.signal, onProgress: (p) => self.postMessage({ id: m.id, progress: p }) };
+    if (watch) options.onStep = (step) => self.postMessage({ id: m.id, step }, transferables(step));
     const args = [...(m.args ?? []), options];
     const result = await runtime[m.op](...args);
     self.postMessage({ id: m.id, ok: true, result }, transferables(result));

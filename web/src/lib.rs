@@ -82,6 +82,9 @@ pub struct Engine {
     runner: Rc<RefCell<Generator>>,
     config: Rc<ModelConfig>,
     info: String,
+    /// The WebGPU device the model runs on (none on the CPU), held outside `runner` so that
+    /// [`Engine::lose_device`] can reach it while a run holds the model.
+    gpu: Option<beeline::gpu::GpuContext>,
 }
 
 #[wasm_bindgen]
@@ -99,9 +102,21 @@ impl Engine {
         };
         let choice = backend::choose(want).await.map_err(core_error)?;
         let runner = Generator::new(&choice.selected, &file).await.map_err(core_error)?;
-        let name = if matches!(choice.selected, Selected::Cpu) { "cpu" } else { "webgpu" };
+        let gpu = match &choice.selected {
+            Selected::Cpu => None,
+            Selected::Gpu(ctx) => Some(ctx.clone()),
+        };
+        let name = if gpu.is_some() { "webgpu" } else { "cpu" };
         let info = describe(&file.config, file.num_params(), name, choice.adapter(), Some(&choice.reason));
-        Ok(Engine { runner: Rc::new(RefCell::new(runner)), config: Rc::new(file.config), info })
+        Ok(Engine { runner: Rc::new(RefCell::new(runner)), config: Rc::new(file.config), info, gpu })
+    }
+
+    /// Destroys the WebGPU device under this model, as a driver reset or a crashed GPU process
+    /// would, even while a run is in flight (it then fails with `device_lost`); for testing
+    /// recovery. Returns whether there was a device (`false` on the CPU).
+    #[wasm_bindgen(js_name = loseDevice)]
+    pub fn lose_device(&self) -> bool {
+        self.gpu.as_ref().inspect(|ctx| ctx.destroy()).is_some()
     }
 
     /// The model and backend as JSON: `{config, params, kind: "images"|"points", backend:
@@ -118,7 +133,11 @@ impl Engine {
     /// labels: Uint32Array [count], nfe: number, trajectories: Float32Array [(steps+1)·count·numel]
     /// (empty unless asked for)}`. Rejects with a coded `Error`; `busy` if another call on this
     /// engine is still running.
-    pub fn transport(&self, request: String, start: Option<Vec<f32>>, first: usize, count: usize) -> js_sys::Promise {
+    ///
+    /// With `on_step` (a live preview), `on_step(step, steps, states)` is called after each
+    /// sampler step `1..=steps` with the chunk's states (`Float32Array [count·numel]`, data
+    /// range); on WebGPU each step then costs a readback. An exception it throws is ignored.
+    pub fn transport(&self, request: String, start: Option<Vec<f32>>, first: usize, count: usize, on_step: Option<js_sys::Function>) -> js_sys::Promise {
         let runner = self.runner.clone();
         let config = self.config.clone();
         wasm_bindgen_futures::future_to_promise(async move {
@@ -132,7 +151,17 @@ impl Engine {
                 None => noise::gaussian_batch(req.seed, first as u64, count, numel),
             };
             let mut guard = runner.try_borrow_mut().map_err(|_| js_error("busy", "another call on this model is still running"))?;
-            let out = guard.transport_from(&req, x, &mut |_| {}).await.map_err(core_error)?;
+            let out = match on_step {
+                None => guard.transport_from(&req, x, &mut |_| {}).await,
+                Some(f) => {
+                    let mut watch = |s: beeline::pipeline::StepStates<'_>| {
+                        let states = js_sys::Float32Array::from(s.x);
+                        let _ = f.call3(&JsValue::NULL, &JsValue::from_f64(s.step as f64), &JsValue::from_f64(s.steps as f64), &states);
+                    };
+                    guard.transport_watched(&req, x, &mut |_| {}, &mut watch).await
+                }
+            }
+            .map_err(core_error)?;
             Ok(result_object(&out))
         })
     }

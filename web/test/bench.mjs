@@ -28,11 +28,11 @@ for (const p of PLAN) {
     const caps = await capabilities();
     const bee = await createBeeline();
     const info = await bee.load(p.model, { backend: p.backend });
-    await bee.generate({ seed: 0, batch: p.batch, steps: 1, solver: 'euler' }); // warm-up
+    await bee.generate({ seed: 0, numSamples: p.batch, steps: 1, solver: 'euler' }); // warm-up
     const steps = {};
     for (const n of STEPS) {
       const ms = [];
-      for (let k = 0; k < p.reps; k++) ms.push((await bee.generate({ seed: k, batch: p.batch, steps: n, solver: 'euler', label: 'cycle', maxBatch: p.batch })).timing.msPerImage);
+      for (let k = 0; k < p.reps; k++) ms.push((await bee.generate({ seed: k, numSamples: p.batch, steps: n, solver: 'euler', label: 'cycle', batch: p.batch })).timing.msPerImage);
       ms.sort((a, b) => a - b);
       steps[n] = { warm_ms_per_image: ms[Math.floor(ms.length / 2)], batch: p.batch };
     }

@@ -100,7 +100,7 @@ test('the page loads and generates, in a worker, with sane pixels', async () => 
 });
 
 test('WebGPU output matches the CPU output (and the page shows the WebGPU backend)', async () => {
-  const { page, errors } = await open(await browser(), 'backend=webgpu&batch=2&steps=1&model=mnist-onestep');
+  const { page, errors } = await open(await browser(), 'backend=webgpu&samples=2&steps=1&model=mnist-onestep');
   const grid = await settle(page, 'grid-status');
   assert.equal(grid.state, 'done', grid.text);
   assert.match(grid.text, /backend webgpu \(webgpu: requested \(google\/swiftshader\)\)/);
@@ -109,13 +109,15 @@ test('WebGPU output matches the CPU output (and the page shows the WebGPU backen
     const [gpu, cpu] = await Promise.all([createBeeline(), createBeeline()]);
     const out = {};
     for (const [model, opts] of [
-      ['mnist-onestep', { seed: 5, batch: 2, label: 'cycle' }],
-      ['mnist-2rf', { seed: 6, batch: 1, label: 4, steps: 2, guidance: 1.5 }],
-      ['rf-toy-caf', { seed: 7, batch: 64, steps: 2, trajectories: true }],
+      ['mnist-onestep', { seed: 5, numSamples: 2, label: 'cycle' }],
+      ['mnist-2rf', { seed: 6, numSamples: 1, label: 4, steps: 2, guidance: 1.5 }],
+      ['rf-toy-caf', { seed: 7, numSamples: 64, steps: 2, trajectories: true }],
     ]) {
       await gpu.load(model, { backend: 'webgpu' });
       await cpu.load(model, { backend: 'cpu' });
-      const [g, c] = [await gpu.generate(opts), await cpu.generate(opts)];
+      // The live preview on both backends: every step's states, read back from the GPU as it goes.
+      const steps = { gpu: [], cpu: [] };
+      const [g, c] = [await gpu.generate({ ...opts, batch: 16, onStep: (s) => steps.gpu.push(s) }), await cpu.generate({ ...opts, batch: 16, onStep: (s) => steps.cpu.push(s) })];
       let d = 0, scale = 1, px = 0;
       const gs = g.trajectories ?? g.samples, cs = c.trajectories ?? c.samples;
       for (let i = 0; i < cs.length; i++) {
@@ -123,7 +125,16 @@ test('WebGPU output matches the CPU output (and the page shows the WebGPU backen
         scale = Math.max(scale, Math.abs(cs[i]));
       }
       for (let k = 0; k < (g.images ?? []).length; k++) for (let i = 0; i < g.images[k].data.length; i++) px = Math.max(px, Math.abs(g.images[k].data[i] - c.images[k].data[i]));
-      out[model] = { d, scale, px, backends: [g.backend, c.backend], noiseEqual: g.noise.every((v, i) => v === c.noise[i]) };
+      let dStep = 0;
+      steps.gpu.forEach((s, k) => s.samples.forEach((v, i) => (dStep = Math.max(dStep, Math.abs(v - steps.cpu[k].samples[i])))));
+      const last = steps.gpu.at(-1);
+      const previews = {
+        counts: [steps.gpu.length, steps.cpu.length],
+        order: steps.gpu.map((s) => `${s.first}:${s.step}/${s.steps}`).join(' '),
+        lastIsSamples: last.samples.every((v, i) => v === g.samples[(g.samples.length - last.samples.length) + i]),
+        dStep,
+      };
+      out[model] = { d, scale, px, previews, backends: [g.backend, c.backend], noiseEqual: g.noise.every((v, i) => v === c.noise[i]) };
     }
     gpu.terminate();
     cpu.terminate();
@@ -136,12 +147,16 @@ test('WebGPU output matches the CPU output (and the page shows the WebGPU backen
     // most one 8-bit step in the pixels.
     assert.ok(m.d <= 1e-4 * m.scale, `${model}: max |webgpu − cpu| = ${m.d} (scale ${m.scale})`);
     assert.ok(m.px <= 1, `${model}: pixels differ by ${m.px}`);
+    const p = m.previews;
+    assert.equal(p.counts[0], p.counts[1], `${model}: as many previews on both backends (${p.order})`);
+    assert.ok(p.counts[0] >= 1 && p.lastIsSamples, `${model}: the last preview is the samples (${p.order})`);
+    assert.ok(p.dStep <= 1e-4 * m.scale, `${model}: previews differ by ${p.dStep}`);
   }
   assert.deepEqual(errors, []);
 });
 
 test('without a WebGPU adapter the CPU path runs, says why, and webgpu is a clear error', async () => {
-  const { page, errors } = await open(await browser({ webgpu: false }), 'batch=4');
+  const { page, errors } = await open(await browser({ webgpu: false }), 'samples=4');
   assert.match(await page.textContent('#caps'), /No WebGPU/);
   const grid = await settle(page, 'grid-status');
   assert.equal(grid.state, 'done', grid.text);
@@ -158,23 +173,24 @@ test('without a WebGPU adapter the CPU path runs, says why, and webgpu is a clea
 });
 
 test('Cancel aborts a long generation and the page stays usable', async () => {
-  const { page } = await open(await browser(), 'batch=4&backend=cpu');
+  const { page } = await open(await browser(), 'samples=4&backend=cpu');
   await settle(page, 'grid-status');
-  await page.fill('#grid-batch', '100');
+  await page.fill('#grid-samples', '100');
   await page.fill('#grid-steps', '8');
   await page.click('#grid-run');
-  await page.waitForFunction(() => /generating… \d+\/100/.test(document.getElementById('grid-status').textContent));
+  // The live preview draws each chunk's steps as they come (the status says which).
+  await page.waitForFunction(() => window.beelineDemo.grid.previews > 2 && /step \d\/8/.test(document.getElementById('grid-status').textContent));
   await page.click('#grid-cancel');
   const r = await settle(page, 'grid-status');
   assert.equal(r.state, 'cancelled', r.text);
   assert.match(r.text, /^cancelled/);
-  await page.fill('#grid-batch', '2');
+  await page.fill('#grid-samples', '2');
   await page.click('#grid-run');
   assert.equal((await settle(page, 'grid-status')).state, 'done');
 });
 
 test('a corrupt model file and an unreachable URL give clear errors and leave the page usable', async () => {
-  const { page, errors } = await open(await browser(), 'batch=2&backend=cpu');
+  const { page, errors } = await open(await browser(), 'samples=2&backend=cpu');
   await settle(page, 'grid-status');
   for (const [url, code] of [
     ['/fixtures/corrupt.safetensors', /^model_invalid: model file header is invalid/],
@@ -196,7 +212,7 @@ test('a corrupt model file and an unreachable URL give clear errors and leave th
 });
 
 test('hostile model files in the worker: a typed error each, none left pending, and the worker keeps serving', async () => {
-  const { page, errors } = await open(await browser({ webgpu: false }), 'batch=2&backend=cpu');
+  const { page, errors } = await open(await browser({ webgpu: false }), 'samples=2&backend=cpu');
   const lines = await page.evaluate(async () => {
     const { createBeeline, BeelineError } = await import('beeline-web');
     const { runHostile } = await import('/fixtures/hostile-models.mjs');
@@ -208,7 +224,7 @@ test('hostile model files in the worker: a typed error each, none left pending, 
       return await runHostile(bee, good, { BeelineError });
     } finally {
       // terminate() rejects a call in flight at once, and every later one.
-      const run = bee.generate({ batch: 50, maxBatch: 1 }).then(() => 'resolved', (e) => e.code);
+      const run = bee.generate({ numSamples: 50, batch: 1 }).then(() => 'resolved', (e) => e.code);
       bee.terminate();
       const [inFlight, after] = await Promise.all([run, bee.info().then(() => 'resolved', (e) => e.code)]);
       if (inFlight !== 'worker_failed' || after !== 'worker_failed') throw new Error(`after terminate(): ${inFlight}, ${after}`);
@@ -220,7 +236,7 @@ test('hostile model files in the worker: a typed error each, none left pending, 
 });
 
 test('the inversion and editing panel inverts, reconstructs and changes the class', async () => {
-  const { page } = await open(await browser(), 'batch=2&backend=cpu');
+  const { page } = await open(await browser(), 'samples=2&backend=cpu');
   await page.click('#draw-sample');
   await page.waitForFunction(() => window.beelineDemo.edit.sampled === 1);
   await page.click('#edit-invert');
@@ -235,7 +251,7 @@ test('the inversion and editing panel inverts, reconstructs and changes the clas
 });
 
 test('the page works offline once loaded', async () => {
-  const { context, page } = await open(await browser(), 'batch=2&backend=cpu', { sw: true });
+  const { context, page } = await open(await browser(), 'samples=2&backend=cpu', { sw: true });
   await settle(page, 'grid-status');
   await page.waitForFunction(() => navigator.serviceWorker.controller !== null || document.getElementById('offline').textContent === 'ready for offline use');
   await page.waitForFunction(() => document.getElementById('offline').textContent === 'ready for offline use');
@@ -246,4 +262,115 @@ test('the page works offline once loaded', async () => {
   const r = await settle(page, 'grid-status');
   assert.equal(r.state, 'done', r.text);
   assert.equal((await settle(page, 'toy-status')).state, 'done');
+});
+
+test('storage faults: a corrupted cache entry is downloaded again, a full cache falls back to memory, and the page keeps working', async () => {
+  const { context, page, errors } = await open(await browser({ webgpu: false }), 'samples=2&backend=cpu');
+  await settle(page, 'grid-status');
+  const corrupt = await page.evaluate(async () => {
+    const { createBeeline, CACHE_NAME, purgeCache } = await import('beeline-web');
+    await purgeCache();
+    const url = new URL('/fixtures/good.safetensors', location.href).href;
+    const first = await createBeeline();
+    const stored = (await first.load(url)).cache;
+    first.terminate();
+    // Corrupt the cached bytes (keeping the stored hash), as a broken disk or an extension might.
+    const cache = await caches.open(CACHE_NAME);
+    const hit = await cache.match(url);
+    const bytes = new Uint8Array(await hit.arrayBuffer());
+    for (let i = 1000; i < 1100; i++) bytes[i] ^= 0xff;
+    await cache.put(url, new Response(bytes, { headers: hit.headers }));
+    const bee = await createBeeline(); // a new worker: nothing in its memory
+    const l = await bee.load(url);
+    const g = await bee.generate({ numSamples: 1 });
+    const again = await createBeeline();
+    const l2 = await again.load(url);
+    bee.terminate();
+    again.terminate();
+    return { stored, cache: l.cache, reason: l.cacheReason, images: g.images.length, healed: l2.cache };
+  });
+  assert.equal(corrupt.stored, 'stored');
+  assert.equal(corrupt.cache, 'stored', 'downloaded again and stored');
+  assert.match(corrupt.reason, /cached copy was corrupt.*downloaded again/);
+  assert.equal(corrupt.images, 1);
+  assert.equal(corrupt.healed, 'hit', 'the next load is served by the repaired entry');
+
+  // Fill the origin's storage (quota overridden to 2 MB) until the browser refuses more.
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('Storage.overrideQuotaForOrigin', { origin: new URL(base).origin, quotaSize: 2_000_000 });
+  const full = await page.evaluate(async () => {
+    const { createBeeline, purgeCache } = await import('beeline-web');
+    await purgeCache();
+    const junk = await caches.open('junk');
+    let filled = 0, refusal = null;
+    for (let k = 0; k < 64 && !refusal; k++) {
+      try {
+        await junk.put(`/junk/${k}`, new Response(new Uint8Array(200_000)));
+        filled++;
+      } catch (e) {
+        refusal = e.name;
+      }
+    }
+    const url = new URL('/fixtures/good.safetensors', location.href).href;
+    const bee = await createBeeline();
+    const l = await bee.load(url);
+    const g = await bee.generate({ numSamples: 1 });
+    const persistent = await bee.load(url, { cache: 'persistent' }).then(() => 'resolved', (e) => `${e.code}: ${e.message}`);
+    const after = await bee.generate({ numSamples: 1 });
+    bee.terminate();
+    await caches.delete('junk');
+    return { filled, refusal, cache: l.cache, reason: l.cacheReason, images: g.images.length, persistent, after: after.images.length };
+  });
+  assert.ok(full.refusal, `the browser refused more after ${full.filled} entries`);
+  assert.equal(full.cache, 'memory', full.reason);
+  assert.match(full.reason, /^kept in memory: the browser refused to store the model \(QuotaExceededError/);
+  assert.equal(full.images, 1);
+  assert.match(full.persistent, /^quota_exceeded: /);
+  assert.equal(full.after, 1, 'the runtime serves after the refusal');
+  await page.click('#grid-run');
+  assert.equal((await settle(page, 'grid-status')).state, 'done', 'the page keeps working');
+  assert.deepEqual(errors, []);
+});
+
+test('a device lost mid-generation: rebuilt on a new device and run again; lost again: the CPU path or device_lost, as the load asked', async () => {
+  const { page, errors } = await open(await browser(), 'samples=2&backend=cpu');
+  await settle(page, 'grid-status');
+  const r = await page.evaluate(async () => {
+    const { createBeeline } = await import('beeline-web');
+    const cpu = await createBeeline();
+    await cpu.load('mnist-onestep', { backend: 'cpu' });
+    const want = await cpu.generate({ seed: 3, numSamples: 3, batch: 1 });
+    cpu.terminate();
+    // Destroys the device from the page once the first of three chunks is done.
+    const run = async (times, deviceLoss) => {
+      const bee = await createBeeline();
+      await bee.load('mnist-onestep', { backend: 'webgpu', deviceLoss });
+      let fired = null;
+      const onProgress = (p) => {
+        if (!fired && p.done === 1) fired = bee.simulateDeviceLoss({ times });
+      };
+      const out = await bee.generate({ seed: 3, numSamples: 3, batch: 1, onProgress }).then(
+        (g) => ({ backend: g.backend, reason: g.backendReason, d: Math.max(...g.samples.map((v, i) => Math.abs(v - want.samples[i]))) }),
+        (e) => ({ error: `${e.code}: ${e.message}` }),
+      );
+      out.destroyed = await fired;
+      out.next = await bee.generate({ seed: 3, numSamples: 1 }).then((g) => g.backend, (e) => e.code);
+      bee.terminate();
+      return out;
+    };
+    return { once: await run(1, 'fail'), twiceCpu: await run(2, 'cpu'), twiceFail: await run(2, 'fail') };
+  });
+  const { once, twiceCpu, twiceFail } = r;
+  for (const [what, o] of Object.entries(r)) assert.equal(o.destroyed, true, `${what}: the page destroyed the device`);
+  assert.equal(once.backend, 'webgpu', JSON.stringify(once));
+  assert.match(once.reason, /^webgpu: rebuilt on a new device after the WebGPU device was lost/);
+  assert.ok(once.d <= 1e-4, `after the rebuild the samples are the CPU's: ${once.d}`);
+  assert.equal(once.next, 'webgpu');
+  assert.equal(twiceCpu.backend, 'cpu', JSON.stringify(twiceCpu));
+  assert.match(twiceCpu.reason, /^cpu: the WebGPU device was lost again after a rebuild/);
+  assert.equal(twiceCpu.d, 0, 'the CPU path gives the CPU samples');
+  assert.equal(twiceCpu.next, 'cpu');
+  assert.match(twiceFail.error ?? '', /^device_lost: the WebGPU device was lost again after a rebuild.*load the model again/);
+  assert.equal(twiceFail.next, 'not_loaded');
+  assert.deepEqual(errors, []);
 });

@@ -11,8 +11,11 @@ import {
   ERROR_CODES,
   capabilities,
   createBeeline,
+  drawImages,
   progressFraction,
   purgeCache,
+  toImageBitmap,
+  toImageData,
   type Beeline,
   type BundledModel,
   type Capabilities,
@@ -25,6 +28,7 @@ import {
   type ModelInfo,
   type Progress,
   type RgbaImage,
+  type StepPreview,
 } from 'beeline-web';
 
 export async function everyCall(canvas: HTMLCanvasElement): Promise<string[]> {
@@ -49,20 +53,33 @@ export async function everyCall(canvas: HTMLCanvasElement): Promise<string[]> {
   const workerCaps: Capabilities = await bee.capabilities();
   seen.push(`in a worker: ${workerCaps.worker}`);
 
-  const options: GenerateOptions = { seed: 1, steps: 2, solver: 'euler', batch: 4, label: 'cycle', guidance: 1.5, maxBatch: 2, trajectories: true, onProgress, signal: ac.signal };
+  const options: GenerateOptions = { seed: 1, steps: 2, solver: 'euler', numSamples: 4, label: 'cycle', guidance: 1.5, batch: 2, trajectories: true, onProgress, signal: ac.signal };
   const g: GenerateResult = await bee.generate(options);
   await bee.generate({ label: 3 });
   await bee.generate({ label: [0, 1, 2] });
   await bee.generate({ label: 'none', solver: 'rfpp-new' });
+  if (g.warnings.length) seen.push(...g.warnings);
+  await bee.generate({ batch: 3, maxBatch: 1 });
+  const onStep = (s: StepPreview) => {
+    if (s.images) drawImages(canvas, s.images, { columns: 2, scale: 4, first: s.first, total: s.total });
+    seen.push(`${s.phase} step ${s.step}/${s.steps} of samples ${s.first}+${s.count}/${s.total}: ${s.samples.length} values`);
+  };
+  await bee.generate({ numSamples: 4, onStep });
   const first: RgbaImage | undefined = g.images?.[0];
   if (first) canvas.getContext('2d')?.putImageData(new ImageData(first.data, first.width, first.height), 0, 0);
+  if (first) {
+    const data: ImageData = toImageData(first);
+    const bitmap: ImageBitmap = await toImageBitmap(first);
+    const off: OffscreenCanvas = drawImages(new OffscreenCanvas(1, 1), g.images ?? [], { scale: 2 });
+    seen.push(`${data.width}×${data.height}, bitmap ${bitmap.width}, offscreen ${off.width}`);
+  }
   seen.push(`${g.samples.length} values, nfe ${g.nfe}, ${g.timing.msPerImage} ms/image, labels ${Array.from(g.labels).join(',')}, trajectories ${g.trajectories?.length ?? 0}`);
 
   if (first) {
     const inv: InvertResult = await bee.invert(first, { steps: 8, solver: 'fireflow', label: 3, guidance: 1, freshInitialVelocity: false, onProgress });
     seen.push(`invert: mse ${inv.mse}, psnr ${inv.psnr}, nfe ${inv.nfe.invert}+${inv.nfe.reconstruct}`);
     await bee.invert(inv.reconstructionSamples);
-    const ed: EditResult = await bee.edit(first, { from: 3, to: '8', steps: 8, guidance: 2, signal: ac.signal });
+    const ed: EditResult = await bee.edit(first, { from: 3, to: '8', steps: 8, guidance: 2, signal: ac.signal, onStep });
     seen.push(`edit: nfe ${ed.nfe.edit}, ${ed.edited.width}×${ed.edited.height}`);
   }
 
@@ -76,6 +93,9 @@ export async function everyCall(canvas: HTMLCanvasElement): Promise<string[]> {
   }
   const own = new BeelineError('invalid_input', 'made by the app', { cause: 'test' });
   seen.push(own.code);
+  const hadDevice: boolean = await bee.simulateDeviceLoss({ times: 2 });
+  seen.push(`device destroyed: ${hadDevice}`);
+  await bee.load(DEFAULT_MODEL, { backend: 'webgpu', deviceLoss: 'cpu' });
   await bee.unload();
   const hadCache: boolean = await bee.purgeCache();
   const hadCacheHere: boolean = await purgeCache();

@@ -152,11 +152,11 @@ export async function runHostile(bee, good, { BeelineError, timeoutMs = 30_000 }
   const lines = [];
   for (const c of hostileModels(good)) {
     let said = await expect(bee.load(c.bytes.slice()), c.load, `${c.name} (load)`);
-    if (c.generate) said = await expect(bee.generate({ batch: 1, seed: 1 }), c.generate, `${c.name} (generate)`);
+    if (c.generate) said = await expect(bee.generate({ numSamples: 1, seed: 1 }), c.generate, `${c.name} (generate)`);
     lines.push(`${c.name}: ${said}`);
     // Still serving: the good model loads and generates.
     await expect(bee.load(good.slice()), 'ok', `after ${c.name}: loading the good model`);
-    const g = await settle(bee.generate({ batch: 1, seed: 1 }), `after ${c.name}: generating`);
+    const g = await settle(bee.generate({ numSamples: 1, seed: 1 }), `after ${c.name}: generating`);
     if (g.err || g.ok.images.length !== 1) throw new Error(`after ${c.name}: the good model does not generate: ${g.err?.message}`);
   }
   return lines;

@@ -36,7 +36,7 @@ test('the declarations name exactly the values the package exports', async () =>
   const dts = await readFile(new URL('./index.d.ts', `file://${createRequire(import.meta.url).resolve('beeline-web/package.json')}`), 'utf8');
   const declared = [...dts.matchAll(/^export declare (?:const|function|class) (\w+)/gm)].map((m) => m[1]).sort();
   assert.deepEqual(declared, Object.keys(pkg).sort());
-  for (const name of ['load', 'info', 'generate', 'invert', 'edit', 'unload', 'purgeCache', 'terminate', 'capabilities']) {
+  for (const name of ['load', 'info', 'generate', 'invert', 'edit', 'unload', 'purgeCache', 'terminate', 'capabilities', 'simulateDeviceLoss']) {
     assert.match(dts, new RegExp(`^  ${name}\\(`, 'm'), `Beeline.${name} is declared`);
     assert.equal(typeof pkg.Beeline.prototype[name], 'function', `Beeline.${name} exists`);
   }
@@ -57,6 +57,13 @@ test('the bundled models are those of the manifest (models/bundled.json), each f
   assert.equal(DEFAULT_MODEL, repo.default);
   assert.deepEqual(BUNDLED_MODEL_LIST.filter((m) => m.default).map((m) => m.name), [repo.default]);
   for (const name of names) assert.ok((await readFile(modelPath(name))).length > 1000, name);
+  // assets.json lists every file the runtime may fetch: each module, the wasm, each model.
+  const { files } = JSON.parse(await readFile(createRequire(import.meta.url).resolve('beeline-web/assets.json'), 'utf8'));
+  for (const f of ['index.js', 'engine.js', 'worker.js', 'canvas.js', 'beeline_web.js', 'beeline_web_bg.wasm', 'bundled.json', ...names.map((n) => `models/${n}.safetensors`)]) {
+    assert.ok(files.includes(f), `assets.json lists ${f}`);
+  }
+  const dir = createRequire(import.meta.url).resolve('beeline-web/package.json').replace(/package\.json$/, '');
+  for (const f of files) assert.ok((await readFile(dir + f)).length > 0, `${f} is in the package`);
   const pkgList = JSON.parse(await readFile(createRequire(import.meta.url).resolve('beeline-web/bundled.json'), 'utf8'));
   assert.deepEqual(pkgList.models.map((m) => m.name), names);
   const dts = await readFile(new URL('./index.d.ts', `file://${createRequire(import.meta.url).resolve('beeline-web/package.json')}`), 'utf8');
@@ -77,9 +84,10 @@ test('MNIST digits on the CPU path: shapes, determinism, batch-split invariance,
   assert.match(info.cacheReason, /Cache API is unavailable/);
   assert.ok(phases.includes('ready'));
   for (const k of ['wasmMs', 'modelMs', 'pipelineMs']) assert.ok(info.timing[k] >= 0);
+  assert.equal(await bee.simulateDeviceLoss(), false, 'no device to lose on the CPU path');
 
   const progress = [];
-  const a = await bee.generate({ seed: 7, batch: 10, label: 'cycle', maxBatch: 3, onProgress: (p) => progress.push(p.done) });
+  const a = await bee.generate({ seed: 7, numSamples: 10, label: 'cycle', batch: 3, onProgress: (p) => progress.push(p.done) });
   assert.deepEqual(progress, [3, 6, 9, 10]);
   assert.equal(a.images.length, 10);
   assert.equal(a.images[0].data.length, 28 * 28 * 4);
@@ -88,9 +96,9 @@ test('MNIST digits on the CPU path: shapes, determinism, batch-split invariance,
   assert.ok(a.samples.every(Number.isFinite));
   assert.equal(a.backend, 'cpu');
   assert.ok(a.timing.msPerImage > 0);
-  const b = await bee.generate({ seed: 7, batch: 10, label: 'cycle', maxBatch: 10 });
+  const b = await bee.generate({ seed: 7, numSamples: 10, label: 'cycle', batch: 10 });
   assert.deepEqual(b.samples, a.samples, 'the same seed gives the same samples whatever the chunking');
-  const c = await bee.generate({ seed: 8, batch: 10, label: 'cycle' });
+  const c = await bee.generate({ seed: 8, numSamples: 10, label: 'cycle' });
   assert.notDeepEqual(c.samples, a.samples);
   // MNIST digits: light strokes on a dark background (the training set: ~19 % of pixels > 127, mean byte ~33).
   const s = pixelStats(a.images);
@@ -100,12 +108,73 @@ test('MNIST digits on the CPU path: shapes, determinism, batch-split invariance,
   await rejects(bee.generate({}), 'not_loaded');
 });
 
+test("the CLI's vocabulary (numSamples, batch per chunk); 0.1's names (batch as the count, maxBatch) still work, with a warning", async () => {
+  const bee = await createBeeline();
+  await bee.load('mnist-onestep');
+  const chunks = (opts) => {
+    const done = [];
+    return bee.generate({ seed: 2, ...opts, onProgress: (p) => done.push(p.done) }).then((r) => ({ r, done }));
+  };
+  const now = await chunks({ numSamples: 5, batch: 2 });
+  assert.deepEqual(now.done, [2, 4, 5], 'batch is the chunk size when numSamples is given');
+  assert.deepEqual(now.r.warnings, []);
+  const warns = [];
+  const warn = console.warn;
+  console.warn = (m) => warns.push(String(m));
+  try {
+    const old = await chunks({ batch: 5, maxBatch: 2 });
+    assert.deepEqual(old.done, [2, 4, 5], '0.1: batch was the count, maxBatch the chunk');
+    assert.deepEqual(old.r.samples, now.r.samples);
+    assert.equal(old.r.warnings.length, 2);
+    assert.match(old.r.warnings[0], /numSamples/);
+    assert.match(old.r.warnings[1], /maxBatch.*deprecated/);
+    const again = await chunks({ batch: 5 });
+    assert.deepEqual(again.done, [4, 5], '0.1: batch alone is the count (chunks of 4 on the CPU)');
+    assert.equal(again.r.warnings.length, 1, 'every affected result carries its warning');
+  } finally {
+    console.warn = warn;
+  }
+  assert.equal(warns.length, 2, `each warning logged once: ${warns.join(' | ')}`);
+});
+
+test('live preview: onStep gets every chunk\'s x_t after each step, the last being the samples', async () => {
+  const bee = await createBeeline();
+  await bee.load('mnist-2rf');
+  const seen = [];
+  const r = await bee.generate({ seed: 4, numSamples: 3, batch: 2, steps: 3, solver: 'euler', label: 'cycle', onStep: (s) => seen.push(s) });
+  assert.deepEqual(seen.map((s) => [s.phase, s.first, s.count, s.step, s.steps, s.total]), [
+    ['generate', 0, 2, 1, 3, 3], ['generate', 0, 2, 2, 3, 3], ['generate', 0, 2, 3, 3, 3],
+    ['generate', 2, 1, 1, 3, 3], ['generate', 2, 1, 2, 3, 3], ['generate', 2, 1, 3, 3, 3],
+  ]);
+  assert.deepEqual(seen[2].samples, r.samples.subarray(0, 2 * 784), 'the last step of a chunk is its samples');
+  assert.deepEqual(seen[5].samples, r.samples.subarray(2 * 784));
+  assert.equal(seen[5].images.length, 1);
+  assert.deepEqual(seen[5].images[0].data, r.images[2].data);
+  const traj = await bee.generate({ seed: 4, numSamples: 3, steps: 3, solver: 'euler', label: 'cycle', trajectories: true });
+  assert.deepEqual(seen[0].samples, traj.trajectories.subarray(3 * 784, 3 * 784 + 2 * 784), 'step 1 is the trajectory\'s state 1');
+  // A throwing preview is logged and the call goes on.
+  const error = console.error;
+  let logged = 0;
+  console.error = () => logged++;
+  try {
+    const t = await bee.generate({ seed: 4, numSamples: 3, steps: 3, solver: 'euler', label: 'cycle', onStep: () => { throw new Error('boom'); } });
+    assert.deepEqual(t.samples, r.samples);
+  } finally {
+    console.error = error;
+  }
+  assert.equal(logged, 3);
+  // Editing previews its regeneration.
+  const steps = [];
+  await bee.edit(r.images[0], { from: 0, to: 1, steps: 2, onStep: (s) => steps.push([s.phase, s.step]) });
+  assert.deepEqual(steps, [['edit', 1], ['edit', 2]]);
+});
+
 test('2D points with trajectories (CAF and 2-RF)', async () => {
   const bee = await createBeeline();
   const info = await bee.load('rf-toy-caf');
   assert.equal(info.kind, 'points');
   assert.equal(info.parameterization.kind, 'caf');
-  const r = await bee.generate({ seed: 1, batch: 200, steps: 2, trajectories: true });
+  const r = await bee.generate({ seed: 1, numSamples: 200, steps: 2, trajectories: true });
   assert.equal(r.images, undefined);
   assert.equal(r.samples.length, 400);
   assert.equal(r.nfe, 3, 'CAF: v̂0 once, then one acceleration per step');
@@ -115,7 +184,7 @@ test('2D points with trajectories (CAF and 2-RF)', async () => {
   const inRange = r.samples.filter((v) => Math.abs(v) < info.range[1]).length / r.samples.length;
   assert.ok(inRange > 0.99, `${inRange} of the coordinates in the data range`);
   await bee.load(modelPath('rf-toy-2rf').replace(/^/, 'file://'));
-  const e = await bee.generate({ seed: 1, batch: 50, solver: 'euler', steps: 4, trajectories: true, maxBatch: 7 });
+  const e = await bee.generate({ seed: 1, numSamples: 50, solver: 'euler', steps: 4, trajectories: true, batch: 7 });
   assert.equal(e.trajectories.length, 5 * 100);
   assert.deepEqual(e.trajectories.subarray(400), e.samples, 'trajectories reassembled across chunks');
 });
@@ -123,7 +192,7 @@ test('2D points with trajectories (CAF and 2-RF)', async () => {
 test('inversion and editing of a generated digit', async () => {
   const bee = await createBeeline();
   await bee.load('mnist-2rf');
-  const g = await bee.generate({ seed: 3, batch: 1, label: 3, steps: 8 });
+  const g = await bee.generate({ seed: 3, numSamples: 1, label: 3, steps: 8 });
   const inv = await bee.invert(g.images[0], { steps: 8, label: 3 });
   assert.equal(inv.noise.length, 784);
   assert.deepEqual(inv.nfe, { invert: 9, reconstruct: 9 }, 'FireFlow: N + 1 evaluations each way');
@@ -155,15 +224,16 @@ test('bad input gives typed errors and leaves the runtime usable', async () => {
   await rejects(bee.load(good, { integrity: 'md5-xyz' }), 'invalid_input');
   await rejects(bee.load(good, { backend: 'webgpu' }), 'webgpu_unsupported');
   await rejects(bee.load(good, { backend: 'tpu' }), 'invalid_input');
+  await rejects(bee.load(good, { deviceLoss: 'retry' }), 'invalid_input');
   await rejects(bee.load('mnist-onestep', { cache: 'persistent' }), 'quota_exceeded');
   await rejects(bee.load(42), 'invalid_input');
   const sri = 'sha256-' + Buffer.from(await crypto.subtle.digest('SHA-256', good)).toString('base64');
   const info = await bee.load(good, { integrity: sri });
   assert.equal(info.cache, 'none');
-  for (const bad of [{ steps: 0 }, { steps: 2.5 }, { batch: -1 }, { label: 10 }, { label: 'eleven' }, { solver: 'magic' }, { guidance: NaN }, { seed: -1 }, { label: {} }]) {
+  for (const bad of [{ steps: 0 }, { steps: 2.5 }, { batch: -1 }, { numSamples: 0 }, { numSamples: 2, batch: 0 }, { numSamples: 2, batch: 2, maxBatch: 2 }, { label: 10 }, { label: 'eleven' }, { solver: 'magic' }, { guidance: NaN }, { seed: -1 }, { label: {} }]) {
     await rejects(bee.generate(bad), 'invalid_input');
   }
-  const ok = await bee.generate({ seed: 1, batch: 2 });
+  const ok = await bee.generate({ seed: 1, numSamples: 2 });
   assert.equal(ok.images.length, 2);
   assert.equal(await purgeCache(), false, 'no Cache API in Node');
 });
@@ -181,16 +251,16 @@ test('terminate() rejects the call in flight and every later one; capabilities()
   assert.equal((await bee.capabilities()).worker, false);
   await bee.load('mnist-onestep');
   let chunks = 0;
-  const run = bee.generate({ batch: 40, maxBatch: 2, onProgress: () => ++chunks === 2 && bee.terminate() });
+  const run = bee.generate({ numSamples: 40, batch: 2, onProgress: () => ++chunks === 2 && bee.terminate() });
   await rejects(run, 'worker_failed');
   const seen = chunks;
-  await rejects(bee.generate({ batch: 1 }), 'worker_failed');
+  await rejects(bee.generate({ numSamples: 1 }), 'worker_failed');
   await rejects(bee.load('mnist-onestep'), 'worker_failed');
   await new Promise((r) => setTimeout(r, 200));
   assert.ok(chunks <= seen + 1, `the terminated run stopped (${chunks} chunks after ${seen})`);
   const fresh = await createBeeline();
   await fresh.load('mnist-onestep');
-  assert.equal((await fresh.generate({ batch: 1 })).images.length, 1, 'another instance is unaffected');
+  assert.equal((await fresh.generate({ numSamples: 1 })).images.length, 1, 'another instance is unaffected');
 });
 
 test('progress: named phases and a fraction of the whole call that rises to 1', async () => {
@@ -198,7 +268,7 @@ test('progress: named phases and a fraction of the whole call that rises to 1', 
   const seen = { load: [], generate: [], invert: [], edit: [] };
   const track = (op) => ({ onProgress: (p) => seen[op].push([p.phase, p.fraction]) });
   await bee.load('mnist-onestep', track('load'));
-  const g = await bee.generate({ batch: 6, maxBatch: 2, ...track('generate') });
+  const g = await bee.generate({ numSamples: 6, batch: 2, ...track('generate') });
   await bee.invert(g.images[0], { steps: 2, label: 0, ...track('invert') });
   await bee.edit(g.images[0], { from: 0, to: 1, steps: 2, ...track('edit') });
   for (const [op, events] of Object.entries(seen)) {
@@ -214,12 +284,12 @@ test('progress: named phases and a fraction of the whole call that rises to 1', 
 test('abort: before the call and between chunks', async () => {
   const bee = await createBeeline();
   await bee.load('mnist-onestep');
-  await rejects(bee.generate({ batch: 2, signal: AbortSignal.abort() }), 'cancelled');
+  await rejects(bee.generate({ numSamples: 2, signal: AbortSignal.abort() }), 'cancelled');
   const ac = new AbortController();
   const seen = [];
   const run = bee.generate({
-    batch: 40,
-    maxBatch: 2,
+    numSamples: 40,
+    batch: 2,
     onProgress: (p) => {
       seen.push(p.done);
       if (p.done === 4) ac.abort();
@@ -228,6 +298,6 @@ test('abort: before the call and between chunks', async () => {
   });
   await rejects(run, 'cancelled');
   assert.deepEqual(seen, [2, 4], 'stopped at the next chunk boundary');
-  const after = await bee.generate({ batch: 1 });
+  const after = await bee.generate({ numSamples: 1 });
   assert.equal(after.images.length, 1, 'usable after an abort');
 });

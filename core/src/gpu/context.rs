@@ -165,6 +165,13 @@ impl GpuContext {
         &self.inner.device
     }
 
+    /// Destroys the device, as a driver reset or a crashed GPU process would: every later use
+    /// fails with [`Error::DeviceLost`]. For testing how a caller recovers (the browser
+    /// package's `simulateDeviceLoss`).
+    pub fn destroy(&self) {
+        self.inner.device.destroy();
+    }
+
     /// The wgpu queue.
     pub fn queue(&self) -> &wgpu::Queue {
         &self.inner.queue

@@ -6,7 +6,7 @@ use super::sampler::{GpuPlan, Guidance};
 use crate::config::{ModelConfig, NetRole};
 use crate::error::{Error, Result};
 use crate::modelfile::ModelFile;
-use crate::pipeline::{Batch, BatchJob, GenerateRequest, Generated, Progress, Reconstruction, Transport, generation_inputs, reconstruct_on, transport_labels, transport_on};
+use crate::pipeline::{Batch, BatchJob, GenerateRequest, Generated, Progress, Reconstruction, StepStates, Transport, generation_inputs, reconstruct_on, transport_labels, transport_on};
 use crate::sampling::Plan;
 use std::collections::BTreeMap;
 
@@ -84,14 +84,21 @@ impl GpuModel {
     /// after each batch completes.
     pub async fn generate(&mut self, req: &GenerateRequest, progress: &mut dyn FnMut(Progress)) -> Result<Generated> {
         let (noise, labels) = generation_inputs(req, self.config.data.numel(), self.config.classes.len())?;
-        Ok(transport_on(self, req, &req.sampler.plan()?, noise, labels, None, false, progress).await?.0)
+        Ok(transport_on(self, req, &req.sampler.plan()?, noise, labels, None, false, progress, None).await?.0)
     }
 
     /// Integrates `req.sampler` (usually an inversion) from the start states `x`, as
     /// [`pipeline::transport_from`](crate::pipeline::transport_from) does.
     pub async fn transport_from(&mut self, req: &GenerateRequest, x: Vec<f32>, progress: &mut dyn FnMut(Progress)) -> Result<Generated> {
         let labels = transport_labels(req, &x, self.config.data.numel(), self.config.classes.len())?;
-        Ok(transport_on(self, req, &req.sampler.plan()?, x, labels, None, false, progress).await?.0)
+        Ok(transport_on(self, req, &req.sampler.plan()?, x, labels, None, false, progress, None).await?.0)
+    }
+
+    /// [`transport_from`](Self::transport_from) with each step's states handed to `watch`, as
+    /// [`pipeline::transport_watched`](crate::pipeline::transport_watched): one readback per step.
+    pub async fn transport_watched(&mut self, req: &GenerateRequest, x: Vec<f32>, progress: &mut dyn FnMut(Progress), watch: &mut dyn FnMut(StepStates<'_>)) -> Result<Generated> {
+        let labels = transport_labels(req, &x, self.config.data.numel(), self.config.classes.len())?;
+        Ok(transport_on(self, req, &req.sampler.plan()?, x, labels, None, false, progress, Some(watch)).await?.0)
     }
 
     /// Inverts `images` and regenerates them, as [`pipeline::reconstruct`](crate::pipeline::reconstruct)
@@ -127,15 +134,16 @@ impl Transport for GpuModel {
         Ok(chunk)
     }
 
-    async fn run_batch(&mut self, req: &GenerateRequest, plan: &Plan, job: BatchJob<'_>, _on_step: &mut dyn FnMut(usize)) -> Result<Batch> {
-        let BatchJob { x0, labels, given, keep, record } = job;
+    async fn run_batch(&mut self, req: &GenerateRequest, plan: &Plan, job: BatchJob<'_>, on_step: &mut dyn FnMut(usize, Option<&[f32]>)) -> Result<Batch> {
+        let BatchJob { x0, labels, given, keep, record, watch } = job;
         let b = labels.len();
         if self.compiled.as_ref().is_none_or(|(cb, _)| *cb != b) {
             let numel = self.config.data.numel();
             self.compiled = Some((b, GpuPlan::new(&self.ctx, plan, b, numel, Guidance::of(req.guidance), record, keep, &self.execs)?));
         }
         let Some((_, gp)) = &self.compiled else { unreachable!("compiled just above") };
-        let (x, trajectory, kept) = gp.run(&mut self.execs, x0, labels, given).await?;
+        let mut observe = |step: usize, x: &[f32]| on_step(step, Some(x));
+        let (x, trajectory, kept) = gp.run(&mut self.execs, x0, labels, given, watch.then_some(&mut observe as &mut dyn FnMut(usize, &[f32]))).await?;
         Ok(Batch { x, trajectory, kept })
     }
 }
@@ -206,6 +214,42 @@ mod tests {
         for (s, (g, w)) in got.trajectories.iter().zip(&want.trajectories).enumerate() {
             assert_close(&format!("{what} trajectory step {s}"), g, w, tol);
         }
+        // A live preview (no trajectory buffer): each batch's states, read back after every
+        // step as the run goes, are the CPU's trajectory, and they cover every sample each step.
+        let numel = file.config.data.numel();
+        let mut seen = Vec::new();
+        let quiet = pipeline::GenerateRequest { record_trajectories: false, ..req.clone() };
+        let watched = pollster::block_on(gm.transport_watched(&quiet, want.start.clone(), &mut |_| {}, &mut |s| seen.push((s.first, s.step, s.steps, s.x.to_vec())))).unwrap();
+        assert_close(&format!("{what} watched"), &watched.samples, &want.samples, tol);
+        let steps = want.trajectories.len() - 1;
+        for step in 1..=steps {
+            let rows: usize = seen.iter().filter(|w| w.1 == step).map(|w| w.3.len()).sum();
+            assert_eq!(rows, n * numel, "{what}: step {step} covers every sample once");
+        }
+        for (first, step, of, x) in &seen {
+            assert_eq!(*of, steps);
+            let at = first * numel;
+            assert_close(&format!("{what} watched step {step} from {first}"), x, &want.trajectories[*step][at..at + x.len()], tol);
+        }
+    }
+
+    /// A device destroyed under a model (a driver reset) makes its next run fail with
+    /// `DeviceLost`, a clear error, not a panic or a hang.
+    #[test]
+    fn a_destroyed_device_is_a_device_lost_error() {
+        // Its own device: the tests' shared one must live on.
+        if gpu().is_none() {
+            return;
+        }
+        let ctx = pollster::block_on(GpuContext::new()).unwrap();
+        let file = model(mlp(0, 3), None, Parameterization::Velocity, 3);
+        let sampler = SamplerSpec::new(Solver::Euler, 2);
+        let req = pipeline::GenerateRequest { seed: 1, num_samples: 4, batch: 4, labels: Labels::Cycle, guidance: 1.0, sampler, record_trajectories: false };
+        let mut gm = pollster::block_on(GpuModel::new(&ctx, &file)).unwrap();
+        assert!(pollster::block_on(gm.generate(&req, &mut |_| {})).is_ok());
+        ctx.destroy();
+        let e = pollster::block_on(gm.generate(&req, &mut |_| {})).unwrap_err();
+        assert_eq!(e.code(), "device_lost", "{e}");
     }
 
     #[test]

@@ -10,7 +10,8 @@
 //! `queue.write_buffer` just before the evaluation's submission.
 //!
 //! One submission per network evaluation (carrying the element-wise ops before it), one at the
-//! end, and one asynchronous readback of the result (and of the trajectory, if recorded).
+//! end, and one asynchronous readback of the result (and of the trajectory, if recorded). A
+//! watched run (a live preview) also submits and reads back the state after every step.
 
 use super::context::{GpuContext, STORAGE_USAGE};
 use super::kernels::elementwise::{cfg_combine, lincomb};
@@ -159,11 +160,8 @@ impl GpuPlan {
                     // t as f32, as the CPU model hands it to its networks.
                     ops.push(GpuOp::Eval { net: *net, input: off(*input), cond: cond.map(off), out: off(*out), t: *t as f32, combine });
                 }
-                Op::Record { step, .. } => {
-                    if record {
-                        ops.push(GpuOp::Record(*step));
-                    }
-                }
+                // Kept in every plan: a watched run reads the state back here.
+                Op::Record { step, .. } => ops.push(GpuOp::Record(*step)),
             }
         }
         let list = DispatchList::new(ctx, &specs)?;
@@ -173,8 +171,16 @@ impl GpuPlan {
     /// Runs the plan from `x0` (`[batch, numel]`) with per-sample `labels` and the values of
     /// its given slots (`given`, one `[batch, numel]` per slot of [`Plan::inputs`]); returns
     /// the final state, the `steps + 1` trajectory states if recording, and the kept slot's
-    /// final contents if the plan was compiled with one.
-    pub(crate) async fn run(&self, execs: &mut BTreeMap<NetRole, NetExec>, x0: &[f32], labels: &[u32], given: &[(Slot, &[f32])]) -> Result<(Vec<f32>, Vec<Vec<f32>>, Option<Vec<f32>>)> {
+    /// final contents if the plan was compiled with one. `watch`, if given, receives the state
+    /// after each step `1..=steps` (`[batch, numel]`), read back as the run goes.
+    pub(crate) async fn run(
+        &self,
+        execs: &mut BTreeMap<NetRole, NetExec>,
+        x0: &[f32],
+        labels: &[u32],
+        given: &[(Slot, &[f32])],
+        mut watch: Option<&mut dyn FnMut(usize, &[f32])>,
+    ) -> Result<(Vec<f32>, Vec<Vec<f32>>, Option<Vec<f32>>)> {
         let ctx = &self.ctx;
         let (len, bytes) = (self.len, (self.len * 4) as u64);
         if x0.len() != len || labels.len() != self.batch {
@@ -208,9 +214,15 @@ impl GpuPlan {
             match op {
                 GpuOp::Elementwise(i) => pending.push(*i),
                 GpuOp::Record(step) => {
-                    flush(&mut enc, &mut pending);
                     if let Some(traj) = &self.traj {
+                        flush(&mut enc, &mut pending);
                         enc.copy_buffer_to_buffer(&self.state, self.x_off * 4, traj, (*step * len * 4) as u64, bytes);
+                    }
+                    if let (Some(w), true) = (watch.as_deref_mut(), *step > 0) {
+                        flush(&mut enc, &mut pending);
+                        enc.copy_buffer_to_buffer(&self.state, self.x_off * 4, &self.staging, 0, bytes);
+                        q.submit([std::mem::replace(&mut enc, new_encoder()).finish()]);
+                        w(*step, &ctx.read_back(&self.staging, len).await?);
                     }
                 }
                 GpuOp::Eval { net, input, cond, out, t, combine } => {
