@@ -32,7 +32,15 @@ for (let c = 0; c < 10; c++) $('grid-label').append(new Option(String(c), String
 // ?backend=…&model=…&samples=…&steps=…&solver=… preset the first grid (links, tests, benchmarks).
 for (const k of ['backend', 'model', 'samples', 'steps', 'solver', 'seed']) if (params.has(k)) $(`grid-${k}`).value = params.get(k);
 $('grid-steps-out').value = $('grid-steps').value;
-$('grid-steps').oninput = () => ($('grid-steps-out').value = $('grid-steps').value);
+// Steps and solver follow the loaded model's recommendation (a one-step model at 1 step) until
+// the user or the URL sets them.
+grid.userSampler = params.has('steps') || params.has('solver');
+$('grid-steps').oninput = () => {
+  $('grid-steps-out').value = $('grid-steps').value;
+  grid.userSampler = true;
+};
+$('grid-solver').onchange = () => (grid.userSampler = true);
+$('grid-model').onchange = () => (grid.userSampler = params.has('steps') || params.has('solver'));
 
 async function gridLoad() {
   const source = $('grid-url').value.trim() || $('grid-model').value;
@@ -47,6 +55,11 @@ async function gridLoad() {
     onProgress: (p) => p.phase === 'download' && status($('grid-status'), 'loading', `downloading ${source}: ${p.loaded} bytes`),
   });
   grid.key = key;
+  const rec = grid.info.sampler;
+  if (!grid.userSampler && [...$('grid-solver').options].some((o) => o.value === rec.solver)) {
+    $('grid-steps').value = $('grid-steps-out').value = String(Math.min(rec.steps, Number($('grid-steps').max)));
+    $('grid-solver').value = rec.solver;
+  }
   return grid.info;
 }
 

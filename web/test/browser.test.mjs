@@ -85,7 +85,8 @@ test('the page loads and generates, in a worker, with sane pixels', async () => 
   const { page, errors } = await open(await browser());
   const grid = await settle(page, 'grid-status');
   assert.equal(grid.state, 'done', grid.text);
-  assert.match(grid.text, /20 images.*ms per image · backend (cpu|webgpu)/);
+  assert.match(grid.text, /20 images, 1 NFE each.*ms per image · backend (cpu|webgpu)/);
+  assert.equal(await page.inputValue('#grid-steps'), '1', 'the steps follow the default (one-step) model');
   assert.equal(await page.evaluate(() => window.beelineDemo.grid.bee.worker), true, 'the runtime runs in a Web Worker');
   assert.match(await page.textContent('#caps'), /WebGPU: google/);
   // MNIST digits: light strokes on black (the training set: ~19 % of pixels > 127, mean byte ~33);
