@@ -360,11 +360,11 @@ fn fit_batch<B: Transport>(backend: &B, mut batch: usize, held: u64, guidance: f
     if need > budget {
         let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
         return Err(Error::InvalidInput(format!(
-            "this network's activations for a single sample need about {:.2} GiB (with the request's {:.2} GiB), over the memory budget of {:.2} GiB; \
-             raise the budget (--memory-budget GIB) if the machine has the memory",
+            "this network's activations for a single sample need about {:.2} GiB (with the request's {:.2} GiB), over the memory budget of {:.2} GiB; {}",
             gib(backend.activation_bytes(per_eval(1))),
             gib(held),
-            gib(budget)
+            gib(budget),
+            RAISE_BUDGET
         )));
     }
     Ok(batch)
@@ -417,6 +417,13 @@ pub const DEFAULT_MEMORY_BUDGET: u64 = if cfg!(target_arch = "wasm32") { 1 << 30
 
 static MEMORY_BUDGET: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(DEFAULT_MEMORY_BUDGET);
 
+/// How the budget can be raised, for the refusals' messages: the CLI's flag natively; in the
+/// browser it is fixed ([`DEFAULT_MEMORY_BUDGET`]).
+#[cfg(not(target_arch = "wasm32"))]
+const RAISE_BUDGET: &str = "raise the budget (--memory-budget GIB) if the machine has the memory";
+#[cfg(target_arch = "wasm32")]
+const RAISE_BUDGET: &str = "in the browser the budget is fixed (a wasm32 module's whole memory is 4 GiB at most)";
+
 /// Sets the memory budget of every later request in this process, in bytes (the CLI's
 /// `--memory-budget`).
 pub fn set_memory_budget(bytes: u64) {
@@ -447,7 +454,7 @@ pub fn check_memory(n: usize, numel: usize, steps: usize, record: bool, keep: bo
     let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
     Err(Error::InvalidInput(format!(
         "{n} samples of {numel} values{} need about {:.2} GiB, over the memory budget of {:.2} GiB; \
-         ask for fewer samples{}, or raise the budget (--memory-budget GIB)",
+         ask for fewer samples{}; {RAISE_BUDGET}",
         if record { format!(" with {} recorded steps", steps + 1) } else { String::new() },
         gib(need),
         gib(budget),
