@@ -1,10 +1,23 @@
 // What this browser (or Node) offers Beeline, without loading the wasm module.
 
+// The smallest module with a SIMD instruction: `(func (result v128) v128.const 0)`.
+const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 22, 1, 20, 0, 253, 12, ...new Array(16).fill(0), 11]);
+
+/** Whether WebAssembly SIMD (simd128), which the package's wasm module is built with, is here. */
+export function hasWasmSimd() {
+  try {
+    return typeof WebAssembly === 'object' && WebAssembly.validate(SIMD_PROBE);
+  } catch {
+    return false;
+  }
+}
+
 /**
  * @returns {Promise<import('./index').Capabilities>}
  */
 export async function capabilities() {
   const out = {
+    wasmSimd: hasWasmSimd(),
     webgpu: false,
     reason: null,
     adapter: null,

@@ -2,13 +2,16 @@
 // Worker runs one of these; `createBeeline({ worker: false })` and Node use it directly.
 
 import init, { Engine, inspect } from './beeline_web.js';
-import { adapterName, capabilities } from './capabilities.js';
+import { adapterName, capabilities, hasWasmSimd } from './capabilities.js';
 import { BeelineError, callQuietly, throwIfAborted, toBeelineError } from './errors.js';
 import { fetchModel, purgeModelCache } from './models.js';
 
 let wasmReady = null;
 /** Instantiates the wasm module once (a no-op after the Node entry's `initSync`). */
 export function ensureWasm() {
+  if (!hasWasmSimd()) {
+    return Promise.reject(new BeelineError('wasm_unsupported', 'this browser has no WebAssembly SIMD (simd128), which beeline-web is built with: use Chrome or Edge 91+, Firefox 89+ or Safari 16.4+'));
+  }
   wasmReady ??= init().catch((e) => {
     wasmReady = null;
     throw new BeelineError('internal', `could not instantiate the wasm module: ${e?.message ?? e}`, { cause: e });

@@ -13,6 +13,7 @@ export const ERROR_CODES = Object.freeze([
   'invalid_input', // a bad option (steps, label, image size, …)
   'not_loaded', // generate/invert/edit before load (or after unload)
   'worker_failed', // the Web Worker could not start or died
+  'wasm_unsupported', // this browser cannot run the wasm module (no WebAssembly SIMD)
   'internal', // a bug: please report it
 ]);
 

@@ -22,6 +22,8 @@ export type ErrorCode =
   | 'not_loaded'
   /** The Web Worker could not start, died, or was terminated. */
   | 'worker_failed'
+  /** This browser cannot run the wasm module: it has no WebAssembly SIMD (simd128; Chrome 91+, Firefox 89+, Safari 16.4+). */
+  | 'wasm_unsupported'
   /** A bug in beeline-web (the wasm module aborted); load the model again. */
   | 'internal';
 
@@ -46,6 +48,8 @@ export type BundledModel = string; // scripts/build-npm.sh writes the names from
 export declare const CACHE_NAME: string;
 
 export interface Capabilities {
+  /** Whether WebAssembly SIMD (simd128), which the wasm module needs, is here; without it every load fails with `wasm_unsupported`. */
+  wasmSimd: boolean;
   /** Whether navigator.gpu gave an adapter. */
   webgpu: boolean;
   /** Why not, when `webgpu` is false. */

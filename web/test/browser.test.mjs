@@ -89,6 +89,7 @@ test('the page loads and generates, in a worker, with sane pixels', async () => 
   assert.equal(await page.inputValue('#grid-steps'), '1', 'the steps follow the default (one-step) model');
   assert.equal(await page.evaluate(() => window.beelineDemo.grid.bee.worker), true, 'the runtime runs in a Web Worker');
   assert.match(await page.textContent('#caps'), /WebGPU: google/);
+  assert.equal(await page.evaluate(async () => (await (await import('beeline-web')).capabilities()).wasmSimd), true, 'WebAssembly SIMD');
   // MNIST digits: light strokes on black (the training set: ~19 % of pixels > 127, mean byte ~33);
   // the grid adds a little black padding.
   const s = await canvasStats(page, 'grid-canvas');

@@ -47,6 +47,7 @@ test('capabilities in Node: no WebGPU, with the reason', async () => {
   assert.equal(c.webgpu, false);
   assert.match(c.reason, /navigator\.gpu/);
   assert.equal(c.worker, false);
+  assert.equal(c.wasmSimd, true, 'Node has WebAssembly SIMD, which the wasm module is built with');
 });
 
 test('the bundled models are those of the manifest (models/bundled.json), each file in the package', async () => {
