@@ -428,11 +428,12 @@ impl Report {
                     let cs = &m["cold_start_ms"];
                     let _ = writeln!(
                         s,
-                        "\nBrowser `{key}` ({}): cold start {} ms wasm, {} ms model, {} ms pipeline.",
+                        "\nBrowser `{key}` ({}): cold start {} ms wasm, {} ms model, {} ms pipeline, {} ms first one-step generation (WebGPU kernels compile there).",
                         m["backend"].as_str().unwrap_or("?"),
                         cs["wasm"].as_f64().map_or("?".into(), ms),
                         cs["model"].as_f64().map_or("?".into(), ms),
-                        cs["pipeline"].as_f64().map_or("?".into(), ms)
+                        cs["pipeline"].as_f64().map_or("?".into(), ms),
+                        cs["first_generate"].as_f64().map_or("?".into(), ms)
                     );
                 }
             }

@@ -37,7 +37,7 @@ impl AdapterSummary {
     }
 }
 
-/// A wgpu device and queue with Beeline's compute pipelines compiled on it. Cheap to clone
+/// A wgpu device and queue with Beeline's compute pipelines, each compiled when first used. Cheap to clone
 /// (shared handles).
 ///
 /// The device is created with wgpu's *default* limits (WebGPU's: 128 MiB per storage binding,

@@ -252,6 +252,28 @@ mod tests {
         assert_eq!(e.code(), "device_lost", "{e}");
     }
 
+    /// Pipelines compile on first use: a new context has none, and an MLP model compiles no
+    /// convolution, GroupNorm, attention or layout kernel.
+    #[test]
+    fn pipelines_compile_only_what_a_model_uses() {
+        use super::super::kernels::Entry;
+        if gpu().is_none() {
+            return;
+        }
+        let ctx = pollster::block_on(GpuContext::new()).unwrap();
+        assert!(ctx.inner.kernels.compiled_entries().is_empty());
+        let file = model(mlp(0, 3), None, Parameterization::Velocity, 3);
+        let sampler = SamplerSpec::new(Solver::Euler, 2);
+        let req = pipeline::GenerateRequest { seed: 1, num_samples: 4, batch: 4, labels: Labels::Cycle, guidance: 2.0, sampler, record_trajectories: false };
+        let mut gm = pollster::block_on(GpuModel::new(&ctx, &file)).unwrap();
+        pollster::block_on(gm.generate(&req, &mut |_| {})).unwrap();
+        let used = ctx.inner.kernels.compiled_entries();
+        assert!(used.contains(&Entry::Lincomb) && used.contains(&Entry::CfgCombine), "{used:?}");
+        for e in [Entry::Conv3x3, Entry::Conv3x3Direct, Entry::GroupNorm, Entry::GroupNormDirect, Entry::Softmax, Entry::ConcatChannels, Entry::NchwToNhwc, Entry::NhwcToNchw] {
+            assert!(!used.contains(&e), "an MLP compiled {e:?}: {used:?}");
+        }
+    }
+
     #[test]
     fn euler_and_fireflow_with_guidance_on_an_mlp() {
         let file = model(mlp(0, 3), None, Parameterization::Velocity, 3);

@@ -17,6 +17,7 @@ pub(crate) mod time_embed;
 use super::context::GpuContext;
 use super::shaders::{self, ShaderFile};
 use crate::error::Result;
+use std::sync::{Mutex, OnceLock};
 
 /// Which family of kernels runs the convolutions, matrix products and GroupNorms: each of these
 /// ops has a `_direct` file beside its own, computing the same values (the GEMMs in the same
@@ -186,71 +187,80 @@ impl Entry {
     }
 }
 
-/// The compiled pipelines (one per entry point) with their explicit bind-group layouts.
+/// The compute pipelines (one per entry point) with their explicit bind-group layouts, each
+/// compiled on first use: a model compiles only what its networks and samplers launch (one
+/// kernel variant, no attention where it has none), which is most of a browser's cold start.
 pub(crate) struct Kernels {
-    pipelines: Vec<(wgpu::ComputePipeline, wgpu::BindGroupLayout)>,
+    device: wgpu::Device,
+    /// The WGSL files compiled so far, by name.
+    modules: Mutex<Vec<(&'static str, wgpu::ShaderModule)>>,
+    pipelines: [OnceLock<(wgpu::ComputePipeline, wgpu::BindGroupLayout)>; Entry::ALL.len()],
 }
 
 impl Kernels {
-    /// Compiles every WGSL file once and creates a pipeline per entry point.
+    /// Pipelines for `device`, none compiled yet.
     pub(crate) fn new(device: &wgpu::Device) -> Kernels {
-        let mut modules: Vec<(&'static str, wgpu::ShaderModule)> = Vec::new();
-        let mut pipelines = Vec::new();
-        for e in Entry::ALL {
-            let file = e.file();
-            if !modules.iter().any(|(n, _)| *n == file.name) {
-                let source = file.source();
-                let m = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-                    label: Some(file.name),
-                    source: wgpu::ShaderSource::Wgsl(source.into()),
-                });
-                modules.push((file.name, m));
-            }
-            let module = &modules.iter().find(|(n, _)| *n == file.name).map(|(_, m)| m).expect("module just created");
-            let entries: Vec<wgpu::BindGroupLayoutEntry> = e
-                .bindings()
-                .iter()
-                .enumerate()
-                .map(|(i, a)| wgpu::BindGroupLayoutEntry {
-                    binding: i as u32,
-                    visibility: wgpu::ShaderStages::COMPUTE,
-                    ty: wgpu::BindingType::Buffer {
-                        ty: match a {
-                            Read => wgpu::BufferBindingType::Storage { read_only: true },
-                            ReadWrite => wgpu::BufferBindingType::Storage { read_only: false },
-                            Uniform => wgpu::BufferBindingType::Uniform,
-                        },
-                        has_dynamic_offset: false,
-                        min_binding_size: None,
-                    },
-                    count: None,
-                })
-                .collect();
-            let bgl = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label: Some(e.entry_point()), entries: &entries });
-            let layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-                label: Some(e.entry_point()),
-                bind_group_layouts: &[Some(&bgl)],
-                immediate_size: 0,
-            });
-            let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                label: Some(e.entry_point()),
-                layout: Some(&layout),
-                module,
-                entry_point: Some(e.entry_point()),
-                compilation_options: Default::default(),
-                cache: None,
-            });
-            pipelines.push((pipeline, bgl));
+        Kernels { device: device.clone(), modules: Mutex::new(Vec::new()), pipelines: std::array::from_fn(|_| OnceLock::new()) }
+    }
+
+    /// The pipeline and layout of `e`, compiled (with its file's module) the first time.
+    fn compiled(&self, e: Entry) -> &(wgpu::ComputePipeline, wgpu::BindGroupLayout) {
+        self.pipelines[e.index()].get_or_init(|| self.compile(e))
+    }
+
+    fn compile(&self, e: Entry) -> (wgpu::ComputePipeline, wgpu::BindGroupLayout) {
+        let device = &self.device;
+        let file = e.file();
+        let mut modules = self.modules.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if !modules.iter().any(|(n, _)| *n == file.name) {
+            let source = file.source();
+            let m = device.create_shader_module(wgpu::ShaderModuleDescriptor { label: Some(file.name), source: wgpu::ShaderSource::Wgsl(source.into()) });
+            modules.push((file.name, m));
         }
-        Kernels { pipelines }
+        let module = &modules.iter().find(|(n, _)| *n == file.name).map(|(_, m)| m).expect("module just created");
+        let entries: Vec<wgpu::BindGroupLayoutEntry> = e
+            .bindings()
+            .iter()
+            .enumerate()
+            .map(|(i, a)| wgpu::BindGroupLayoutEntry {
+                binding: i as u32,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: wgpu::BindingType::Buffer {
+                    ty: match a {
+                        Read => wgpu::BufferBindingType::Storage { read_only: true },
+                        ReadWrite => wgpu::BufferBindingType::Storage { read_only: false },
+                        Uniform => wgpu::BufferBindingType::Uniform,
+                    },
+                    has_dynamic_offset: false,
+                    min_binding_size: None,
+                },
+                count: None,
+            })
+            .collect();
+        let bgl = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label: Some(e.entry_point()), entries: &entries });
+        let layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor { label: Some(e.entry_point()), bind_group_layouts: &[Some(&bgl)], immediate_size: 0 });
+        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(e.entry_point()),
+            layout: Some(&layout),
+            module,
+            entry_point: Some(e.entry_point()),
+            compilation_options: Default::default(),
+            cache: None,
+        });
+        (pipeline, bgl)
     }
 
     fn pipeline(&self, e: Entry) -> &wgpu::ComputePipeline {
-        &self.pipelines[e.index()].0
+        &self.compiled(e).0
     }
 
     fn layout(&self, e: Entry) -> &wgpu::BindGroupLayout {
-        &self.pipelines[e.index()].1
+        &self.compiled(e).1
+    }
+
+    /// The entry points compiled so far.
+    pub(crate) fn compiled_entries(&self) -> Vec<Entry> {
+        Entry::ALL.into_iter().filter(|e| self.pipelines[e.index()].get().is_some()).collect()
     }
 }
 
