@@ -72,7 +72,7 @@ async function gridRun() {
     const info = await gridLoad();
     const label = $('grid-label').value;
     const numSamples = Math.max(1, Math.min(100, Number($('grid-samples').value) || 1));
-    const grid2 = { columns: label === 'cycle' ? 10 : Math.min(10, numSamples), scale: 2 };
+    const layout = { columns: label === 'cycle' ? 10 : Math.min(10, numSamples), scale: 2 };
     status(st, 'running', 'generating…');
     grid.previews = 0;
     const r = await grid.bee.generate({
@@ -87,13 +87,13 @@ async function gridRun() {
       onStep: $('grid-preview').checked
         ? (s) => {
             grid.previews++;
-            drawImages($('grid-canvas'), s.images, { ...grid2, first: s.first, total: s.total });
+            drawImages($('grid-canvas'), s.images, { ...layout, first: s.first, total: s.total });
             status(st, 'running', `generating… samples ${s.first + 1}–${s.first + s.count}: step ${s.step}/${s.steps}`);
           }
         : undefined,
     });
     grid.last = r;
-    drawImages($('grid-canvas'), r.images, grid2);
+    drawImages($('grid-canvas'), r.images, layout);
     status(st, 'done', `${numSamples} images, ${r.nfe} NFE each, in ${fmt(r.timing.totalMs)} ms: ${fmt(r.timing.msPerImage)} ms per image · backend ${r.backend} (${r.backendReason}) · ${info.params.toLocaleString()} parameters`);
   } catch (e) {
     grid.error = e;

@@ -150,8 +150,7 @@ pub fn transport_from<F: ConditionalField<f32>>(
     x: Vec<f32>,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Generated> {
-    let labels = transport_labels(req, &x, field.sample_numel(), num_classes)?;
-    Ok(now(transport_on(&mut Cpu { field, num_classes }, req, &req.sampler.plan()?, x, labels, None, false, progress, None))?.0)
+    now(transport_given(&mut Cpu { field, num_classes }, req, x, progress, None))
 }
 
 /// [`transport_from`], also handing `watch` every batch's states after each sampler step
@@ -164,8 +163,7 @@ pub fn transport_watched<F: ConditionalField<f32>>(
     progress: &mut dyn FnMut(Progress),
     watch: &mut dyn FnMut(StepStates<'_>),
 ) -> Result<Generated> {
-    let labels = transport_labels(req, &x, field.sample_numel(), num_classes)?;
-    Ok(now(transport_on(&mut Cpu { field, num_classes }, req, &req.sampler.plan()?, x, labels, None, false, progress, Some(watch)))?.0)
+    now(transport_given(&mut Cpu { field, num_classes }, req, x, progress, Some(watch)))
 }
 
 /// An inversion and the regeneration from the noise it found.
@@ -343,6 +341,20 @@ pub(crate) async fn transport_on<B: Transport>(
     progress(Progress { samples_done: n, samples_total: n, step: steps, steps });
     let kept = kept.filter(|k| k.len() == start.len());
     Ok((Generated { samples, start, labels, nfe: plan.nfe(), trajectories }, kept))
+}
+
+/// A transport from the given start states `x` on `backend`, with the labels `req` asks for:
+/// the one body of every backend's `transport_from` and `transport_watched`.
+pub(crate) async fn transport_given<B: Transport>(
+    backend: &mut B,
+    req: &GenerateRequest,
+    x: Vec<f32>,
+    progress: &mut dyn FnMut(Progress),
+    watch: Option<&mut dyn FnMut(StepStates<'_>)>,
+) -> Result<Generated> {
+    let (numel, num_classes) = backend.shape();
+    let labels = transport_labels(req, &x, numel, num_classes)?;
+    Ok(transport_on(backend, req, &req.sampler.plan()?, x, labels, None, false, progress, watch).await?.0)
 }
 
 /// The largest batch up to `batch` whose activations fit the [`memory_budget`] beside the

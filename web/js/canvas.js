@@ -42,21 +42,26 @@ export function drawImages(canvas, images, { columns, scale = 1, first = 0, tota
     if (!Number.isInteger(v) || v < min) throw new BeelineError('invalid_input', `${name} must be an integer ≥ ${min}, got ${JSON.stringify(v)}`);
   }
   const cells = total ?? first + images.length;
+  if (!Number.isInteger(cells) || cells < first + images.length) {
+    throw new BeelineError('invalid_input', `total must be an integer ≥ first + the images (${first + images.length}), got ${JSON.stringify(total)}`);
+  }
   const cols = columns ?? Math.min(cells, 10);
   if (!Number.isInteger(cols) || cols < 1) throw new BeelineError('invalid_input', `columns must be a positive integer, got ${JSON.stringify(columns)}`);
   const { width: w, height: h } = images[0];
+  if (images.some((im) => im.width !== w || im.height !== h)) throw new BeelineError('invalid_input', 'drawImages() draws images of one size');
+  need('OffscreenCanvas');
+  need('ImageData');
+  const ctx = canvas.getContext('2d');
+  if (!ctx) throw new BeelineError('invalid_input', 'this canvas has no 2D context (is it already used by WebGL or WebGPU?)');
+  // Every check is done before the canvas is touched: bad input leaves it as it was.
   if (first === 0) {
     canvas.width = cols * w * scale;
     canvas.height = Math.ceil(cells / cols) * h * scale;
   }
-  const ctx = canvas.getContext('2d');
-  if (!ctx) throw new BeelineError('invalid_input', 'this canvas has no 2D context (is it already used by WebGL or WebGPU?)');
-  ctx.imageSmoothingEnabled = false;
-  need('OffscreenCanvas');
+  ctx.imageSmoothingEnabled = false; // after the resize, which resets the context's state
   const tile = new OffscreenCanvas(w, h);
   const tctx = tile.getContext('2d');
   images.forEach((im, k) => {
-    if (im.width !== w || im.height !== h) throw new BeelineError('invalid_input', 'drawImages() draws images of one size');
     tctx.putImageData(toImageData(im), 0, 0);
     const cell = first + k;
     ctx.drawImage(tile, (cell % cols) * w * scale, Math.floor(cell / cols) * h * scale, w * scale, h * scale);

@@ -153,6 +153,7 @@ export class LocalRuntime {
       this.#engine = engine;
       this.#bytes = got.bytes;
       this.#load = { backend, deviceLoss };
+      this.#armedLosses = 0; // a simulated loss armed for the previous model ends with it
       const info = JSON.parse(engine.info());
       this.#info = { ...info, reason };
       onProgress?.({ phase: 'ready', loaded: 1, total: 1 });

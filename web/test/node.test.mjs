@@ -170,6 +170,28 @@ test('live preview: onStep gets every chunk\'s x_t after each step, the last bei
   assert.deepEqual(steps, [['edit', 1], ['edit', 2]]);
 });
 
+test('drawImages and toImageData refuse bad input with invalid_input, leaving the canvas as it was', async () => {
+  const { drawImages, toImageData } = await import('beeline-web');
+  const canvas = { width: 7, height: 5, getContext: () => ({}) };
+  const im = { width: 2, height: 2, data: new Uint8ClampedArray(16) };
+  for (const [images, opts] of [
+    [[], {}],
+    [[{ width: 2, height: 2, data: new Uint8ClampedArray(15) }], {}],
+    [[im, { width: 3, height: 2, data: new Uint8ClampedArray(24) }], {}],
+    [[im], { scale: 0 }],
+    [[im], { first: -1 }],
+    [[im], { total: 1.5 }],
+    [[im, im], { first: 1, total: 2 }],
+    [[im], { columns: 0 }],
+    [[im], {}], // valid, but Node has no OffscreenCanvas
+  ]) {
+    assert.throws(() => drawImages(canvas, images, opts), (e) => e instanceof BeelineError && e.code === 'invalid_input', JSON.stringify(opts));
+    assert.deepEqual([canvas.width, canvas.height], [7, 5], 'the canvas is untouched');
+  }
+  assert.throws(() => drawImages({}, [im]), (e) => e.code === 'invalid_input');
+  assert.throws(() => toImageData(im), (e) => e.code === 'invalid_input' && /ImageData is not available/.test(e.message));
+});
+
 test('2D points with trajectories (CAF and 2-RF)', async () => {
   const bee = await createBeeline();
   const info = await bee.load('rf-toy-caf');

@@ -6,7 +6,7 @@ use super::sampler::{GpuPlan, Guidance};
 use crate::config::{ModelConfig, NetRole};
 use crate::error::{Error, Result};
 use crate::modelfile::ModelFile;
-use crate::pipeline::{Batch, BatchJob, GenerateRequest, Generated, Progress, Reconstruction, StepStates, Transport, generation_inputs, reconstruct_on, transport_labels, transport_on};
+use crate::pipeline::{Batch, BatchJob, GenerateRequest, Generated, Progress, Reconstruction, StepStates, Transport, generation_inputs, reconstruct_on, transport_given, transport_on};
 use crate::sampling::Plan;
 use std::collections::BTreeMap;
 
@@ -90,15 +90,13 @@ impl GpuModel {
     /// Integrates `req.sampler` (usually an inversion) from the start states `x`, as
     /// [`pipeline::transport_from`](crate::pipeline::transport_from) does.
     pub async fn transport_from(&mut self, req: &GenerateRequest, x: Vec<f32>, progress: &mut dyn FnMut(Progress)) -> Result<Generated> {
-        let labels = transport_labels(req, &x, self.config.data.numel(), self.config.classes.len())?;
-        Ok(transport_on(self, req, &req.sampler.plan()?, x, labels, None, false, progress, None).await?.0)
+        transport_given(self, req, x, progress, None).await
     }
 
     /// [`transport_from`](Self::transport_from) with each step's states handed to `watch`, as
     /// [`pipeline::transport_watched`](crate::pipeline::transport_watched): one readback per step.
     pub async fn transport_watched(&mut self, req: &GenerateRequest, x: Vec<f32>, progress: &mut dyn FnMut(Progress), watch: &mut dyn FnMut(StepStates<'_>)) -> Result<Generated> {
-        let labels = transport_labels(req, &x, self.config.data.numel(), self.config.classes.len())?;
-        Ok(transport_on(self, req, &req.sampler.plan()?, x, labels, None, false, progress, Some(watch)).await?.0)
+        transport_given(self, req, x, progress, Some(watch)).await
     }
 
     /// Inverts `images` and regenerates them, as [`pipeline::reconstruct`](crate::pipeline::reconstruct)
