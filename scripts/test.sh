@@ -44,6 +44,10 @@ command -v node >/dev/null 2>&1 || apt_needed+=(nodejs)
 command -v npm >/dev/null 2>&1 || apt_needed+=(npm)
 # The experiment test runs lab/scripts/results.py, the writer of docs/RESULTS.md.
 command -v python3 >/dev/null 2>&1 || apt_needed+=(python3)
+# The ONNX export's tests make a venv for ONNX Runtime (below); Debian's venv needs ensurepip.
+if [[ -z "${BEELINE_ONNX_PYTHON:-}" && "${BEELINE_ONNX_TESTS:-}" != skip ]]; then
+  python3 -c 'import ensurepip' >/dev/null 2>&1 || apt_needed+=(python3-venv)
+fi
 # `beeline view`'s test opens its window under Xvfb (an X11 surface on lavapipe); winit loads
 # libxkbcommon-x11 at run time.
 command -v xvfb-run >/dev/null 2>&1 || apt_needed+=(xvfb)
@@ -64,6 +68,16 @@ rustup target add wasm32-unknown-unknown
 step "scripts/fetch-data.sh"
 ./scripts/fetch-data.sh
 export BEELINE_DATA_DIR="${BEELINE_DATA_DIR:-$PWD/data}"
+
+# --- ONNX Runtime (PyPI: onnxruntime + numpy in a venv under ~/.cache) ---------------------
+# native/tests/cli/onnx.rs runs `beeline convert --format onnx` output in ONNX Runtime against
+# the CPU reference. It needs BEELINE_ONNX_PYTHON and fails without it; only
+# BEELINE_ONNX_TESTS=skip skips it, saying so. A BEELINE_ONNX_PYTHON set by the caller wins.
+if [[ "${BEELINE_ONNX_TESTS:-}" != skip ]]; then
+  step "ONNX Runtime for the ONNX export's tests (scripts/lib/onnx-python.sh)"
+  source scripts/lib/onnx-python.sh
+  onnx_python
+fi
 
 # --- tests --------------------------------------------------------------------------------
 # The GPU tests must find an adapter (lavapipe at least; without one they fail, and only

@@ -18,6 +18,7 @@ pub mod image;
 pub mod model;
 pub mod modelfile;
 pub mod nn;
+pub mod onnx_export;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod pairs;
 pub mod noise;

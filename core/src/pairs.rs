@@ -350,7 +350,8 @@ pub type Transport<'a> = dyn FnMut(&GenerateRequest, Vec<f32>, &mut dyn FnMut(Pr
 pub fn make_pairs(dir: &Path, spec: &PairsSpec, data: Option<PairData<'_>>, batch: usize, transport: &mut Transport<'_>, on_event: &mut dyn FnMut(PairsEvent)) -> Result<PairsSummary> {
     spec.check()?;
     if let Some(old) = read_manifest(dir)? {
-        let same = PairsSpec { num_pairs: spec.num_pairs, ..old.clone() };
+        // The teacher is known by its bytes: the same file under another path makes the same pairs.
+        let same = PairsSpec { num_pairs: spec.num_pairs, teacher: spec.teacher.clone(), ..old.clone() };
         if &same != spec {
             return Err(Error::InvalidInput(format!(
                 "{} holds pairs made with other settings ({}); use another --out or remove it",
@@ -518,6 +519,10 @@ mod tests {
         let sum = make(&dir, &grown, 8, &mut calls).unwrap();
         assert_eq!((sum.made, sum.kept), (5, 8));
         assert_eq!(PairSet::load(&dir).unwrap().pairs.len(), 13);
+        // The same teacher under another path keeps the shards.
+        let moved = PairsSpec { teacher: "moved/teacher.safetensors".into(), ..grown.clone() };
+        let sum = make(&dir, &moved, 8, &mut 0).unwrap();
+        assert_eq!((sum.made, sum.kept), (0, 13));
         // Other settings are refused, naming the difference.
         let other = PairsSpec { seed: 8, ..s.clone() };
         let e = make(&dir, &other, 8, &mut 0).unwrap_err().to_string();

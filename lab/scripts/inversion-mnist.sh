@@ -11,7 +11,7 @@
 source "$(dirname "$0")/lib/experiment.sh"
 build_lab
 R=runs/inversion
-$LAB experiment inversion-mnist --out runs --img-dir docs/img
+lab_experiment inversion-mnist
 models=(teacher 2rf caf)
 
 python3 - "$R" docs/inversion.md "${models[@]}" <<'PY'

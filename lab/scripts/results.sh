@@ -12,5 +12,5 @@ for s in reflow-2d caf-2d reflow-mnist caf-mnist perflow-mnist simple-reflow-mni
   lab/scripts/$s.sh
 done
 $LAB experiment rfpp-2d --out runs --img-dir docs/img
-$LAB experiment compare-mnist --out runs --img-dir docs/img
+lab_experiment compare-mnist
 python3 lab/scripts/results.py --runs runs --img docs/img --out docs/RESULTS.md

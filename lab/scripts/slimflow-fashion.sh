@@ -11,7 +11,7 @@ source "$(dirname "$0")/lib/experiment.sh"
 build_lab
 R=runs/fashion
 C=models/fashion-classifier.safetensors
-$LAB experiment slimflow-fashion --out runs --img-dir docs/img
+lab_experiment slimflow-fashion
 
 python3 - "$R" <<'PY' | lab/scripts/fill-table.py docs/slimflow.md slimflow-fashion
 import json, re, sys

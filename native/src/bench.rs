@@ -10,11 +10,12 @@
 //! the real one. Each backend's output is also compared with the CPU reference's, to show that
 //! the columns compute the same function.
 
+mod ladder;
 mod profile;
 
 use anyhow::{Context, Result};
 use beeline::config::ArchConfig;
-use beeline::gpu::{AdapterSummary, GpuContext, GpuNetwork};
+use beeline::gpu::{AdapterSummary, DispatchCount, GpuContext, GpuNetwork};
 use beeline::modelfile::ModelFile;
 use beeline::nn::{self, Network, Workspace};
 use beeline::weights::Weights;
@@ -38,10 +39,12 @@ use std::time::Instant;
   beeline bench --batches 1,16 --iters 3
   beeline bench --arch mlp --backends cpu,burn-flex --json
   beeline bench --model m.safetensors --out bench.json
-  beeline bench --backends wgsl --batches 16 --profile")]
+  beeline bench --backends wgsl --batches 16 --profile
+  beeline bench --ladder --batches 1,16 --ladder-sizes unet --iters 3
+  beeline bench --ladder --batches 1,16,64,256 --peak-gflops 67000 --out ladder.json")]
 pub struct Args {
-    /// Model file (.safetensors) whose first network (`velocity` if present) and weights are
-    /// timed. Without it, `--arch` with seeded random weights.
+    /// Model file (.safetensors) or bundled model's name whose first network (`velocity` if
+    /// present) and weights are timed. Without it, `--arch` with seeded random weights.
     #[arg(long, conflicts_with = "arch")]
     pub model: Option<PathBuf>,
     /// Architecture without `--model`: `mnist-unet` (the MNIST UNet preset, 28×28, 10 classes)
@@ -70,9 +73,46 @@ pub struct Args {
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Also time every kernel of the `wgsl` column at each batch (GPU timestamp queries; the
-    /// adapter must offer `timestamp-query`): a per-kernel summary and the slowest dispatches.
+    /// adapter must offer `timestamp-query`): a per-kernel summary and the slowest dispatches,
+    /// and the number of compute dispatches per evaluation, by kind and kernel.
     #[arg(long)]
     pub profile: bool,
+    /// Instead of whole evaluations, time every GEMM and 3×3-convolution kernel variant of the
+    /// WGSL runtime (tiled and direct) alone at the network's layer shapes for each of
+    /// `--batches` (and a 1024×1024×1024 GEMM), each checked against the CPU reference
+    /// first: GFLOP/s per variant and shape. `--iters`, `--warmup`, `--json`, `--out` apply.
+    #[arg(long, conflicts_with_all = ["backends", "profile"])]
+    pub ladder: bool,
+    /// The ladder's problems: `unet` (the network's layer shapes), `all` (also the
+    /// 1024×1024×1024 GEMM: 2.1 GFLOP per dispatch, seconds per dispatch on a software
+    /// adapter) or `gemm1024` (that GEMM alone).
+    #[arg(long, value_enum, default_value = "all", requires = "ladder")]
+    pub ladder_sizes: LadderSizes,
+    /// The device's fp32 peak in GFLOP/s, for the ladder's share of peak (e.g. 67000 for an
+    /// H200's non-tensor fp32). Without it no share is printed: wgpu does not report the
+    /// hardware's peak, and a software adapter has none.
+    #[arg(long, value_name = "GFLOP/S", requires = "ladder", value_parser = positive_f64)]
+    pub peak_gflops: Option<f64>,
+}
+
+/// The problems `--ladder` times.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LadderSizes {
+    /// The network's GEMM and convolution shapes at each batch.
+    Unet,
+    /// Those and the 1024×1024×1024 GEMM.
+    All,
+    /// Only the 1024×1024×1024 GEMM.
+    Gemm1024,
+}
+
+/// clap's parser for a positive, finite number.
+fn positive_f64(s: &str) -> std::result::Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        Ok(v) => Err(format!("{v} is not a positive number")),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// A backend the bench can time.
@@ -112,10 +152,11 @@ pub struct Workload {
 impl Workload {
     fn from_args(a: &Args) -> Result<Workload> {
         if let Some(path) = &a.model {
-            let file = ModelFile::read(path).with_context(|| format!("reading {}", path.display()))?;
+            let (bytes, name) = crate::bundled::model_bytes(path)?;
+            let file = ModelFile::from_bytes(&bytes).with_context(|| format!("loading {name}"))?;
             let (role, arch) = file.config.networks.iter().next().map(|(r, a)| (*r, a.clone())).context("the model file has no network")?;
             return Ok(Workload {
-                source: format!("{} (network `{}`)", path.display(), role.prefix()),
+                source: format!("{name} (network `{}`)", role.prefix()),
                 arch,
                 weights: file.weights,
                 prefix: role.prefix().to_string(),
@@ -179,6 +220,11 @@ trait Runner {
     fn profile(&mut self, _inp: &Inputs, _iters: usize) -> Option<beeline::Result<profile::Profile>> {
         None
     }
+
+    /// The compute dispatches of one evaluation of `batch` samples (`None`: not a WGSL column).
+    fn dispatches(&self, _batch: usize) -> Option<beeline::Result<DispatchCount>> {
+        None
+    }
 }
 
 struct CpuRunner {
@@ -207,6 +253,10 @@ impl Runner for WgslRunner {
 
     fn profile(&mut self, inp: &Inputs, iters: usize) -> Option<beeline::Result<profile::Profile>> {
         Some(profile::Profile::measure(&self.net, &inp.x, inp.cond.as_deref(), &inp.t, inp.labels.as_deref(), iters))
+    }
+
+    fn dispatches(&self, batch: usize) -> Option<beeline::Result<DispatchCount>> {
+        Some(self.net.dispatch_count(batch))
     }
 }
 
@@ -290,6 +340,8 @@ pub struct Report {
     pub rows: Vec<Row>,
     /// Per-kernel profiles of the `wgsl` column, per batch (`--profile`).
     pub profiles: Vec<profile::Profile>,
+    /// The `wgsl` column's compute dispatches per evaluation, per batch (`--profile`).
+    pub dispatches: Vec<DispatchCount>,
     /// Why a requested profile is missing.
     pub profile_errors: Vec<String>,
 }
@@ -332,7 +384,7 @@ pub fn ms_since(t0: Instant) -> f64 {
 
 /// Sets up every requested backend. A backend that cannot run is reported with the reason.
 fn setup(w: &Workload, kinds: &[Kind]) -> Vec<(BackendInfo, Option<Box<dyn Runner>>)> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = nn::cpu_threads();
     // The WGSL runtime's adapter: also the one burn's wgpu device is put on.
     let need_gpu = kinds.iter().any(|k| matches!(k, Kind::Wgsl | Kind::BurnWgpu));
     let ctx: Option<std::result::Result<GpuContext, String>> = need_gpu.then(|| pollster::block_on(GpuContext::new()).map_err(|e| e.to_string()));
@@ -506,7 +558,7 @@ pub fn run_bench(w: &Workload, s: &Settings, progress: &mut dyn FnMut(&str)) -> 
         });
     }
     let mut rows = Vec::new();
-    let (mut profiles, mut profile_errors) = (Vec::new(), Vec::new());
+    let (mut profiles, mut profile_errors, mut dispatches) = (Vec::new(), Vec::new(), Vec::new());
     for &batch in &s.batches {
         let inp = Inputs::new(&w.arch, batch, s.seed);
         let mut want = vec![0.0; inp.x.len()];
@@ -557,6 +609,11 @@ pub fn run_bench(w: &Workload, s: &Settings, progress: &mut dyn FnMut(&str)) -> 
                 row.gflops = flops as f64 * batch as f64 / row.median_ms * 1e-6;
             }
             if s.profile && row.error.is_none() {
+                match runner.dispatches(batch) {
+                    Some(Ok(d)) => dispatches.push(d),
+                    Some(Err(e)) => profile_errors.push(format!("{} batch {batch}: counting dispatches: {e}", info.kind.name())),
+                    None => {}
+                }
                 match runner.profile(&inp, s.iters) {
                     Some(Ok(p)) => profiles.push(p),
                     Some(Err(e)) => profile_errors.push(format!("{} batch {batch}: {e}", info.kind.name())),
@@ -588,6 +645,7 @@ pub fn run_bench(w: &Workload, s: &Settings, progress: &mut dyn FnMut(&str)) -> 
         backends: set.into_iter().map(|(i, _)| i).collect(),
         rows,
         profiles,
+        dispatches,
         profile_errors,
     })
 }
@@ -655,6 +713,7 @@ impl Report {
                 "error": r.error,
             })).collect::<Vec<_>>(),
             "profiles": self.profiles.iter().map(profile::Profile::to_json).collect::<Vec<_>>(),
+            "dispatches": self.dispatches.iter().map(profile::dispatches_json).collect::<Vec<_>>(),
             "profile_errors": self.profile_errors,
             "ratios": self.ratios().iter().map(|q| json!({
                 "batch": q.batch,
@@ -676,7 +735,7 @@ impl Report {
             (Some(a), Some(b)) => format!("; load average {a} at start, {b} at end"),
             _ => String::new(),
         };
-        let _ = writeln!(s, "host     {} threads{load}", self.threads);
+        let _ = writeln!(s, "host     {} hardware threads{load}", self.threads);
         let _ = writeln!(s, "timing   median and min of {} evaluations after {} warm-up (first = the first evaluation)", self.settings.iters, self.settings.warmup);
         for b in &self.backends {
             match &b.status {
@@ -726,6 +785,12 @@ impl Report {
             }
         }
         let _ = writeln!(s, "(vs cpu = max |y − y_cpu| / max(1, max |y_cpu|) on the same inputs: every column computes the same network)");
+        if !self.dispatches.is_empty() {
+            let _ = writeln!(s);
+            for d in &self.dispatches {
+                let _ = writeln!(s, "dispatches wgsl, batch {}: {}", d.batch, d.describe());
+            }
+        }
         for p in &self.profiles {
             let _ = writeln!(s);
             s.push_str(&p.table(10));
@@ -739,6 +804,9 @@ impl Report {
 
 pub fn run(a: Args) -> Result<()> {
     let w = Workload::from_args(&a)?;
+    if a.ladder {
+        return ladder::run(&a, &w);
+    }
     let settings = Settings { batches: a.batches.clone(), iters: a.iters, warmup: a.warmup, backends: a.backends.clone(), seed: a.seed, profile: a.profile };
     let quiet = a.json;
     let report = run_bench(&w, &settings, &mut |line| {
@@ -828,6 +896,15 @@ mod tests {
                 assert_eq!(flop, r.flops_per_sample * p.batch as u64, "{name}: kernel FLOPs at batch {}", p.batch);
                 assert!(p.table(5).contains("slowest dispatches"));
             }
+            // The dispatch count per batch, and the profile timed exactly those dispatches.
+            assert_eq!(r.dispatches.iter().map(|d| d.batch).collect::<Vec<_>>(), vec![1, 2]);
+            for p in &r.profiles {
+                let d = r.dispatches.iter().find(|d| d.batch == p.batch).unwrap();
+                assert_eq!(d.total(), p.dispatches.len());
+            }
+            let j = r.to_json();
+            assert_eq!(j["dispatches"][0]["total"], json!(r.dispatches[0].total()), "{j}");
+            assert!(r.table().contains("dispatches wgsl, batch 1: "), "{}", r.table());
         }
 
         let j = r.to_json();

@@ -52,7 +52,7 @@ pub enum Command {
     /// Edit test images of one class into another: invert with the source class, regenerate
     /// with the target class under guidance.
     Edit(edit::Args),
-    /// Rewrite a model file with f16 or f32 tensors.
+    /// Rewrite a model file with f16 or f32 tensors, or export one network as ONNX (--format onnx).
     Convert(convert::Args),
     /// Make (x0, x1) couplings with a teacher model, for reflow and distillation.
     Pairs(pairs::Args),

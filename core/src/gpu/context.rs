@@ -237,10 +237,7 @@ impl GpuContext {
             let _ = tx.send(r);
         });
         #[cfg(not(target_arch = "wasm32"))]
-        self.inner
-            .device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| Error::DeviceLost(format!("waiting for the GPU: {e}")))?;
+        self.wait_idle()?;
         let mapped = rx.await.map_err(|_| Error::DeviceLost("the buffer mapping was dropped".into()))?;
         self.check()?;
         mapped.map_err(|e| Error::DeviceLost(format!("reading results back: {e}")))?;
@@ -250,6 +247,15 @@ impl GpuContext {
         };
         staging.unmap();
         Ok(out)
+    }
+}
+
+impl GpuContext {
+    /// Blocks until everything submitted so far has run (natively: `Device::poll`).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub(crate) fn wait_idle(&self) -> Result<()> {
+        self.inner.device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| Error::DeviceLost(format!("waiting for the GPU: {e}")))?;
+        Ok(())
     }
 }
 

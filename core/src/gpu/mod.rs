@@ -6,7 +6,10 @@
 //! * [`shaders`]: the WGSL sources (always compiled; validated by naga in a unit test).
 //! * [`GpuContext`]: adapter and device (honours `WGPU_BACKEND` and `WGPU_ADAPTER_NAME`).
 //! * [`GpuNetwork`]: one network's weights on the GPU and its compiled dispatch graph.
-//! * [`KernelTime`]: one dispatch's GPU time, from [`GpuNetwork::profile`] (timestamp queries).
+//! * [`KernelTime`]: one dispatch's GPU time, from [`GpuNetwork::profile`] (timestamp queries);
+//!   [`DispatchCount`]: the dispatches of one evaluation, from [`GpuNetwork::dispatch_count`].
+//! * [`ladder`]: each GEMM and convolution kernel variant timed alone at a network's layer
+//!   shapes, after a parity check against the CPU reference (`beeline bench --ladder`).
 //! * [`GpuModel`]: a model file on the GPU with an async `generate` that mirrors
 //!   [`pipeline::generate`](crate::pipeline::generate): same noise, same labels, same results
 //!   up to f32 rounding.
@@ -21,6 +24,8 @@ pub mod shaders;
 mod context;
 #[cfg(feature = "gpu")]
 pub(crate) mod kernels;
+#[cfg(all(feature = "gpu", not(target_arch = "wasm32")))]
+pub mod ladder;
 #[cfg(feature = "gpu")]
 mod network;
 #[cfg(feature = "gpu")]
@@ -39,7 +44,7 @@ pub use kernels::KernelVariant;
 #[cfg(feature = "gpu")]
 pub use network::GpuNetwork;
 #[cfg(feature = "gpu")]
-pub use profile::KernelTime;
+pub use profile::{DispatchCount, DispatchKind, KernelTime};
 #[cfg(feature = "gpu")]
 pub use runtime::GpuModel;
 

@@ -17,7 +17,7 @@ use super::kernels::groupnorm::Norm;
 use super::kernels::linear::{ACCUMULATE, Gemm, HAS_BIAS, HAS_ROWBIAS, SILU, pack_linear};
 use super::kernels::time_embed::{class_rows, freq_table, sinusoidal};
 use super::kernels::{DispatchList, MAX_GROUPS, Spec, encode_pass};
-use super::profile::{KernelTime, Timestamps};
+use super::profile::{DispatchCount, DispatchKind, KernelTime, Timestamps};
 use crate::config::{ArchConfig, MlpConfig, UnetConfig, UnetLayer};
 use crate::error::{Error, Result};
 use crate::nn::check_inputs;
@@ -421,6 +421,20 @@ impl Step {
         (s.groups.iter().all(|&g| g <= MAX_GROUPS)).then_some(s)
     }
 
+    /// The kind of work of this step's dispatch (for dispatch counts).
+    fn kind(&self) -> DispatchKind {
+        match self {
+            Step::Gemm { .. } => DispatchKind::Gemm,
+            Step::Conv { .. } => DispatchKind::Conv3x3,
+            Step::Norm { .. } => DispatchKind::GroupNorm,
+            Step::Softmax { .. } => DispatchKind::Softmax,
+            Step::Sinusoidal { .. } | Step::ClassRows { .. } => DispatchKind::TimeEmbedding,
+            Step::Concat { cb: 0, .. } => DispatchKind::Copy,
+            Step::Concat { .. } => DispatchKind::Concat,
+            Step::ToNhwc { .. } | Step::ToNchw { .. } => DispatchKind::Layout,
+        }
+    }
+
     /// What this step computes for `batch` samples (for profiles), and its FLOP count as
     /// [`nn::flops`](crate::nn::flops) counts it (2 × multiply-adds of GEMMs and convolutions).
     fn describe(&self, batch: u32) -> (String, u64) {
@@ -480,6 +494,43 @@ impl Clone for GpuNetwork {
     }
 }
 
+impl Graph {
+    /// Compiles `arch` with the tensors `"<prefix>.<param>"` of `weights` (checked as
+    /// [`Network::new`](crate::nn::Network::new) checks them), its weights packed for the
+    /// `kernel_variant`. Needs no device.
+    fn compile(arch: &ArchConfig, weights: &Weights, prefix: &str, kernel_variant: KernelVariant) -> Result<Graph> {
+        arch.validate()?;
+        let b = Builder { kernel_variant, weights, prefix, host: Vec::new(), steps: Vec::new(), pool: Pool::default() };
+        for spec in arch.params() {
+            b.get(&spec.name, &spec.shape)?;
+        }
+        match arch {
+            ArchConfig::Mlp(m) => compile_mlp(m, b),
+            ArchConfig::Unet(u) => compile_unet(u, b),
+        }
+    }
+}
+
+/// The dense GEMMs and the 3×3 convolutions one evaluation of `arch` over `batch` samples
+/// launches, in execution order, as the runtime compiles them (from [`UnetConfig::layers`] or
+/// the MLP's layers; seeded weights, no device). Attention's two batched products (strided
+/// per head) are left out.
+#[cfg(not(target_arch = "wasm32"))]
+pub(super) fn kernel_problems(arch: &ArchConfig, batch: usize) -> Result<Vec<super::ladder::Problem>> {
+    use super::ladder::Problem;
+    let weights = crate::nn::init::random_weights(arch, "velocity", 0);
+    let graph = Graph::compile(arch, &weights, "velocity", KernelVariant::Tiled)?;
+    Ok(graph
+        .steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::Gemm { g, rows_per_sample, heads: 0, .. } => Some(Problem::Gemm { m: *rows_per_sample as usize * batch, k: g.k as usize, n: g.n as usize }),
+            Step::Conv { p, .. } => Some(Problem::Conv3x3 { batch, h: p.h as usize, w: p.w as usize, cin: p.cin as usize, cout: p.cout as usize, mode: p.mode }),
+            _ => None,
+        })
+        .collect())
+}
+
 impl GpuNetwork {
     /// Compiles `arch` with the tensors `"<prefix>.<param>"` of `weights` (as
     /// [`Network::new`](crate::nn::Network::new)) and uploads them.
@@ -487,15 +538,7 @@ impl GpuNetwork {
     /// Errors: those of `Network::new` for the config and tensors, [`Error::DeviceLost`] if a
     /// weight exceeds the device's buffer limits or the upload fails.
     pub fn new(ctx: &GpuContext, arch: &ArchConfig, weights: &Weights, prefix: &str) -> Result<GpuNetwork> {
-        arch.validate()?;
-        let b = Builder { kernel_variant: ctx.kernel_variant(), weights, prefix, host: Vec::new(), steps: Vec::new(), pool: Pool::default() };
-        for spec in arch.params() {
-            b.get(&spec.name, &spec.shape)?;
-        }
-        let graph = match arch {
-            ArchConfig::Mlp(m) => compile_mlp(m, b)?,
-            ArchConfig::Unet(u) => compile_unet(u, b)?,
-        };
+        let graph = Graph::compile(arch, weights, prefix, ctx.kernel_variant())?;
         let weights = graph.weights.iter().enumerate().map(|(i, w)| ctx.upload(&format!("weight {i}"), w)).collect::<Result<Vec<_>>>()?;
         let dummy = ctx.upload("dummy", &[0.0; 4])?;
         ctx.check()?;
@@ -546,7 +589,7 @@ impl GpuNetwork {
         if n == 0 {
             return Ok(out);
         }
-        let chunk = self.max_batch(DEFAULT_BUDGET).min(n);
+        let chunk = self.chunk(n);
         let mut exec = self.take_exec(chunk)?;
         let (numel, cn) = (self.inner.graph.numel, self.inner.graph.cond_numel);
         let ctx = &self.inner.ctx;
@@ -570,6 +613,38 @@ impl GpuNetwork {
 }
 
 impl GpuNetwork {
+    /// The samples of one submission when [`forward`](Self::forward) evaluates `n`: all of them,
+    /// or [`max_batch`](Self::max_batch) at a time.
+    fn chunk(&self, n: usize) -> usize {
+        self.max_batch(DEFAULT_BUDGET).min(n).max(1)
+    }
+
+    /// The compute dispatches one [`forward`](Self::forward) of `batch` samples records: the
+    /// dispatch list of each submission (one per chunk of at most
+    /// [`max_batch`](Self::max_batch) samples), made by the same code that builds it, counted
+    /// per kernel. No GPU work.
+    ///
+    /// Errors: [`Error::InvalidInput`] for a batch of 0.
+    pub fn dispatch_count(&self, batch: usize) -> Result<DispatchCount> {
+        if batch == 0 {
+            return Err(Error::InvalidInput("a dispatch count needs a batch of at least 1 sample".into()));
+        }
+        let chunk = self.chunk(batch);
+        let (full, rest) = (batch / chunk, batch % chunk);
+        let d = &self.inner.dummy;
+        let mut count = DispatchCount { batch, submissions: full + usize::from(rest > 0), kernels: Vec::new() };
+        for (b, times) in [(chunk, full), (rest, usize::from(rest > 0))] {
+            if times == 0 {
+                continue;
+            }
+            for step in &self.inner.graph.steps {
+                let spec = step.spec(b as u32, &|_| d, d).ok_or_else(|| Error::InvalidInput(format!("batch {b} exceeds the device's dispatch limits")))?;
+                count.add(step.kind(), spec.entry.name(), times);
+            }
+        }
+        Ok(count)
+    }
+
     /// The executor kept by the last `forward` or `profile` if it holds `batch` samples, else a
     /// new one for `batch`.
     fn take_exec(&self, batch: usize) -> Result<NetExec> {
@@ -696,11 +771,11 @@ impl NetExec {
     }
 
     /// Records one forward pass over `batch` samples (≤ `max_batch`) as one compute pass:
-    /// reads `x`, `cond`, `t`, `labels`, writes `out`.
-    pub(crate) fn encode(&mut self, encoder: &mut wgpu::CommandEncoder, batch: usize) -> Result<()> {
+    /// reads `x`, `cond`, `t`, `labels`, writes `out`. Returns the number of dispatches
+    /// recorded.
+    pub(crate) fn encode(&mut self, encoder: &mut wgpu::CommandEncoder, batch: usize) -> Result<usize> {
         let ctx = self.inner.ctx.clone();
-        encode_pass(&ctx, encoder, self.list(batch)?);
-        Ok(())
+        Ok(encode_pass(&ctx, encoder, self.list(batch)?))
     }
 
     /// The dispatch list of `batch` samples (≤ `max_batch`), built on first use.
@@ -798,6 +873,49 @@ mod tests {
     fn unet_matches_cpu() {
         check("unet 1x8x8 attention+classes", ArchConfig::Unet(unet(1, 8, 8, &[1, 2], true, 2, 4, 0, 3)), 4, 2e-5);
         check("unet 3x16x16 cond", ArchConfig::Unet(unet(3, 16, 8, &[1, 2, 2], true, 1, 4, 3, 0)), 2, 2e-5);
+    }
+
+    /// `dispatch_count` equals what an evaluation records: the dispatches `NetExec::encode`
+    /// counts as it records them and the timestamp entries of a profile, kernel by kernel
+    /// (the MNIST UNet preset and a conditional MLP, both kernel variants). Prints the counts.
+    #[test]
+    fn dispatch_count_matches_the_recorded_dispatches() {
+        let Some(ctx) = gpu() else { return };
+        let mlp = MlpConfig { dim: 2, hidden: 32, depth: 2, time_embed_dim: 16, cond_dim: 2, num_classes: 3 };
+        for arch in [ArchConfig::Unet(crate::presets::unet_mnist()), ArchConfig::Mlp(mlp.clone())] {
+            let w = random_weights(&arch, "velocity", 1);
+            for kernel in [KernelVariant::Tiled, KernelVariant::Direct] {
+                let net = GpuNetwork::new(&ctx.with_kernel_variant(kernel), &arch, &w, "velocity").unwrap();
+                let batch = 2;
+                let count = net.dispatch_count(batch).unwrap();
+                eprintln!("{} ({}), batch {batch}: {}", if matches!(arch, ArchConfig::Unet(_)) { "MNIST UNet" } else { "MLP" }, kernel.name(), count.describe());
+                assert_eq!(count.submissions, 1);
+                assert_eq!(count.total(), net.inner.graph.steps.len());
+                let mut exec = NetExec::new(&net, batch).unwrap();
+                let mut enc = ctx.device().create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("count") });
+                assert_eq!(exec.encode(&mut enc, batch).unwrap(), count.total());
+                drop(enc);
+                if ctx.adapter().timestamps {
+                    let numel: usize = arch.sample_shape().iter().product();
+                    let x = gaussian_batch(7, 0, batch, numel);
+                    let cond = (arch.cond_numel() > 0).then(|| gaussian_batch(6, 0, batch, arch.cond_numel()));
+                    let labels: Option<Vec<u32>> = (arch.num_classes() > 0).then(|| vec![1; batch]);
+                    let times = pollster::block_on(net.profile(&x, cond.as_deref(), &[0.5; 2], labels.as_deref())).unwrap();
+                    assert_eq!(times.len(), count.total());
+                    for &(_, kernel, _) in &count.kernels {
+                        let n: usize = count.kernels.iter().filter(|k| k.1 == kernel).map(|k| k.2).sum();
+                        assert_eq!(times.iter().filter(|t| t.kernel == kernel).count(), n, "{kernel}");
+                    }
+                }
+            }
+        }
+        let arch = ArchConfig::Mlp(mlp);
+        let net = GpuNetwork::new(&ctx, &arch, &random_weights(&arch, "velocity", 1), "velocity").unwrap();
+        assert!(net.dispatch_count(0).is_err());
+        // A batch larger than one submission takes is counted over its submissions.
+        let max = net.max_batch(DEFAULT_BUDGET);
+        let big = net.dispatch_count(max + 1).unwrap();
+        assert_eq!((big.submissions, big.total()), (2, 2 * net.dispatch_count(1).unwrap().total()));
     }
 
     /// The compile-time pool reuses buffers: a UNet needs far fewer buffers than layers.

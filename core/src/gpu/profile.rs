@@ -84,3 +84,103 @@ impl Timestamps {
         Ok(stamps.chunks_exact(2).map(|p| p[1].saturating_sub(p[0]) as f64 * ns_per_tick * 1e-6).collect())
     }
 }
+
+/// What a compute dispatch of a network evaluation does, for counting dispatches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DispatchKind {
+    /// Matrix products (`linear.wgsl`, `linear_direct.wgsl`): linear layers, 1×1 convolutions,
+    /// the time MLP, attention's qkv, q·kᵀ, P·v and output projection.
+    Gemm,
+    /// 3×3 convolutions (`conv3x3.wgsl`, `conv3x3_direct.wgsl`), also down- and upsampling.
+    Conv3x3,
+    /// GroupNorm, with or without the SiLU after it.
+    GroupNorm,
+    /// Attention's row softmax.
+    Softmax,
+    /// The sinusoidal time features and the class-embedding rows.
+    TimeEmbedding,
+    /// Channel concatenation of two activations (a UNet's skip connections, an MLP's cond).
+    Concat,
+    /// A copy of one activation (a residual stream kept while a block writes onto it).
+    Copy,
+    /// The input's NCHW → NHWC and the output's NHWC → NCHW.
+    Layout,
+}
+
+impl DispatchKind {
+    /// `"gemm"`, `"conv3x3"`, `"groupnorm"`, `"softmax"`, `"time-embedding"`, `"concat"`,
+    /// `"copy"`, `"layout"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            DispatchKind::Gemm => "gemm",
+            DispatchKind::Conv3x3 => "conv3x3",
+            DispatchKind::GroupNorm => "groupnorm",
+            DispatchKind::Softmax => "softmax",
+            DispatchKind::TimeEmbedding => "time-embedding",
+            DispatchKind::Concat => "concat",
+            DispatchKind::Copy => "copy",
+            DispatchKind::Layout => "layout",
+        }
+    }
+}
+
+/// The compute dispatches one network evaluation records
+/// ([`GpuNetwork::dispatch_count`](super::GpuNetwork::dispatch_count)).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DispatchCount {
+    /// Samples evaluated.
+    pub batch: usize,
+    /// Submissions the evaluation takes: one per chunk of at most
+    /// [`GpuNetwork::max_batch`](super::GpuNetwork::max_batch) samples, each one compute pass.
+    pub submissions: usize,
+    /// `(kind, kernel, dispatches)` per kernel (as [`KernelTime::kernel`] names it), in the
+    /// order of first use, summed over the submissions.
+    pub kernels: Vec<(DispatchKind, &'static str, usize)>,
+}
+
+impl DispatchCount {
+    /// Adds `n` dispatches of `kernel`.
+    pub(crate) fn add(&mut self, kind: DispatchKind, kernel: &'static str, n: usize) {
+        match self.kernels.iter_mut().find(|(k, name, _)| *k == kind && *name == kernel) {
+            Some(entry) => entry.2 += n,
+            None => self.kernels.push((kind, kernel, n)),
+        }
+    }
+
+    /// Dispatches of the whole evaluation.
+    pub fn total(&self) -> usize {
+        self.kernels.iter().map(|k| k.2).sum()
+    }
+
+    /// Dispatches per kind, in [`DispatchKind`] order.
+    pub fn by_kind(&self) -> Vec<(DispatchKind, usize)> {
+        let mut out: Vec<(DispatchKind, usize)> = Vec::new();
+        for &(kind, _, n) in &self.kernels {
+            match out.iter_mut().find(|(k, _)| *k == kind) {
+                Some(e) => e.1 += n,
+                None => out.push((kind, n)),
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// `"92 dispatches in 1 submission: gemm 24 (linear_direct 22, linear 2), conv3x3 28 (…), …"`.
+    pub fn describe(&self) -> String {
+        let kinds: Vec<String> = self
+            .by_kind()
+            .iter()
+            .map(|&(kind, n)| {
+                let per: Vec<&(DispatchKind, &'static str, usize)> = self.kernels.iter().filter(|k| k.0 == kind).collect();
+                if per.len() > 1 || per.first().is_some_and(|k| k.1 != kind.name()) {
+                    let names: Vec<String> = per.iter().map(|k| format!("{} {}", k.1, k.2)).collect();
+                    format!("{} {n} ({})", kind.name(), names.join(", "))
+                } else {
+                    format!("{} {n}", kind.name())
+                }
+            })
+            .collect();
+        let subs = if self.submissions == 1 { "1 submission".to_string() } else { format!("{} submissions", self.submissions) };
+        format!("{} dispatches in {subs}: {}", self.total(), kinds.join(", "))
+    }
+}

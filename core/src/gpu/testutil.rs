@@ -72,23 +72,10 @@ pub(crate) fn assert_close(what: &str, got: &[f32], want: &[f32], tol: f64) {
 pub(crate) fn assert_within(what: &str, got: &[f32], want: &[f32], bound: &[f64]) {
     assert_eq!(got.len(), want.len(), "{what}: lengths differ");
     assert!(got.iter().all(|v| v.is_finite()), "{what}: non-finite GPU output");
-    let (mut err, mut ratio, mut worst) = (0.0f64, 0.0f64, 0usize);
-    for i in 0..got.len() {
-        let e = (got[i] as f64 - want[i] as f64).abs();
-        err = err.max(e);
-        let r = e / bound[i].max(f64::MIN_POSITIVE);
-        if r > ratio {
-            ratio = r;
-            worst = i;
-        }
-    }
-    eprintln!("parity {what}: max abs err {err:.3e}, worst err/bound {ratio:.3}");
-    assert!(ratio <= 1.0, "{what}: element {worst}: {} vs {} exceeds bound {:e}", got[worst], want[worst], bound[worst]);
+    let c = compare(got, want, bound);
+    eprintln!("parity {what}: max abs err {:.3e}, worst err/bound {:.3}", c.max_err, c.ratio);
+    let w = c.worst;
+    assert!(c.ratio <= 1.0, "{what}: element {w}: {} vs {} exceeds bound {:e}", got[w], want[w], bound[w]);
 }
 
-/// The f32 GEMM error bound of the difference of two summation orders of the same dot product:
-/// each is within `(K+2)·2⁻²⁴·mag` of the exact value (`mag = |bias| + Σ|a·b|`), so they differ
-/// by at most twice that.
-pub(crate) fn gemm_bound(k: usize, mag: f64) -> f64 {
-    2.0 * (k as f64 + 2.0) * 2f64.powi(-24) * mag
-}
+pub(crate) use super::kernels::{compare, gemm_bound};

@@ -24,9 +24,9 @@ pub fn sinusoidal(tau: f32, out: &mut [f32]) {
     }
 }
 
-/// `freq_i = exp(−ln(10000)·i/half)`, in f64.
+/// `freq_i = exp(−ln(10000)·i/half)`, in f64 (also the ONNX export's constants).
 #[inline]
-fn frequency(i: usize, half: usize) -> f64 {
+pub(crate) fn frequency(i: usize, half: usize) -> f64 {
     libm::exp(-std::f64::consts::LN_10 * 4.0 * i as f64 / half as f64)
 }
 

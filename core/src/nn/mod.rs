@@ -39,6 +39,12 @@ pub use mlp::Mlp;
 pub use unet::Unet;
 pub use workspace::Workspace;
 
+/// Threads the CPU reference's kernels split their work over: the current rayon pool's (which
+/// honours `RAYON_NUM_THREADS`), 1 without the `parallel` feature and on wasm32.
+pub fn cpu_threads() -> usize {
+    par::threads()
+}
+
 use crate::config::{ArchConfig, UnetConfig, UnetLayer};
 use crate::error::{Error, Result};
 use crate::field::NULL_LABEL;

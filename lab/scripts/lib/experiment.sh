@@ -11,3 +11,10 @@ build_lab() {
   fi
   LAB=${BEELINE_LAB:-target/release/beeline-lab}
 }
+
+# lab_experiment NAME [FLAGS]: runs one experiment at full size into runs/ with its pictures in
+# docs/img, training on $LAB_DEVICE (default flex; `libtorch` needs a lab built with
+# `--features beeline-cli/train-tch`, given as BEELINE_LAB, see docs/training.md).
+lab_experiment() {
+  "$LAB" experiment "$@" --out runs --img-dir docs/img --device "${LAB_DEVICE:-flex}"
+}

@@ -1,8 +1,9 @@
 //! `beeline bench --profile`: the GPU time of every kernel of one WGSL-runtime evaluation, from
 //! timestamp queries (`GpuNetwork::profile`), as medians over the timed evaluations, summed per
-//! kernel and listed per dispatch.
+//! kernel and listed per dispatch; and the dispatches of one evaluation
+//! (`GpuNetwork::dispatch_count`), by kind and kernel.
 
-use beeline::gpu::{GpuNetwork, KernelTime};
+use beeline::gpu::{DispatchCount, GpuNetwork, KernelTime};
 use serde_json::{Value, json};
 use std::fmt::Write as _;
 
@@ -105,4 +106,16 @@ impl Profile {
             })).collect::<Vec<_>>(),
         })
     }
+}
+
+/// The JSON of a dispatch count: `{"batch", "total", "submissions", "kinds": [{"kind",
+/// "count"}], "kernels": [{"kind", "kernel", "count"}]}`.
+pub fn dispatches_json(d: &DispatchCount) -> Value {
+    json!({
+        "batch": d.batch,
+        "total": d.total(),
+        "submissions": d.submissions,
+        "kinds": d.by_kind().iter().map(|(k, n)| json!({"kind": k.name(), "count": n})).collect::<Vec<_>>(),
+        "kernels": d.kernels.iter().map(|(k, name, n)| json!({"kind": k.name(), "kernel": name, "count": n})).collect::<Vec<_>>(),
+    })
 }

@@ -6,7 +6,7 @@ use super::{Entry, KernelVariant, MAX_GROUPS, Spec, direct_layout};
 
 /// Which 3×3 convolution (the values of `resample.wgsl`'s `MODE_*`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Mode {
+pub enum Mode {
     /// Stride 1: `h×w → h×w`.
     Same = 0,
     /// Stride 2: `h×w → ⌈h/2⌉×⌈w/2⌉`.
@@ -50,7 +50,7 @@ impl Conv {
     }
 
     /// The algorithm that runs this convolution.
-    fn algorithm(&self) -> KernelVariant {
+    pub(crate) fn algorithm(&self) -> KernelVariant {
         self.kernel.resolve(self.cin % 4 == 0)
     }
 

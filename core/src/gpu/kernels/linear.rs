@@ -73,7 +73,7 @@ impl Gemm {
     }
 
     /// The algorithm that runs this product.
-    fn algorithm(&self) -> KernelVariant {
+    pub(crate) fn algorithm(&self) -> KernelVariant {
         self.variant.resolve(self.direct_ok())
     }
 

@@ -344,14 +344,17 @@ impl DispatchList {
     }
 
     /// Records every dispatch, in order, into `pass` (wgpu orders dispatches that share
-    /// buffers with the barriers they need).
-    pub(crate) fn encode(&self, ctx: &GpuContext, pass: &mut wgpu::ComputePass<'_>) {
+    /// buffers with the barriers they need), and returns how many it recorded.
+    pub(crate) fn encode(&self, ctx: &GpuContext, pass: &mut wgpu::ComputePass<'_>) -> usize {
         let kernels = &ctx.inner.kernels;
+        let mut recorded = 0;
         for (entry, bg, g) in &self.items {
             pass.set_pipeline(kernels.pipeline(*entry));
             pass.set_bind_group(0, bg, &[]);
             pass.dispatch_workgroups(g[0], g[1], g[2]);
+            recorded += 1;
         }
+        recorded
     }
 
     /// The entry point and grid of dispatch `i`.
@@ -383,14 +386,53 @@ impl DispatchList {
     }
 }
 
-/// Encodes `list` in one compute pass of a fresh command encoder.
-pub(crate) fn encode_pass(ctx: &GpuContext, encoder: &mut wgpu::CommandEncoder, list: &DispatchList) {
+/// Encodes `list` in one compute pass of a fresh command encoder; returns the number of
+/// dispatches recorded.
+pub(crate) fn encode_pass(ctx: &GpuContext, encoder: &mut wgpu::CommandEncoder, list: &DispatchList) -> usize {
     let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("beeline"), timestamp_writes: None });
-    list.encode(ctx, &mut pass);
+    list.encode(ctx, &mut pass)
 }
 
-/// Runs `specs` in one submission and reads `len` values of `out` back (the kernel tests).
-#[cfg(test)]
+/// The f32 GEMM error bound of the difference of two summation orders of the same dot product:
+/// each is within `(K+2)·2⁻²⁴·mag` of the exact value (`mag = |bias| + Σ|a·b|`), so they differ
+/// by at most twice that. The kernel tests' and the kernel ladder's parity bound.
+pub(crate) fn gemm_bound(k: usize, mag: f64) -> f64 {
+    2.0 * (k as f64 + 2.0) * 2f64.powi(-24) * mag
+}
+
+/// How far GPU results are from the CPU reference's, against per-element bounds.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Compared {
+    /// max |got − want|.
+    pub(crate) max_err: f64,
+    /// max |got − want| / bound (≤ 1: every element within its bound; infinite for a
+    /// non-finite result or a length mismatch).
+    pub(crate) ratio: f64,
+    /// The element of the largest ratio.
+    pub(crate) worst: usize,
+}
+
+/// `got` against `want` with the bound `bound[i]` per element (see [`gemm_bound`]).
+pub(crate) fn compare(got: &[f32], want: &[f32], bound: &[f64]) -> Compared {
+    let mut c = Compared { max_err: 0.0, ratio: 0.0, worst: 0 };
+    if got.len() != want.len() || bound.len() != want.len() {
+        c.ratio = f64::INFINITY;
+        return c;
+    }
+    for i in 0..got.len() {
+        let e = (got[i] as f64 - want[i] as f64).abs();
+        let r = if got[i].is_finite() { e / bound[i].max(f64::MIN_POSITIVE) } else { f64::INFINITY };
+        c.max_err = c.max_err.max(if got[i].is_finite() { e } else { f64::INFINITY });
+        if r > c.ratio {
+            c.ratio = r;
+            c.worst = i;
+        }
+    }
+    c
+}
+
+/// Runs `specs` in one submission and reads `len` values of `out` back (the kernel tests and
+/// the kernel ladder's parity check).
 pub(crate) async fn run_and_read(ctx: &GpuContext, specs: &[Spec<'_>], out: &wgpu::Buffer, len: usize) -> Result<Vec<f32>> {
     let list = DispatchList::new(ctx, specs)?;
     let staging = ctx.buffer("readback", (len * 4) as u64, wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST)?;
