@@ -4,9 +4,10 @@
 // through `conv_tap_source` (resample.wgsl) for the same, stride-2 and upsampling modes. The
 // weight [cout, cin, 3, 3] (PyTorch) is uploaded packed as [9·cin][cout].
 //
-//   out[row][co] = act(Σ_k A[row][k]·W[k][co] + bias[co] + rowbias[b·cout + co] + (out if accumulating))
+//   out[row][co] = act(Σ_k A[row][k]·W[k][co] + bias[co] + rowbias[b·rb_stride + rb_off + co] + (out if accumulating))
 //
-// rowbias is per sample (a ResBlock's projected time embedding). Output NHWC [batch][oh][ow][cout].
+// rowbias is per sample (a ResBlock's slice of the projected time embeddings of every block), or
+// with the RESIDUAL flag a tensor laid out as the output, added element by element. Output NHWC [batch][oh][ow][cout].
 // Tiling: gemm_tile.wgsl (64 pixels × 64 channels per 16×16 workgroup, 4×4 per invocation, K in
 // slices of 16 through workgroup memory); epilogue: gemm_common.wgsl. For software adapters,
 // conv3x3_direct.wgsl computes the same sums without workgroup memory.
@@ -14,6 +15,7 @@
 struct Conv {
     batch: u32, h: u32, w: u32, cin: u32,
     cout: u32, mode: u32, flags: u32, pad0: u32,
+    rb_stride: u32, rb_off: u32, pad1: u32, pad2: u32,
 }
 
 @group(0) @binding(0) var<storage, read> src: array<f32>;
@@ -102,7 +104,7 @@ fn main(
                 break;
             }
             let oi = gi * n + gj;
-            dst[oi] = epilogue(accv[j], p.flags, gj, (gi / opix) * n + gj, oi);
+            dst[oi] = epilogue(accv[j], p.flags, gj, (gi / opix) * p.rb_stride + p.rb_off + gj, oi);
         }
     }
 }

@@ -5,7 +5,7 @@
 // counts is the number of loads per multiply-add. conv3x3.wgsl's tiled implicit GEMM is the
 // kernel for GPUs; both compute the same sums in the same order.
 //
-//   out[pix][co] = act(Σ_k A[pix][k]·W[k][co] + bias[co] + rowbias[b·cout + co] + (out if accumulating))
+//   out[pix][co] = act(Σ_k A[pix][k]·W[k][co] + bias[co] + rowbias[b·rb_stride + rb_off + co] + (out if accumulating))
 //
 // with k = tap·cin + ci, tap = 3·ky + kx, A gathered from the image through `conv_tap_source`
 // (resample.wgsl: same, stride-2 and upsampling modes), each sum in increasing k from 0 as in
@@ -24,6 +24,7 @@
 struct Conv {
     batch: u32, h: u32, w: u32, cin: u32,
     cout: u32, mode: u32, flags: u32, cq: u32,
+    rb_stride: u32, rb_off: u32, pad1: u32, pad2: u32,
 }
 
 @group(0) @binding(0) var<storage, read> src: array<vec4<f32>>;
@@ -121,7 +122,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
                 break;
             }
             let oi = gi * n + co;
-            dst[oi] = epilogue(a[j], p.flags, co, (gi / opix) * n + co, oi);
+            dst[oi] = epilogue(a[j], p.flags, co, (gi / opix) * p.rb_stride + p.rb_off + co, oi);
         }
     }
 }

@@ -21,9 +21,11 @@ const HAS_BIAS: u32 = 1u;    // add bias[col]
 const HAS_ROWBIAS: u32 = 2u; // add rowbias[rb] (a per-sample bias)
 const ACCUMULATE: u32 = 4u;  // add what dst[oi] holds (a residual connection)
 const SILU: u32 = 8u;        // apply SiLU last
+const RESIDUAL: u32 = 16u;   // add rowbias[oi] (a residual read from another buffer, laid out as dst)
 
 // The value stored at dst[oi] for the sum v, under `flags`, in the CPU reference's order:
-// v + bias + rowbias + old, then SiLU.
+// v + bias + rowbias + old (or the residual rowbias[oi]), then SiLU. HAS_ROWBIAS and RESIDUAL
+// share the rowbias binding and never come together.
 fn epilogue(v: f32, flags: u32, col: u32, rb: u32, oi: u32) -> f32 {
     var r = v;
     if ((flags & HAS_BIAS) != 0u) {
@@ -34,6 +36,9 @@ fn epilogue(v: f32, flags: u32, col: u32, rb: u32, oi: u32) -> f32 {
     }
     if ((flags & ACCUMULATE) != 0u) {
         r += dst[oi];
+    }
+    if ((flags & RESIDUAL) != 0u) {
+        r += rowbias[oi];
     }
     if ((flags & SILU) != 0u) {
         r = silu(r);

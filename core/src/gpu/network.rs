@@ -12,9 +12,9 @@ use super::context::{GpuContext, STORAGE_USAGE};
 use super::kernels::attention::{scores_gemm, softmax, values_gemm};
 use super::kernels::concat::{concat_channels, nchw_to_nhwc, nhwc_to_nchw};
 use super::kernels::KernelVariant;
-use super::kernels::conv3x3::{Conv, Mode, pack_conv3x3};
+use super::kernels::conv3x3::{Conv, Mode, RowBiasAt, pack_conv3x3};
 use super::kernels::groupnorm::Norm;
-use super::kernels::linear::{ACCUMULATE, Gemm, HAS_BIAS, HAS_ROWBIAS, SILU, pack_linear};
+use super::kernels::linear::{ACCUMULATE, Gemm, HAS_BIAS, HAS_ROWBIAS, RESIDUAL, SILU, pack_linear};
 use super::kernels::time_embed::{class_rows, freq_table, sinusoidal};
 use super::kernels::{DispatchList, MAX_GROUPS, Spec, encode_pass};
 use super::profile::{DispatchCount, DispatchKind, KernelTime, Timestamps};
@@ -51,7 +51,9 @@ enum Step {
     /// `C = A·B (+ epilogue)`, either over `rows_per_sample·batch` dense rows (`heads == 0`) or
     /// batched over (sample, head) with the strides of `g` (`heads > 0`).
     Gemm { a: Buf, b: Buf, bias: Option<Buf>, rowbias: Option<Buf>, c: Buf, g: Gemm, rows_per_sample: u32, heads: u32 },
-    Conv { src: Buf, w: Buf, bias: Buf, rowbias: Option<Buf>, dst: Buf, p: Conv },
+    /// `rowbias`: a per-sample bias and where it lies (`HAS_ROWBIAS`), or a residual laid out
+    /// as `dst` (`RESIDUAL`).
+    Conv { src: Buf, w: Buf, bias: Buf, rowbias: Option<(Buf, RowBiasAt)>, dst: Buf, p: Conv },
     Norm { x: Buf, gamma: Buf, beta: Buf, y: Buf, p: Norm },
     Sinusoidal { freq: Buf, out: Buf, dim: u32 },
     ClassRows { table: Buf, out: Buf, dim: u32, num_classes: u32, silu: bool },
@@ -142,6 +144,20 @@ impl<'w> Builder<'w> {
         Ok((self.upload(w), self.upload(b)))
     }
 
+    /// Linear layers `[fout_i, fin]` that read the same input, side by side as one
+    /// `[fin] → [Σ fout_i]` layer: (packed weight, bias, each layer's first output column).
+    fn linears_side_by_side(&mut self, layers: &[(String, usize)], fin: usize) -> Result<(Buf, Buf, Vec<usize>)> {
+        let (mut w, mut bias, mut starts) = (Vec::new(), Vec::new(), Vec::new());
+        for (name, fout) in layers {
+            starts.push(bias.len());
+            w.extend_from_slice(self.get(&format!("{name}.weight"), &[*fout, fin])?);
+            bias.extend_from_slice(self.get(&format!("{name}.bias"), &[*fout])?);
+        }
+        let total = bias.len();
+        let w = pack_linear(&w, fin, total);
+        Ok((self.upload(w), self.upload(bias), starts))
+    }
+
     fn conv3(&mut self, name: &str, cin: usize, cout: usize) -> Result<(Buf, Buf)> {
         let w = pack_conv3x3(self.get(&format!("{name}.weight"), &[cout, cin, 3, 3])?, cin, cout, self.kernel_variant);
         let b = self.get(&format!("{name}.bias"), &[cout])?.to_vec();
@@ -154,11 +170,15 @@ impl<'w> Builder<'w> {
         Ok((self.upload(g), self.upload(b)))
     }
 
-    /// `c = a·Wᵀ + b` over `rows` rows per sample, with optional per-sample bias and flags.
+    /// `c = a·Wᵀ + b` over `rows` rows per sample, with flags and the `rowbias` binding's buffer:
+    /// a per-sample bias over `per` rows each (`HAS_ROWBIAS`, set here), or with `RESIDUAL` in
+    /// `flags` a residual laid out as `c` (`per` unused).
     #[allow(clippy::too_many_arguments)]
     fn dense(&mut self, a: Buf, (w, bias): (Buf, Buf), c: Buf, rows: usize, fin: usize, fout: usize, flags: u32, rowbias: Option<(Buf, usize)>) {
         let mut g = Gemm { variant: self.kernel_variant, ..Gemm::dense(0, fin as u32, fout as u32, flags | HAS_BIAS) };
-        if let Some((_, per)) = rowbias {
+        if let Some((_, per)) = rowbias
+            && flags & RESIDUAL == 0
+        {
             g.flags |= HAS_ROWBIAS;
             g.rows_per_group = per as u32;
         }
@@ -229,6 +249,22 @@ fn compile_mlp(cfg: &MlpConfig, mut b: Builder<'_>) -> Result<Graph> {
 fn compile_unet(cfg: &UnetConfig, mut b: Builder<'_>) -> Result<Graph> {
     let (c, td, groups) = (cfg.base_channels, cfg.temb_dim(), cfg.groups);
     let temb = b.time_embedding(c, td, cfg.num_classes, true)?;
+    // Every ResBlock's time projection `temb(SiLU(temb))` in one GEMM: its output holds each
+    // block's `cout` values per sample side by side, and conv1 reads its slice.
+    let projections: Vec<(String, usize)> = cfg
+        .layers()
+        .into_iter()
+        .filter_map(|l| match l {
+            UnetLayer::Res { spec, .. } => Some((format!("{}.temb", spec.name), spec.cout)),
+            _ => None,
+        })
+        .collect();
+    let width: usize = projections.iter().map(|p| p.1).sum();
+    let (pw, pb, starts) = b.linears_side_by_side(&projections, td)?;
+    let tball = b.pool.take(width);
+    b.dense(temb, (pw, pb), tball, 1, td, width, 0, None);
+    b.pool.give(temb);
+    let mut projection = starts.into_iter();
     let (h0, w0) = (cfg.height, cfg.width);
     let hw0 = h0 * w0;
     let cin0 = cfg.channels + cfg.cond_channels;
@@ -273,30 +309,30 @@ fn compile_unet(cfg: &UnetConfig, mut b: Builder<'_>) -> Result<Graph> {
                 let (g1, be1) = b.norm(&format!("{n}.norm1"), ci)?;
                 let a = b.pool.take(hw * ci);
                 b.steps.push(Step::Norm { x: input, gamma: g1, beta: be1, y: a, p: Norm { batch: 0, hw: u(hw), c: u(ci), groups: u(groups), silu: true, variant: b.kernel_variant } });
-                let tl = b.linear(&format!("{n}.temb"), td, co, false)?;
-                let tb = b.pool.take(co);
-                b.dense(temb, tl, tb, 1, td, co, 0, None);
+                let at = RowBiasAt { stride: u(width), offset: u(projection.next().ok_or_else(broken)?) };
                 let (w1, bias1) = b.conv3(&format!("{n}.conv1"), ci, co)?;
                 let h1 = b.pool.take(hw * co);
                 let p1 = Conv { batch: 0, h: u(h), w: u(w), cin: u(ci), cout: u(co), mode: Mode::Same, flags: HAS_BIAS | HAS_ROWBIAS, kernel: b.kernel_variant };
-                b.steps.push(Step::Conv { src: a, w: w1, bias: bias1, rowbias: Some(tb), dst: h1, p: p1 });
+                b.steps.push(Step::Conv { src: a, w: w1, bias: bias1, rowbias: Some((tball, at)), dst: h1, p: p1 });
                 b.pool.give(a);
-                b.pool.give(tb);
                 // y = skip(x) + conv2(SiLU(norm2(h1))) + conv2.bias
                 let (g2, be2) = b.norm(&format!("{n}.norm2"), co)?;
                 let a2 = b.pool.take(hw * co);
                 b.steps.push(Step::Norm { x: h1, gamma: g2, beta: be2, y: a2, p: Norm { batch: 0, hw: u(hw), c: u(co), groups: u(groups), silu: true, variant: b.kernel_variant } });
                 b.pool.give(h1);
+                // The residual: the 1×1 projection of x where the channels change (written to y,
+                // then accumulated onto), else x itself, read by conv2's epilogue in place.
                 let y = b.pool.take(hw * co);
-                if ci != co {
+                let (flags, residual) = if ci != co {
                     let sk = b.linear(&format!("{n}.skip"), ci, co, true)?;
                     b.dense(input, sk, y, hw, ci, co, 0, None);
+                    (HAS_BIAS | ACCUMULATE, None)
                 } else {
-                    b.steps.push(Step::Concat { a: input, b: None, out: y, rows_per_sample: u(hw), ca: u(ci), cb: 0 });
-                }
+                    (HAS_BIAS | RESIDUAL, Some((input, RowBiasAt::dense(u(co)))))
+                };
                 let (w2, bias2) = b.conv3(&format!("{n}.conv2"), co, co)?;
-                let p2 = Conv { batch: 0, h: u(h), w: u(w), cin: u(co), cout: u(co), mode: Mode::Same, flags: HAS_BIAS | ACCUMULATE, kernel: b.kernel_variant };
-                b.steps.push(Step::Conv { src: a2, w: w2, bias: bias2, rowbias: None, dst: y, p: p2 });
+                let p2 = Conv { batch: 0, h: u(h), w: u(w), cin: u(co), cout: u(co), mode: Mode::Same, flags, kernel: b.kernel_variant };
+                b.steps.push(Step::Conv { src: a2, w: w2, bias: bias2, rowbias: residual, dst: y, p: p2 });
                 b.pool.give(a2);
                 if owned {
                     b.pool.give(input);
@@ -336,10 +372,10 @@ fn compile_unet(cfg: &UnetConfig, mut b: Builder<'_>) -> Result<Graph> {
                 b.steps.push(Step::Gemm { a: s, b: qkv, bias: None, rowbias: None, c: o, g: vg, rows_per_sample: 0, heads: u(heads) });
                 b.pool.give(s);
                 b.pool.give(qkv);
+                // y = a + proj(o), the residual a read by the projection's epilogue.
                 let y = b.pool.take(l * ch);
-                b.steps.push(Step::Concat { a, b: None, out: y, rows_per_sample: u(l), ca: u(ch), cb: 0 });
                 let proj = b.linear("mid.attn.proj", ch, ch, false)?;
-                b.dense(o, proj, y, l, ch, ch, ACCUMULATE, None);
+                b.dense(o, proj, y, l, ch, ch, RESIDUAL, Some((a, 0)));
                 b.pool.give(o);
                 b.pool.give(a);
                 cur = Some((y, ch));
@@ -397,7 +433,7 @@ impl Step {
                 if !p.fits() {
                     return None;
                 }
-                p.spec(buf(*src), buf(*w), Some(buf(*bias)), opt(*rowbias), buf(*dst), dummy)
+                p.spec(buf(*src), buf(*w), Some(buf(*bias)), rowbias.map(|(r, at)| (buf(r), at)), buf(*dst), dummy)
             }
             Step::Norm { x, gamma, beta, y, p } => {
                 let p = Norm { batch, ..*p };

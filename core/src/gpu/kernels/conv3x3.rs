@@ -81,13 +81,15 @@ impl Conv {
         }
     }
 
-    /// The dispatch: image, packed weight, bias, per-sample bias (`[batch][cout]`), output.
+    /// The dispatch: image, packed weight, bias, the `rowbias` binding's buffer and where each
+    /// sample's `cout` values lie in it (with `HAS_ROWBIAS`; with `RESIDUAL` the buffer is a
+    /// tensor laid out as the output and the place is unused), output.
     pub(crate) fn spec<'a>(
         &self,
         src: &'a wgpu::Buffer,
         weight: &'a wgpu::Buffer,
         bias: Option<&'a wgpu::Buffer>,
-        rowbias: Option<&'a wgpu::Buffer>,
+        rowbias: Option<(&'a wgpu::Buffer, RowBiasAt)>,
         dst: &'a wgpu::Buffer,
         dummy: &'a wgpu::Buffer,
     ) -> Spec<'a> {
@@ -95,12 +97,29 @@ impl Conv {
             KernelVariant::Tiled => (Entry::Conv3x3, 0),
             KernelVariant::Direct => (Entry::Conv3x3Direct, self.direct_layout().0),
         };
+        let at = rowbias.map_or(RowBiasAt::dense(self.cout), |r| r.1);
         Spec {
             entry,
-            buffers: vec![src, weight, bias.unwrap_or(dummy), rowbias.unwrap_or(dummy), dst],
-            params: vec![self.batch, self.h, self.w, self.cin, self.cout, self.mode as u32, self.flags, cq],
+            buffers: vec![src, weight, bias.unwrap_or(dummy), rowbias.map_or(dummy, |r| r.0), dst],
+            params: vec![self.batch, self.h, self.w, self.cin, self.cout, self.mode as u32, self.flags, cq, at.stride, at.offset, 0, 0],
             groups: self.groups(),
         }
+    }
+}
+
+/// Where a convolution's per-sample bias lies in its buffer: sample `b`'s `cout` values start
+/// at `b·stride + offset` (a ResBlock's slice of the time projections of every block, made by
+/// one GEMM).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct RowBiasAt {
+    pub(crate) stride: u32,
+    pub(crate) offset: u32,
+}
+
+impl RowBiasAt {
+    /// A buffer of `[batch][cout]` values.
+    pub(crate) fn dense(cout: u32) -> RowBiasAt {
+        RowBiasAt { stride: cout, offset: 0 }
     }
 }
 
@@ -127,15 +146,17 @@ pub(crate) fn pack_conv3x3(w: &[f32], cin: usize, cout: usize, kernel: KernelVar
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
-    use crate::gpu::kernels::linear::{ACCUMULATE, HAS_BIAS, HAS_ROWBIAS};
+    use crate::gpu::kernels::linear::{ACCUMULATE, HAS_BIAS, HAS_ROWBIAS, RESIDUAL};
     use crate::gpu::kernels::run_and_read;
     use crate::gpu::testutil::{assert_within, gemm_bound, gpu, uniform};
     use crate::nn::conv::{Conv3x3, ConvMode};
     use crate::nn::Workspace;
 
     /// Against the CPU reference `nn::conv::Conv3x3` (NHWC, same packing) in all three modes,
-    /// odd sizes, K = 9·cin not a multiple of 16. The second case adds a per-sample bias and
-    /// accumulates onto the output (a ResBlock's conv1 and conv2 epilogues). Bound per
+    /// odd sizes, K = 9·cin not a multiple of 16. The second case adds a per-sample bias read
+    /// from a slice of a wider buffer (stride cout + 3, offset 2: a ResBlock's share of every
+    /// block's time projection) and accumulates onto the output; the third adds a residual
+    /// from another buffer (`RESIDUAL`; a ResBlock's conv2 without a copy). Bound per
     /// element: `gemm_bound(9·cin + 2, |b| + |rowbias| + |c| + Σ|w·x|)`, the rigorous bound
     /// of two summation orders (see `testutil::gemm_bound`).
     #[test]
@@ -146,7 +167,10 @@ mod tests {
             let x = uniform(11, batch * h * w * cin, 1.0);
             let wt = uniform(12, cout * cin * 9, 1.0 / ((9 * cin) as f32).sqrt());
             let bias = uniform(13, cout, 0.3);
-            let rb = uniform(14, batch * cout, 0.3);
+            // Sample b's per-sample bias at rb[b·(cout + 3) + 2 ..][..cout].
+            let rb_at = RowBiasAt { stride: cout as u32 + 3, offset: 2 };
+            let rb_wide = uniform(14, batch * (cout + 3), 0.3);
+            let rb = |e: usize, opix: usize| rb_wide[(e / cout / opix) * (cout + 3) + 2 + e % cout];
             let (oh, ow) = mode.out_hw(h, w);
             let n = batch * oh * ow * cout;
             let c0 = uniform(15, n, 1.0);
@@ -171,7 +195,8 @@ mod tests {
             let xb = ctx.upload("x", &x).unwrap();
             let packed = [KernelVariant::Tiled, KernelVariant::Direct].map(|k| ctx.upload("w", &pack_conv3x3(&wt, cin, cout, k)).unwrap());
             let bb = ctx.upload("b", &bias).unwrap();
-            let rbb = ctx.upload("rb", &rb).unwrap();
+            let rbb = ctx.upload("rb", &rb_wide).unwrap();
+            let c0b = ctx.upload("residual", &c0).unwrap();
             let dummy = ctx.upload("dummy", &[0.0; 4]).unwrap();
             let what = format!("conv3x3 {mode:?} b{batch} {cin}->{cout} {h}x{w}");
 
@@ -186,13 +211,18 @@ mod tests {
 
             let out = ctx.upload("out", &c0).unwrap();
             let p = Conv { flags: HAS_BIAS | HAS_ROWBIAS | ACCUMULATE, ..p };
-            let got = pollster::block_on(run_and_read(&ctx, &[p.spec(&xb, wb, Some(&bb), Some(&rbb), &out, &dummy)], &out, n)).unwrap();
+            let got = pollster::block_on(run_and_read(&ctx, &[p.spec(&xb, wb, Some(&bb), Some((&rbb, rb_at)), &out, &dummy)], &out, n)).unwrap();
             let opix = oh * ow;
-            let want2: Vec<f32> = (0..n).map(|e| c0[e] + bias[e % cout] + rb[(e / cout / opix) * cout + e % cout] + prod[e]).collect();
-            let bound: Vec<f64> = (0..n)
-                .map(|e| gemm_bound(9 * cin + 3, (c0[e].abs() + bias[e % cout].abs() + rb[(e / cout / opix) * cout + e % cout].abs() + mag[e]) as f64))
-                .collect();
+            let want2: Vec<f32> = (0..n).map(|e| c0[e] + bias[e % cout] + rb(e, opix) + prod[e]).collect();
+            let bound: Vec<f64> = (0..n).map(|e| gemm_bound(9 * cin + 3, (c0[e].abs() + bias[e % cout].abs() + rb(e, opix).abs() + mag[e]) as f64)).collect();
             assert_within(&format!("{what} +rowbias+acc"), &got, &want2, &bound);
+
+            let out = ctx.upload("out", &vec![f32::NAN; n]).unwrap();
+            let p = Conv { flags: HAS_BIAS | RESIDUAL, ..p };
+            let got = pollster::block_on(run_and_read(&ctx, &[p.spec(&xb, wb, Some(&bb), Some((&c0b, RowBiasAt::dense(cout as u32))), &out, &dummy)], &out, n)).unwrap();
+            let want3: Vec<f32> = (0..n).map(|e| c0[e] + bias[e % cout] + prod[e]).collect();
+            let bound: Vec<f64> = (0..n).map(|e| gemm_bound(9 * cin + 2, (c0[e].abs() + bias[e % cout].abs() + mag[e]) as f64)).collect();
+            assert_within(&format!("{what} +residual"), &got, &want3, &bound);
             }
         }
     }

@@ -11,6 +11,10 @@ pub(crate) const HAS_ROWBIAS: u32 = 2;
 pub(crate) const ACCUMULATE: u32 = 4;
 /// Epilogue flag: apply SiLU last.
 pub(crate) const SILU: u32 = 8;
+/// Epilogue flag: add the `rowbias` binding's element at the output's own index (a residual
+/// connection read from another buffer laid out as C, so nothing copies it first). Not with
+/// [`HAS_ROWBIAS`], which reads the same binding.
+pub(crate) const RESIDUAL: u32 = 16;
 
 /// Tile of C computed by one workgroup (rows × columns).
 pub(crate) const TILE: u32 = 64;
@@ -201,6 +205,15 @@ mod tests {
                 .map(|e| gemm_bound(fin + 2, mag[e] + (c0[e].abs() + rb[(e / fout / 2) * fout + e % fout].abs()) as f64))
                 .collect();
             assert_within(&format!("linear+rowbias+acc {what}"), &got, &want, &bound);
+
+            // x·Wᵀ + b + c0, the residual c0 read from another buffer (RESIDUAL)
+            let c0b = ctx.upload("residual", &c0).unwrap();
+            let cb = ctx.upload("c", &vec![f32::NAN; rows * fout]).unwrap();
+            let g = Gemm { variant, ..Gemm::dense(rows as u32, fin as u32, fout as u32, HAS_BIAS | RESIDUAL) };
+            let got = pollster::block_on(run_and_read(&ctx, &[g.spec(&xa, &wb, Some(&bb), Some(&c0b), &cb, &dummy)], &cb, rows * fout)).unwrap();
+            let want: Vec<f32> = (0..rows * fout).map(|e| c0[e] + plain[e]).collect();
+            let bound: Vec<f64> = (0..want.len()).map(|e| gemm_bound(fin + 1, mag[e] + c0[e].abs() as f64)).collect();
+            assert_within(&format!("linear+residual {what}"), &got, &want, &bound);
         }
     }
 }

@@ -259,6 +259,7 @@ impl Kernels {
     }
 
     /// The entry points compiled so far.
+    #[cfg(test)]
     pub(crate) fn compiled_entries(&self) -> Vec<Entry> {
         Entry::ALL.into_iter().filter(|e| self.pipelines[e.index()].get().is_some()).collect()
     }
