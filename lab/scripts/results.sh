@@ -3,8 +3,10 @@
 # scripts (each runs `beeline-lab experiment NAME` and writes its tables into docs/), then RF++'s
 # toy ablation and the all-methods comparison, then lab/scripts/results.py. Steps already done
 # under runs/ are kept (`beeline-lab experiment` leaves a marker per finished command), so a rerun
-# after a kill continues. From nothing, about 6 hours on 2 CPU cores; most of it is the MNIST
-# and Fashion-MNIST teachers and the 10 000-sample evaluations of compare-mnist.
+# after a kill continues. The MNIST teacher is compiled in (docs/training.md); the rest takes
+# about 8 hours on 2 CPU cores with LAB_DEVICE=libtorch (reflow-mnist alone: 46 min of couplings,
+# then 33 min), most of it couplings, the guidance sweep, the Fashion-MNIST teacher and the
+# 10 000-sample evaluations of compare-mnist.
 source "$(dirname "$0")/lib/experiment.sh"
 build_lab
 export BEELINE_LAB="$LAB"
