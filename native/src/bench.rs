@@ -808,20 +808,30 @@ pub fn run(a: Args) -> Result<()> {
         return ladder::run(&a, &w);
     }
     let settings = Settings { batches: a.batches.clone(), iters: a.iters, warmup: a.warmup, backends: a.backends.clone(), seed: a.seed, profile: a.profile };
+    let report = run_bench(&w, &settings, &mut progress(&a))?;
+    emit(&a, &report.to_json(), || report.table())
+}
+
+/// Progress lines on standard error, unless `--json` keeps the terminal for the JSON.
+fn progress(a: &Args) -> impl FnMut(&str) + use<> {
     let quiet = a.json;
-    let report = run_bench(&w, &settings, &mut |line| {
+    move |line| {
         if !quiet {
             eprintln!("{line}");
         }
-    })?;
-    let j = report.to_json();
+    }
+}
+
+/// A finished report (`bench` or `bench --ladder`): its JSON to `--out` when given, then the
+/// JSON (`--json`) or the table on standard output.
+fn emit(a: &Args, j: &serde_json::Value, table: impl FnOnce() -> String) -> Result<()> {
     if let Some(path) = &a.out {
-        crate::output::write_file(path, (serde_json::to_string_pretty(&j)? + "\n").as_bytes())?;
+        crate::output::write_file(path, (serde_json::to_string_pretty(j)? + "\n").as_bytes())?;
     }
     if a.json {
         crate::outln!("{j}");
     } else {
-        crate::out!("{}", report.table());
+        crate::out!("{}", table());
     }
     Ok(())
 }

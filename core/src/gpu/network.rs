@@ -57,8 +57,8 @@ enum Step {
     Norm { x: Buf, gamma: Buf, beta: Buf, y: Buf, p: Norm },
     Sinusoidal { freq: Buf, out: Buf, dim: u32 },
     ClassRows { table: Buf, out: Buf, dim: u32, num_classes: u32, silu: bool },
-    /// `out = [a, b]` per row (`cb = 0`: a copy of `a`).
-    Concat { a: Buf, b: Option<Buf>, out: Buf, rows_per_sample: u32, ca: u32, cb: u32 },
+    /// `out = [a, b]` per row.
+    Concat { a: Buf, b: Buf, out: Buf, rows_per_sample: u32, ca: u32, cb: u32 },
     /// `X` (and `Cond`), NCHW → NHWC into `out`.
     ToNhwc { out: Buf, cx: u32, cc: u32, hw: u32 },
     /// `src` NHWC → `Out` NCHW.
@@ -221,7 +221,7 @@ fn compile_mlp(cfg: &MlpConfig, mut b: Builder<'_>) -> Result<Graph> {
     let fin = cfg.dim + cfg.cond_dim;
     let xin = if cfg.cond_dim > 0 {
         let cat = b.pool.take(fin);
-        b.steps.push(Step::Concat { a: Buf::X, b: Some(Buf::Cond), out: cat, rows_per_sample: 1, ca: cfg.dim as u32, cb: cfg.cond_dim as u32 });
+        b.steps.push(Step::Concat { a: Buf::X, b: Buf::Cond, out: cat, rows_per_sample: 1, ca: cfg.dim as u32, cb: cfg.cond_dim as u32 });
         cat
     } else {
         Buf::X
@@ -294,7 +294,7 @@ fn compile_unet(cfg: &UnetConfig, mut b: Builder<'_>) -> Result<Graph> {
                     let (a, ca) = cur.take().ok_or_else(broken)?;
                     let (s, cs) = skips.pop().ok_or_else(broken)?;
                     let cat = b.pool.take(hw * (ca + cs));
-                    b.steps.push(Step::Concat { a, b: Some(s), out: cat, rows_per_sample: u(hw), ca: u(ca), cb: u(cs) });
+                    b.steps.push(Step::Concat { a, b: s, out: cat, rows_per_sample: u(hw), ca: u(ca), cb: u(cs) });
                     b.pool.give(a);
                     b.pool.give(s);
                     (cat, true)
@@ -445,7 +445,7 @@ impl Step {
             Step::Sinusoidal { freq, out, dim } => sinusoidal(batch, *dim, buf(Buf::T), buf(*freq), buf(*out)),
             Step::ClassRows { table, out, dim, num_classes, silu } => class_rows(batch, *dim, *num_classes, *silu, buf(Buf::Labels), buf(*table), buf(*out)),
             Step::Concat { a, b, out, rows_per_sample, ca, cb } => {
-                concat_channels(rows_per_sample.checked_mul(batch)?, *ca, *cb, buf(*a), b.map_or(dummy, buf), buf(*out))
+                concat_channels(rows_per_sample.checked_mul(batch)?, *ca, *cb, buf(*a), buf(*b), buf(*out))
             }
             Step::ToNhwc { out, cx, cc, hw } => {
                 let cond = if *cc > 0 { buf(Buf::Cond) } else { dummy };
@@ -465,7 +465,6 @@ impl Step {
             Step::Norm { .. } => DispatchKind::GroupNorm,
             Step::Softmax { .. } => DispatchKind::Softmax,
             Step::Sinusoidal { .. } | Step::ClassRows { .. } => DispatchKind::TimeEmbedding,
-            Step::Concat { cb: 0, .. } => DispatchKind::Copy,
             Step::Concat { .. } => DispatchKind::Concat,
             Step::ToNhwc { .. } | Step::ToNchw { .. } => DispatchKind::Layout,
         }

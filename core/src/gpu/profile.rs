@@ -101,15 +101,13 @@ pub enum DispatchKind {
     TimeEmbedding,
     /// Channel concatenation of two activations (a UNet's skip connections, an MLP's cond).
     Concat,
-    /// A copy of one activation (a residual stream kept while a block writes onto it).
-    Copy,
     /// The input's NCHW → NHWC and the output's NHWC → NCHW.
     Layout,
 }
 
 impl DispatchKind {
     /// `"gemm"`, `"conv3x3"`, `"groupnorm"`, `"softmax"`, `"time-embedding"`, `"concat"`,
-    /// `"copy"`, `"layout"`.
+    /// `"layout"`.
     pub fn name(self) -> &'static str {
         match self {
             DispatchKind::Gemm => "gemm",
@@ -118,7 +116,6 @@ impl DispatchKind {
             DispatchKind::Softmax => "softmax",
             DispatchKind::TimeEmbedding => "time-embedding",
             DispatchKind::Concat => "concat",
-            DispatchKind::Copy => "copy",
             DispatchKind::Layout => "layout",
         }
     }

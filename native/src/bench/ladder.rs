@@ -310,22 +310,8 @@ impl LadderReport {
 
 /// `beeline bench --ladder`.
 pub fn run(a: &Args, w: &Workload) -> Result<()> {
-    let quiet = a.json;
-    let report = run_ladder(w, a, &mut |line| {
-        if !quiet {
-            eprintln!("{line}");
-        }
-    })?;
-    let j = report.to_json();
-    if let Some(path) = &a.out {
-        crate::output::write_file(path, (serde_json::to_string_pretty(&j)? + "\n").as_bytes())?;
-    }
-    if a.json {
-        crate::outln!("{j}");
-    } else {
-        crate::out!("{}", report.table());
-    }
-    Ok(())
+    let report = run_ladder(w, a, &mut super::progress(a))?;
+    super::emit(a, &report.to_json(), || report.table())
 }
 
 #[cfg(test)]
